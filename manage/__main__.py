@@ -1,0 +1,5 @@
+"""``python -m manage``."""
+
+from manage.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Services of manage: settings, models, databases, Alembic. They never print, prompt or exit."""

@@ -1,0 +1,451 @@
+"""Settings and load_settings(): the only code reading env vars, .env, pyproject and sys.path."""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import os
+import re
+import sys
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from manage.errors import DiscoveryError, ManageError, SettingsError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+ModelsSpec = str | tuple[str, ...] | object
+"""An import path ``module[:attr]``, several, or (from a settings module) the object itself."""
+
+DEFAULT_MIGRATIONS = "migrations"
+DEFAULT_VERSION_TABLE = "alembic_version"
+DEFAULT_DATABASE_FILE = "db.sqlite3"
+
+# [tool.manage] key -> settings-module attribute.
+SETTING_NAMES: dict[str, str] = {
+    "models": "MODELS",
+    "database_url": "DATABASE_URL",
+    "migrations": "MIGRATIONS",
+    "version_table": "VERSION_TABLE",
+    "import": "IMPORT",
+    "exclude_tables": "EXCLUDE_TABLES",
+    "include_object": "INCLUDE_OBJECT",
+    "shadow_database_url": "SHADOW_DATABASE_URL",
+    "commands": "COMMANDS",
+}
+
+# user:password@host, even in a URL too broken to parse: the password runs from a colon to the
+# last "@" before the path (greedy, so a password holding "@" is masked whole).
+_PASSWORD_IN_URL = re.compile(r"(?P<head>:)(?P<password>[^/\s]*)@")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settings:
+    """Everything ``manage`` knows about a project; build with :func:`load_settings` or directly."""
+
+    project_root: Path
+    models: ModelsSpec
+    database_url: str = field(repr=False)
+    migrations_dir: Path
+    version_table: str = DEFAULT_VERSION_TABLE
+    imports: tuple[str, ...] = ()
+    exclude_tables: tuple[str, ...] = ()
+    include_object: str | Callable[..., bool] | None = None
+    shadow_database_url: str | None = field(default=None, repr=False)
+    commands: tuple[str, ...] = ()
+    source: Mapping[str, str] = field(default_factory=dict)
+    """Setting name -> where its value came from, for ``-v 2``."""
+
+    @property
+    def display_url(self) -> str:
+        """The database URL with its password masked: the only form that is ever shown."""
+        return mask_url(self.database_url)
+
+    @property
+    def dialect_name(self) -> str:
+        """``sqlite``, ``postgresql``, ``mysql``/``mariadb``, ...: the URL's backend."""
+        return dialect_of(self.database_url)
+
+    @property
+    def render_as_batch(self) -> bool:
+        """SQLite cannot ALTER most things, so its migrations use Alembic's batch mode."""
+        return self.dialect_name == "sqlite"
+
+    def describe(self) -> list[tuple[str, str, str]]:
+        """(name, shown value, source) for each setting, passwords masked."""
+        shadow = mask_url(self.shadow_database_url) if self.shadow_database_url else "-"
+        rows = [
+            ("project_root", str(self.project_root), self.source.get("project_root", "")),
+            ("models", _show(self.models), self.source.get("models", "")),
+            ("database_url", self.display_url, self.source.get("database_url", "")),
+            ("migrations", str(self.migrations_dir), self.source.get("migrations", "default")),
+            ("version_table", self.version_table, self.source.get("version_table", "default")),
+            ("import", ", ".join(self.imports) or "-", self.source.get("import", "default")),
+            (
+                "exclude_tables",
+                ", ".join(self.exclude_tables) or "-",
+                self.source.get("exclude_tables", "default"),
+            ),
+            (
+                "include_object",
+                _show(self.include_object) if self.include_object else "-",
+                self.source.get("include_object", "default"),
+            ),
+            ("shadow_database_url", shadow, self.source.get("shadow_database_url", "default")),
+            ("commands", ", ".join(self.commands) or "-", self.source.get("commands", "default")),
+        ]
+        return rows
+
+
+def _show(value: object) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, tuple):
+        return ", ".join(_show(v) for v in value)
+    name = getattr(value, "__qualname__", None) or type(value).__qualname__
+    module = getattr(value, "__module__", None)
+    return f"{module}.{name}" if module else str(name)
+
+
+def mask_url(url: str | None) -> str:
+    """Render ``url`` with any password replaced by ``***``, even when it does not parse."""
+    if not url:
+        return ""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return _PASSWORD_IN_URL.sub(r"\g<head>***@", url)
+
+
+def url_password(url: str | None) -> str | None:
+    """The password inside ``url``, so error texts from drivers can be scrubbed of it."""
+    if not url:
+        return None
+    from sqlalchemy.engine import make_url
+
+    try:
+        password = make_url(url).password
+    except Exception:
+        match = _PASSWORD_IN_URL.search(url)
+        return match.group("password") if match else None
+    return str(password) if password else None
+
+
+def dialect_of(url: str) -> str:
+    """The backend name of a URL that already passed validation."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).get_backend_name()
+
+
+def load_settings(
+    settings_module: str | None = None,
+    *,
+    cwd: str | os.PathLike[str] | None = None,
+    database_url: str | None = None,
+) -> Settings:
+    """Find the project and build its Settings.
+
+    Args:
+        settings_module: a Django-style settings module (``--settings``); else
+            ``MANAGE_SETTINGS_MODULE``; else ``[tool.manage]`` found upward from ``cwd``.
+        cwd: where to start looking (``-C/--project``); the current folder by default.
+        database_url: ``--database-url``, which beats every other source.
+
+    Raises:
+        SettingsError: no project found, or a setting is invalid.
+    """
+    start = Path(cwd if cwd is not None else os.getcwd()).resolve()
+    if not start.is_dir():
+        raise SettingsError(
+            f"Project folder '{start}' does not exist. Pass an existing folder to -C."
+        )
+    source: dict[str, str] = {}
+
+    module_name, module_source = settings_module, "--settings"
+    if not module_name and os.environ.get("MANAGE_SETTINGS_MODULE"):
+        module_name, module_source = os.environ["MANAGE_SETTINGS_MODULE"], "MANAGE_SETTINGS_MODULE"
+
+    if module_name:
+        root = _nearest_pyproject_dir(start) or start
+        source["project_root"] = f"folder of the nearest pyproject.toml ({module_source})"
+        _prepend_sys_path(root)
+        dotenv_keys = _read_dotenv(root)
+        values, origin = _read_settings_module(module_name), f"settings module {module_name}"
+    else:
+        found = _find_manage_table(start)
+        if found is None:
+            raise SettingsError(
+                f"No [tool.manage] table in a pyproject.toml in '{start}' or any parent folder. "
+                'Add one with models = "yourpackage.models:Base", '
+                "or pass --settings with a settings module."
+            )
+        root, values = found
+        source["project_root"] = str(root / "pyproject.toml")
+        origin = "pyproject.toml [tool.manage]"
+        _prepend_sys_path(root)
+        dotenv_keys = _read_dotenv(root)
+
+    for key in values:
+        source[key] = origin
+
+    models = _read_models(values, origin)
+    url, source["database_url"] = _resolve_database_url(
+        database_url, values.get("database_url"), dotenv_keys, origin, root
+    )
+    shadow = values.get("shadow_database_url")
+    if shadow is not None:
+        shadow = _normalize_url(_require_str(shadow, "shadow_database_url", origin), root, origin)
+    include_object = values.get("include_object")
+    if include_object is not None and not callable(include_object):
+        include_object = _require_import_path(include_object, "include_object", origin)
+    version_table = _require_str(
+        values.get("version_table", DEFAULT_VERSION_TABLE), "version_table", origin
+    )
+    if not version_table.isidentifier():
+        raise SettingsError(
+            f"version_table {version_table!r} ({origin}) is not a valid table name. "
+            'Use letters, digits and underscores, e.g. "alembic_version".'
+        )
+    migrations = Path(
+        _require_str(values.get("migrations", DEFAULT_MIGRATIONS), "migrations", origin)
+    )
+    return Settings(
+        project_root=root,
+        models=models,
+        database_url=url,
+        migrations_dir=(root / migrations).resolve(),
+        version_table=version_table,
+        imports=_require_str_list(values.get("import", ()), "import", origin),
+        exclude_tables=_require_str_list(
+            values.get("exclude_tables", ()), "exclude_tables", origin
+        ),
+        include_object=include_object,
+        shadow_database_url=shadow,
+        commands=_require_str_list(values.get("commands", ()), "commands", origin),
+        source=source,
+    )
+
+
+def _nearest_pyproject_dir(start: Path) -> Path | None:
+    for folder in (start, *start.parents):
+        if (folder / "pyproject.toml").is_file():
+            return folder
+    return None
+
+
+def _find_manage_table(start: Path) -> tuple[Path, dict[str, Any]] | None:
+    for folder in (start, *start.parents):
+        path = folder / "pyproject.toml"
+        if not path.is_file():
+            continue
+        text = path.read_text(encoding="utf-8", errors="replace")
+        if "manage" not in text:
+            continue
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            if "tool.manage" not in text:
+                continue  # someone else's broken file; not ours to judge
+            raise SettingsError(f"{path} is not valid TOML: {exc}. Fix the file.") from exc
+        table = data.get("tool", {}).get("manage")
+        if table is None:
+            continue
+        if not isinstance(table, dict):
+            raise SettingsError(f"[tool.manage] in {path} must be a table. Fix the file.")
+        unknown = sorted(set(table) - set(SETTING_NAMES))
+        if unknown:
+            raise SettingsError(
+                f"Unknown setting {unknown[0]!r} in [tool.manage] ({path})."
+                f"{_did_you_mean(unknown[0], SETTING_NAMES)} "
+                f"Valid settings: {', '.join(SETTING_NAMES)}."
+            )
+        return folder, dict(table)
+    return None
+
+
+def _did_you_mean(word: str, choices: Mapping[str, str] | list[str]) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1)
+    return f" Did you mean {close[0]!r}?" if close else ""
+
+
+def _read_settings_module(name: str) -> dict[str, Any]:
+    module = import_module(name, what="settings module", error=SettingsError)
+    values = {
+        key: getattr(module, attr) for key, attr in SETTING_NAMES.items() if hasattr(module, attr)
+    }
+    if "models" not in values:
+        raise SettingsError(
+            f"Settings module '{name}' has no MODELS. "
+            'Add MODELS = "yourpackage.models:Base" (or the Base itself) to it.'
+        )
+    return values
+
+
+def _read_models(values: Mapping[str, Any], origin: str) -> ModelsSpec:
+    if "models" not in values:
+        raise SettingsError(
+            f"No models setting in {origin}. "
+            'Add models = "yourpackage.models:Base" naming your declarative Base or MetaData.'
+        )
+    models = values["models"]
+    if isinstance(models, str):
+        return _require_import_path(models, "models", origin)
+    if isinstance(models, list | tuple):
+        if not models:
+            raise SettingsError(f"models ({origin}) is an empty list. Name at least one Base.")
+        return tuple(_require_import_path(m, "models", origin) for m in models)
+    spec: object = models  # the object itself, from a settings module
+    return spec
+
+
+def _require_str(value: object, name: str, origin: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise SettingsError(
+            f"{name} ({origin}) must be a non-empty string, not {value!r}. Fix the setting."
+        )
+    return value.strip()
+
+
+def _require_str_list(value: object, name: str, origin: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list | tuple) or not all(
+        isinstance(v, str) and v.strip() for v in value
+    ):
+        raise SettingsError(
+            f"{name} ({origin}) must be a list of strings, not {value!r}. Fix the setting."
+        )
+    return tuple(v.strip() for v in value)
+
+
+_IMPORT_PATH = re.compile(r"^[A-Za-z_][\w.]*(:[A-Za-z_][\w.]*)?$")
+
+
+def _require_import_path(value: object, name: str, origin: str) -> str:
+    text = _require_str(value, name, origin)
+    if not _IMPORT_PATH.match(text):
+        raise SettingsError(
+            f"{name} = {text!r} ({origin}) is not an import path. "
+            'Use "package.module:Name", e.g. "shop.models:Base".'
+        )
+    return text
+
+
+def _resolve_database_url(
+    cli_url: str | None,
+    settings_url: object,
+    dotenv_keys: set[str],
+    origin: str,
+    root: Path,
+) -> tuple[str, str]:
+    if cli_url:
+        raw, where = cli_url, "--database-url"
+    elif os.environ.get("DATABASE_URL"):
+        raw = os.environ["DATABASE_URL"]
+        where = ".env" if "DATABASE_URL" in dotenv_keys else "DATABASE_URL environment variable"
+    elif settings_url is not None:
+        raw, where = _require_str(settings_url, "database_url", origin), origin
+    else:
+        return f"sqlite:///{root / DEFAULT_DATABASE_FILE}", "default"
+    return _normalize_url(raw, root, where), where
+
+
+def _normalize_url(raw: str, root: Path, where: str) -> str:
+    """Validate ``raw`` and make a relative SQLite path relative to the project root."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        url = make_url(raw.strip())
+    except (ArgumentError, ValueError) as exc:
+        raise SettingsError(
+            f"Invalid database URL {mask_url(raw)!r} (from {where}). "
+            "Use the form dialect+driver://user:password@host:port/database, "
+            "e.g. postgresql+psycopg://app@localhost/app or sqlite:///db.sqlite3."
+        ) from exc
+    if url.get_backend_name() == "sqlite":
+        database = url.database
+        if database and database != ":memory:" and not database.startswith("file:"):
+            path = Path(database)
+            if not path.is_absolute():
+                url = url.set(database=str(root / path))
+    return url.render_as_string(hide_password=False)
+
+
+def _read_dotenv(root: Path) -> set[str]:
+    """Export ``root/.env`` into os.environ without overriding real variables; return its keys."""
+    path = root / ".env"
+    if not path.is_file():
+        return set()
+    from dotenv import dotenv_values
+
+    applied = set()
+    for key, value in dotenv_values(path).items():
+        if value is not None and key not in os.environ:
+            os.environ[key] = value
+            applied.add(key)
+    return applied
+
+
+def _prepend_sys_path(root: Path) -> None:
+    entry = str(root)
+    if entry not in sys.path:
+        sys.path.insert(0, entry)
+
+
+def import_module(name: str, *, what: str, error: type[ManageError] = DiscoveryError) -> ModuleType:
+    """Import ``name``; any failure becomes one ``error`` line naming the module and the cause."""
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name and (name == exc.name or name.startswith(exc.name + ".")):
+            raise error(
+                f"Could not import {what} '{name}': there is no module named '{exc.name}'. "
+                "Check the name in your settings and that the module is in the project folder."
+            ) from exc
+        raise error(
+            f"Importing {what} '{name}' failed: {describe_exception(exc)}. Fix the import error."
+        ) from exc
+    except Exception as exc:
+        raise error(
+            f"Importing {what} '{name}' failed: {describe_exception(exc)}. Fix the error."
+        ) from exc
+
+
+def import_string(path: str, *, what: str, error: type[ManageError] = DiscoveryError) -> object:
+    """Resolve ``module:attr.attr`` (or a bare module) to the object it names."""
+    module_name, _, attr_path = path.partition(":")
+    obj: object = import_module(module_name, what=what, error=error)
+    for part in attr_path.split(".") if attr_path else ():
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise error(
+                f"Module '{module_name}' has no attribute '{attr_path}' ({what} {path!r}). "
+                f"Define it there, or point the setting at the right name."
+            ) from None
+    return obj
+
+
+def describe_exception(exc: BaseException) -> str:
+    """``SomeError: message (file, line N)``: one line, pointing at the deepest frame."""
+    if isinstance(exc, SyntaxError):
+        where = f" ({exc.filename}, line {exc.lineno})" if exc.filename else ""
+        return f"SyntaxError: {exc.msg}{where}"
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = ""
+    if frames:
+        last = frames[-1]
+        where = f" ({last.filename}, line {last.lineno})"
+    message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {message}{where}" if message else f"{type(exc).__name__}{where}"
