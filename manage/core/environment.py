@@ -1,0 +1,635 @@
+"""Alembic driven from code instead of alembic.ini and env.py: every touch of Alembic lives here."""
+
+from __future__ import annotations
+
+import difflib
+import io
+import traceback
+import warnings
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from alembic import util as alembic_util
+from alembic.autogenerate import RevisionContext, renderers
+from alembic.autogenerate.api import AutogenContext
+from alembic.config import Config
+from alembic.operations import ops
+from alembic.runtime.environment import EnvironmentContext
+from alembic.runtime.migration import MigrationContext, MigrationInfo, RevisionStep
+from alembic.script import Script, ScriptDirectory
+from alembic.script.revision import ResolutionError, RevisionError, RevisionMap
+from sqlalchemy import Enum, MetaData, Table
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+from manage.core import revisions
+from manage.core.database import driver_message
+from manage.core.discovery import IncludeObject
+from manage.core.settings import Settings, describe_exception
+from manage.errors import (
+    DatabaseError,
+    MigrationError,
+    MultipleHeadsError,
+    RevisionNotFoundError,
+)
+
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+BASE = "base"
+Direction = Literal["apply", "unapply"]
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One migration to apply or unapply."""
+
+    revision: str
+    direction: Direction
+    path: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Revision:
+    """One migration file as the history knows it."""
+
+    id: str
+    down_revisions: tuple[str, ...]
+    message: str
+    path: Path
+    is_head: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Generated:
+    """The outcome of comparing the models with the history."""
+
+    revision_id: str | None
+    operations: tuple[revisions.Operation, ...]
+    path: Path | None
+
+
+class MigrationEnvironment:
+    """The project's migration history plus the ways to run it: Flask-Alembic's engine, no files.
+
+    Args:
+        settings: the project.
+        extra_version_location: a second folder to write a revision into (``--dry-run``).
+    """
+
+    def __init__(self, settings: Settings, *, extra_version_location: Path | None = None) -> None:
+        self.settings = settings
+        self.migrations_dir = settings.migrations_dir
+        if self.migrations_dir.exists() and not self.migrations_dir.is_dir():
+            raise MigrationError(
+                f"The migrations setting points at '{self.migrations_dir}', which is a file. "
+                "Point it at a folder."
+            )
+        template_dir = (
+            self.migrations_dir
+            if (self.migrations_dir / "script.py.mako").is_file()
+            else TEMPLATES_DIR
+        )
+        self.config = Config()
+        self.config.set_main_option("script_location", str(template_dir))
+        locations = [str(self.migrations_dir)]
+        if extra_version_location is not None:
+            locations.append(str(extra_version_location))
+        self.script = ScriptDirectory(
+            template_dir,
+            file_template="%(rev)s",
+            version_locations=locations,
+            messaging_opts={"quiet": True},
+        )
+        self._scripts = self._load_scripts()
+        loaded = self._scripts
+        self.script.revision_map = RevisionMap(lambda: iter(loaded))
+
+    # -- the history --------------------------------------------------------------------------
+
+    def _load_scripts(self) -> list[Script]:
+        """Import every migration file once, turning each kind of breakage into one message."""
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # duplicates and dangling ids are checked below
+                scripts = list(self.script._load_revisions())
+        except SyntaxError as exc:
+            raise MigrationError(
+                f"Migration file {self.relative(exc.filename)} has a syntax error at line "
+                f"{exc.lineno}: {exc.msg}. Fix the file."
+            ) from exc
+        except alembic_util.CommandError as exc:
+            raise MigrationError(
+                f"{_sentence(exc)}. Fix the file in {self.relative(self.migrations_dir)}."
+            ) from exc
+        except Exception as exc:
+            raise MigrationError(
+                f"Loading migration file {self._failing_file(exc)} failed: "
+                f"{describe_exception(exc)}. Fix the file."
+            ) from exc
+        by_id: dict[str, list[Script]] = {}
+        for script in scripts:
+            by_id.setdefault(script.revision, []).append(script)
+        for rev_id, same in by_id.items():
+            if len(same) > 1:
+                files = " and ".join(self.relative(s.path) for s in same)
+                raise MigrationError(
+                    f"Two migration files have the revision id {rev_id!r}: {files}. "
+                    "Give one of them a new revision id (and fix the down_revision that points "
+                    "at it), or delete the copy."
+                )
+        for script in scripts:
+            for down in alembic_util.to_tuple(script.down_revision) or ():
+                if down not in by_id:
+                    close = difflib.get_close_matches(down, list(by_id), n=1)
+                    hint = f" (did you mean {close[0]!r}?)" if close else ""
+                    raise MigrationError(
+                        f"Migration {self.relative(script.path)} has down_revision = {down!r}, "
+                        f"but no migration has that id{hint}. Point down_revision at an "
+                        "existing migration."
+                    )
+        return scripts
+
+    def _failing_file(self, exc: BaseException) -> str:
+        for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+            if Path(frame.filename).parent == self.migrations_dir:
+                return self.relative(frame.filename)
+        return f"in {self.relative(self.migrations_dir)}"
+
+    def relative(self, path: str | Path | None) -> str:
+        """A path as the user would type it from the project root."""
+        if path is None:
+            return "?"
+        try:
+            return str(Path(path).resolve().relative_to(self.settings.project_root))
+        except ValueError:
+            return str(path)
+
+    def history(self) -> list[Revision]:
+        """Every migration, oldest first (parents before children)."""
+        heads = set(self.heads())
+        ordered = list(self.script.walk_revisions())
+        ordered.reverse()
+        return [
+            Revision(
+                id=s.revision,
+                down_revisions=tuple(alembic_util.to_tuple(s.down_revision) or ()),
+                message=(s.doc or "").strip(),
+                path=Path(s.path),
+                is_head=s.revision in heads,
+            )
+            for s in ordered
+        ]
+
+    def revision_ids(self) -> list[str]:
+        return [s.revision for s in self._scripts]
+
+    def heads(self) -> tuple[str, ...]:
+        return tuple(sorted(self.script.get_heads()))
+
+    def single_head(self) -> str | None:
+        """The one head (None for an empty history).
+
+        Raises:
+            MultipleHeadsError: two branches both continue the history.
+        """
+        heads = self.heads()
+        if len(heads) > 1:
+            raise MultipleHeadsError(
+                f"Conflicting migrations: the history has several heads ({', '.join(heads)}). "
+                "Run 'manage makemigrations --merge' to write a merge migration.",
+                heads,
+            )
+        return heads[0] if heads else None
+
+    def path_of(self, revision: str) -> Path | None:
+        script = self.script.revision_map.get_revision(revision)
+        return Path(script.path) if isinstance(script, Script) else None
+
+    def resolve(self, target: str) -> str:
+        """Turn ``head``, ``zero``, an id or a unique prefix into a revision id (``base`` = zero).
+
+        Raises:
+            RevisionNotFoundError: no migration matches; the message lists the nearest ids.
+            MultipleHeadsError: ``head`` with several heads.
+        """
+        if target == "zero":
+            return BASE
+        if target == "head":
+            return self.single_head() or BASE
+        ids = self.revision_ids()
+        if target in ids:
+            return target
+        matches = [i for i in ids if i.startswith(target)]
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
+            raise RevisionNotFoundError(
+                f"Migration {target!r} is ambiguous: it could be {', '.join(sorted(matches))}. "
+                "Give more of the id.",
+                target,
+            )
+        raise RevisionNotFoundError(
+            f"Unknown migration {target!r}. {self._nearest(target)} "
+            "Run 'manage showmigrations' to list them.",
+            target,
+        )
+
+    def _nearest(self, target: str) -> str:
+        ids = self.revision_ids()
+        if not ids:
+            return "There are no migrations yet."
+        by_number = [i for i in ids if i[:4].isdigit() and target[:4].isdigit()]
+        near = difflib.get_close_matches(target, ids, n=3)
+        if by_number and not near:
+            wanted = int(target[:4])
+            near = sorted(by_number, key=lambda i: abs(int(i[:4]) - wanted))[:3]
+        if not near:
+            near = [s.revision for s in self.script.walk_revisions()][:3]
+        return f"Nearest valid ids: {', '.join(sorted(near))}."
+
+    # -- the database state ---------------------------------------------------------------------
+
+    def current(self, connection: Connection) -> tuple[str, ...]:
+        """The revisions recorded in the version table (empty when there is none)."""
+        try:
+            context = MigrationContext.configure(
+                connection, opts={"version_table": self.settings.version_table}
+            )
+            heads = tuple(context.get_current_heads())
+        except DBAPIError as exc:
+            raise DatabaseError(
+                f"Could not read {self.settings.version_table} from {self.settings.display_url}: "
+                f"{driver_message(exc, self.settings.database_url)}. "
+                "Check the database user's rights."
+            ) from None
+        finally:
+            if connection.in_transaction():
+                connection.rollback()
+        return heads
+
+    def unknown(self, current: Sequence[str]) -> list[str]:
+        """Revisions the database records that no migration file has."""
+        ids = set(self.revision_ids())
+        return [rev for rev in current if rev not in ids]
+
+    def ensure_known(self, current: Sequence[str]) -> None:
+        missing = self.unknown(current)
+        if missing:
+            raise RevisionNotFoundError(
+                f"The database is at revision {missing[0]!r}, which is not in "
+                f"{self.relative(self.migrations_dir)}/. Restore that migration file (for example "
+                "from version control or the branch that added it); if it was removed on purpose, "
+                "record a revision that exists with 'manage migrate <id> --fake'.",
+                missing[0],
+            )
+
+    def applied(self, current: Sequence[str]) -> set[str]:
+        """Every revision at or below the recorded ones (that are on disk)."""
+        known = [rev for rev in current if rev not in self.unknown(current)]
+        if not known:
+            return set()
+        return {s.revision for s in self.script.iterate_revisions(tuple(known), BASE)}
+
+    def plan(self, current: Sequence[str], target: str) -> list[Step]:
+        """The steps from ``current`` to ``target`` (a resolved id or ``base``), Django-style:
+        a target behind the current state unapplies."""
+        current = tuple(current)
+        applied = self.applied(current)
+        if target == BASE:
+            scripts = list(self.script.iterate_revisions(current, BASE, select_for_downgrade=True))
+            return [self._step(s, "unapply") for s in scripts] if current else []
+        if target in current:
+            return []
+        if target in applied:
+            return [
+                self._step(s, "unapply")
+                for s in self.script.iterate_revisions(current, target, select_for_downgrade=True)
+            ]
+        lower = current or BASE
+        scripts = list(self.script.iterate_revisions(target, lower, implicit_base=True))
+        return [self._step(s, "apply") for s in reversed(scripts) if s.revision not in applied]
+
+    @staticmethod
+    def _step(script: Script, direction: Direction) -> Step:
+        return Step(script.revision, direction, Path(script.path))
+
+    # -- running migrations ---------------------------------------------------------------------
+
+    def run(
+        self,
+        connection: Connection,
+        steps: Sequence[Step],
+        target: str,
+        *,
+        fake: bool = False,
+        purge: bool = False,
+        on_start: Callable[[Step], None] = lambda step: None,
+        on_done: Callable[[Step], None] = lambda step: None,
+    ) -> None:
+        """Move the database to ``target`` along ``steps``, one transaction per migration.
+
+        With ``fake`` only the version table changes (Alembic's stamp); ``purge`` first clears
+        revisions that are no longer on disk.
+
+        Raises:
+            MigrationError: a migration failed; the message names it and the database's error.
+        """
+        if not steps and not purge:
+            return
+        direction = steps[0].direction if steps else "apply"
+        by_id = {step.revision: step for step in steps}
+        running: list[Step] = []
+
+        def migrations_fn(heads: Any, _context: MigrationContext) -> Iterator[Any]:
+            if fake:
+                yield from self.script._stamp_revs(target, heads)
+                return
+            if direction == "apply":
+                alembic_steps: list[RevisionStep] = self.script._upgrade_revs(target, heads)
+            else:
+                alembic_steps = self.script._downgrade_revs(target, heads)
+            for alembic_step in alembic_steps:
+                step = by_id.get(alembic_step.revision.revision) or self._step(
+                    alembic_step.revision, direction
+                )
+                running.append(step)
+                on_start(step)
+                yield alembic_step
+
+        def on_version_apply(
+            ctx: MigrationContext,
+            step: MigrationInfo,
+            heads: Collection[Any],
+            run_args: Mapping[str, Any],
+        ) -> None:
+            if not fake and running:
+                on_done(running[-1])
+
+        if connection.in_transaction():
+            connection.commit()
+        try:
+            with EnvironmentContext(
+                self.config,
+                self.script,
+                fn=migrations_fn,
+                destination_rev=target,
+                purge=purge,
+            ) as env:
+                env.configure(
+                    connection=connection,
+                    target_metadata=None,
+                    version_table=self.settings.version_table,
+                    render_as_batch=self.settings.render_as_batch,
+                    transaction_per_migration=True,
+                    # SQLite DDL is transactional once we issue BEGIN (database.make_engine).
+                    transactional_ddl=True if connection.dialect.name == "sqlite" else None,
+                    on_version_apply=on_version_apply,
+                )
+                with env.begin_transaction():
+                    env.run_migrations()
+        except (RevisionError, alembic_util.CommandError) as exc:
+            raise MigrationError(
+                f"{_sentence(exc)}. Check the target with 'manage showmigrations'."
+            ) from exc
+        except Exception as exc:
+            raise self._failure(exc, running[-1] if running else None) from exc
+
+    def _failure(self, exc: Exception, step: Step | None) -> MigrationError:
+        where = f"Migration {step.revision} ({self.relative(step.path)})" if step else "Migrating"
+        if isinstance(exc, SQLAlchemyError):
+            reason = driver_message(exc, self.settings.database_url)
+        else:
+            reason = describe_exception(exc)
+        action = "unapplying" if step and step.direction == "unapply" else "applying"
+        if self.settings.dialect_name in ("mysql", "mariadb"):
+            after = (
+                " MySQL/MariaDB cannot roll back DDL, so statements of it that ran before the "
+                "error stay applied: check the schema, undo them by hand, then run migrate again."
+            )
+        else:
+            after = " Its changes were rolled back; fix the migration and run migrate again."
+        return MigrationError(f"{where} failed while {action}: {reason}.{after}")
+
+    def sql(self, target: str, start: str | None) -> str:
+        """The SQL that moves an empty database (or ``start``) to ``target``, touching no database.
+
+        ``target`` and ``start`` are resolved ids or ``base``.
+        """
+        downgrade = target == BASE or (
+            start not in (None, BASE)
+            and target in {s.revision for s in self.script.iterate_revisions(start, BASE)}
+        )
+        if downgrade and start is None:
+            start = self.single_head() or BASE
+        buffer = io.StringIO()
+
+        def migrations_fn(heads: Any, _context: MigrationContext) -> list[RevisionStep]:
+            if downgrade:
+                return self.script._downgrade_revs(target, heads)
+            return self.script._upgrade_revs(target, heads)
+
+        try:
+            with EnvironmentContext(
+                self.config,
+                self.script,
+                fn=migrations_fn,
+                as_sql=True,
+                starting_rev=None if start == BASE else start,
+                destination_rev=target,
+            ) as env:
+                env.configure(
+                    url=make_url(self.settings.database_url),
+                    output_buffer=buffer,
+                    literal_binds=True,
+                    version_table=self.settings.version_table,
+                    render_as_batch=self.settings.render_as_batch,
+                    transaction_per_migration=True,
+                )
+                with env.begin_transaction():
+                    env.run_migrations()
+        except (RevisionError, alembic_util.CommandError) as exc:
+            raise MigrationError(
+                f"Cannot render the SQL offline: {_sentence(exc)}. Run the migration against a "
+                "database instead."
+            ) from exc
+        except NotImplementedError as exc:
+            raise MigrationError(
+                f"Cannot render the SQL offline: {exc or 'an operation needs a live database'} "
+                "(SQLite batch operations reflect the table). Use a database instead of --sql."
+            ) from exc
+        return buffer.getvalue()
+
+    # -- writing migrations ---------------------------------------------------------------------
+
+    def autogenerate(
+        self,
+        connection: Connection,
+        metadata: MetaData | tuple[MetaData, ...],
+        *,
+        include_object: IncludeObject | None,
+        name: str | None,
+        write_to: Path | None,
+    ) -> Generated:
+        """Compare ``metadata`` with the schema in ``connection`` (the replayed history).
+
+        With ``write_to`` the migration file is written there; without, nothing is written.
+        """
+        result: dict[str, Any] = {}
+        initial = not self._scripts
+
+        def process_revision_directives(
+            _context: MigrationContext, _rev: Any, directives: list[ops.MigrationScript]
+        ) -> None:
+            script = directives[0]
+            operations: list[revisions.Operation] = []
+            for upgrade_ops in script.upgrade_ops_list:
+                operations.extend(revisions.describe(upgrade_ops))
+            rev_id = None
+            if operations:
+                number = revisions.next_number(self.revision_ids())
+                slug = name or revisions.suggest_name(operations, initial=initial)
+                rev_id = revisions.revision_id(number, slug)
+                script.rev_id = rev_id
+                script.message = slug.replace("_", " ").capitalize()
+                script.version_path = str(write_to) if write_to else None
+            for container in (*script.upgrade_ops_list, *script.downgrade_ops_list):
+                _drop_orphaned_enums(container, metadata)
+            result["operations"] = tuple(operations)
+            result["rev_id"] = rev_id
+            if not operations or write_to is None:
+                directives[:] = []  # Alembic cookbook: don't generate empty migrations
+
+        revision_context = RevisionContext(
+            self.config,
+            self.script,
+            dict(
+                message=None,
+                autogenerate=True,
+                sql=False,
+                head="head",
+                splice=False,
+                branch_label=None,
+                version_path=None,
+                rev_id=None,
+                depends_on=None,
+            ),
+        )
+
+        def retrieve(rev: Any, context: MigrationContext) -> list[Any]:
+            revision_context.run_autogenerate(rev, context)
+            return []
+
+        if connection.in_transaction():
+            connection.commit()
+        try:
+            with EnvironmentContext(
+                self.config,
+                self.script,
+                fn=retrieve,
+                as_sql=False,
+                template_args=revision_context.template_args,
+                revision_context=revision_context,
+            ) as env:
+                env.configure(
+                    connection=connection,
+                    target_metadata=metadata,
+                    include_object=include_object,
+                    version_table=self.settings.version_table,
+                    render_as_batch=self.settings.render_as_batch,
+                    process_revision_directives=process_revision_directives,
+                )
+                with env.begin_transaction():
+                    env.run_migrations()
+            written = [s for s in revision_context.generate_scripts() if s is not None]
+        except alembic_util.CommandError as exc:
+            raise MigrationError(f"Could not write the migration: {_sentence(exc)}.") from exc
+        finally:
+            if connection.in_transaction():
+                connection.rollback()
+        return Generated(
+            revision_id=result.get("rev_id"),
+            operations=result.get("operations", ()),
+            path=Path(written[0].path) if written else None,
+        )
+
+    def write_revision(
+        self,
+        name: str,
+        *,
+        heads: Sequence[str] | None = None,
+        message: str | None = None,
+        write_to: Path | None = None,
+    ) -> Path:
+        """Write an empty migration (``--empty``) or, with several ``heads``, a merge."""
+        rev_id = revisions.revision_id(revisions.next_number(self.revision_ids()), name)
+        try:
+            script = self.script.generate_revision(
+                rev_id,
+                message or name.replace("_", " ").capitalize(),
+                head=list(heads) if heads else "head",
+                refresh=True,
+                version_path=str(write_to or self.migrations_dir),
+            )
+        except (alembic_util.CommandError, ResolutionError) as exc:
+            raise MigrationError(f"Could not write the migration: {_sentence(exc)}.") from exc
+        assert script is not None
+        return Path(script.path)
+
+
+def _sentence(exc: BaseException) -> str:
+    """An exception's text without the full stop, so it can be followed by the fix."""
+    return " ".join(str(exc).split()).rstrip(".")
+
+
+class DropEnumOp(ops.MigrateOperation):
+    """Drop a named enum type left behind by ``drop_table`` (PostgreSQL keeps it; Alembic does
+    not drop it, so the next upgrade fails with 'type already exists')."""
+
+    def __init__(self, name: str, schema: str | None) -> None:
+        self.name = name
+        self.schema = schema
+
+
+@renderers.dispatch_for(DropEnumOp)
+def _render_drop_enum(_context: AutogenContext, op: DropEnumOp) -> str:
+    # A no-op where enums are not separate types (SQLite, MySQL), so the file stays portable and
+    # plain Alembic can run it; offline (--sql) it renders DROP TYPE.
+    schema = f", schema={op.schema!r}" if op.schema else ""
+    return f"sa.Enum(name={op.name!r}{schema}).drop(op.get_bind(), checkfirst=True)"
+
+
+def _named_enums(table: Table) -> set[tuple[str, str | None]]:
+    return {
+        (column.type.name, column.type.schema or table.schema)
+        for column in table.columns
+        if isinstance(column.type, Enum) and column.type.name and column.type.native_enum
+    }
+
+
+def _drop_orphaned_enums(
+    container: ops.OpContainer, metadata: MetaData | tuple[MetaData, ...]
+) -> None:
+    """After the last ``drop_table`` that uses a named enum, drop the enum type too."""
+    dropped = [op for op in container.ops if isinstance(op, ops.DropTableOp)]
+    if not dropped:
+        return
+    users: dict[tuple[str, str | None], set[str]] = {}
+    for meta in metadata if isinstance(metadata, tuple) else (metadata,):
+        for table in meta.tables.values():
+            for enum in _named_enums(table):
+                users.setdefault(enum, set()).add(table.name)
+    enums_of = {op.table_name: _named_enums(op.to_table()) for op in dropped}
+    for name, enums in enums_of.items():
+        for enum in enums:
+            users.setdefault(enum, set()).add(name)
+    gone: set[str] = set()
+    result: list[ops.MigrateOperation] = []
+    for op in container.ops:
+        result.append(op)
+        if isinstance(op, ops.DropTableOp):
+            gone.add(op.table_name)
+            for enum in sorted(enums_of[op.table_name], key=str):
+                if users[enum] <= gone:
+                    result.append(DropEnumOp(*enum))
+    container.ops = result

@@ -1,0 +1,222 @@
+"""Revision ids (``NNNN_name``), names derived from operations, and operation descriptions."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from alembic.operations import ops
+
+MAX_REVISION_ID_LENGTH = 32
+"""Alembic's version table stores ids in VARCHAR(32); longer ids break plain Alembic databases."""
+
+NUMBER_WIDTH = 4
+MAX_NAME_LENGTH = MAX_REVISION_ID_LENGTH - NUMBER_WIDTH - 1
+_NUMBERED = re.compile(r"^(\d{4,})_")
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """One schema change, as shown to the user: ``+ Create table author``."""
+
+    symbol: str  # "+" adds, "-" removes, "~" alters
+    description: str
+    verb: str  # the name parts: "add", "book", "isbn" -> add_book_isbn
+    subject: str
+    detail: str | None = None
+    on_table: str | None = None
+    """For an index or constraint: its table. It is left out of the name when the same
+    migration creates that table or adds columns to it, as Django names a field, not its index."""
+
+    def __str__(self) -> str:
+        return f"{self.symbol} {self.description}"
+
+
+def name_problem(name: str) -> str | None:
+    """Why ``name`` cannot be a migration name (``-n``), or None when it can."""
+    if not name.isidentifier() or not name.isascii():
+        return f"{name!r} is not a valid migration name: use letters, digits and underscores."
+    if len(name) > MAX_NAME_LENGTH:
+        return (
+            f"{name!r} is {len(name)} characters long; migration names may have at most "
+            f"{MAX_NAME_LENGTH} so that the revision id fits Alembic's VARCHAR(32) version column."
+        )
+    return None
+
+
+def next_number(revision_ids: Iterable[str]) -> int:
+    """The next migration number: one past the highest ``NNNN_`` id.
+
+    A history without numbered ids (plain Alembic hex ids) continues after its length, so the
+    first ``manage`` migration after three Alembic ones is ``0004_...``.
+    """
+    ids = list(revision_ids)
+    numbers = [int(m.group(1)) for m in map(_NUMBERED.match, ids) if m]
+    return (max(numbers) if numbers else len(ids)) + 1
+
+
+def revision_id(number: int, name: str) -> str:
+    return f"{number:0{NUMBER_WIDTH}d}_{name}"
+
+
+def auto_name(now: dt.datetime | None = None) -> str:
+    now = now or dt.datetime.now(dt.timezone.utc)
+    return f"auto_{now:%Y%m%d_%H%M}"
+
+
+def suggest_name(operations: list[Operation], *, initial: bool) -> str:
+    """Django's naming: ``initial``, ``add_book_isbn``, or ``auto_<UTC timestamp>`` when too long.
+
+    Operations of one verb on one table share a prefix (``add_book_isbn_price``), creations and
+    removals of tables share the verb (``create_author_book``).
+    """
+    if initial:
+        return "initial"
+    tables = {
+        op.subject for op in operations if op.on_table is None and op.verb in ("add", "create")
+    }
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for op in operations:
+        if op.on_table in tables:
+            continue
+        if op.detail is None:
+            groups.setdefault((op.verb,), []).append(op.subject)
+        else:
+            groups.setdefault((op.verb, op.subject), []).append(op.detail)
+    parts = [_slug(*key, *dict.fromkeys(items)) for key, items in groups.items()]
+    name = "_".join(parts)
+    if not name or len(name) > MAX_NAME_LENGTH:
+        return auto_name()
+    return name
+
+
+def merge_name(heads: Iterable[str]) -> str:
+    """``merge_<a>_<b>``: the heads' ids, without their numbers or shortened when too long
+    for the 32-character revision id."""
+    heads = list(heads)
+    for parts in (heads, [_NUMBERED.sub("", h) for h in heads]):
+        name = _slug("merge", *parts)
+        if len(name) <= MAX_NAME_LENGTH:
+            return name
+    room = (MAX_NAME_LENGTH - len("merge") - len(heads)) // max(len(heads), 1)
+    return _slug("merge", *(_NUMBERED.sub("", h)[:room] for h in heads))
+
+
+def describe(upgrade_ops: ops.OpContainer) -> list[Operation]:
+    """Flatten Alembic's operation tree into one Operation per change."""
+    return [_describe(op) for op in _flatten(upgrade_ops.ops)]
+
+
+def _flatten(items: Iterable[ops.MigrateOperation]) -> Iterator[ops.MigrateOperation]:
+    for item in items:
+        if isinstance(item, ops.OpContainer):
+            yield from _flatten(item.ops)
+        else:
+            yield item
+
+
+def _slug(*parts: str | None) -> str:
+    text = "_".join(p for p in parts if p)
+    return re.sub(r"\W+", "_", text.lower()).strip("_")
+
+
+def _describe(op: ops.MigrateOperation) -> Operation:
+    if isinstance(op, ops.CreateTableOp):
+        return Operation("+", f"Create table {op.table_name}", "create", op.table_name)
+    if isinstance(op, ops.DropTableOp):
+        return Operation("-", f"Drop table {op.table_name}", "delete", op.table_name)
+    if isinstance(op, ops.AddColumnOp):
+        return Operation(
+            "+",
+            f"Add column {op.column.name} to {op.table_name}",
+            "add",
+            op.table_name,
+            op.column.name,
+        )
+    if isinstance(op, ops.DropColumnOp):
+        return Operation(
+            "-",
+            f"Remove column {op.column_name} from {op.table_name}",
+            "remove",
+            op.table_name,
+            op.column_name,
+        )
+    if isinstance(op, ops.AlterColumnOp):
+        return Operation(
+            "~",
+            f"Alter column {op.column_name} on {op.table_name}{_alter_details(op)}",
+            "alter",
+            op.table_name,
+            op.column_name,
+        )
+    if isinstance(op, ops.CreateIndexOp):
+        unique = "unique index" if op.kw.get("unique") else "index"
+        return Operation(
+            "+",
+            f"Create {unique} {op.index_name} on {op.table_name}",
+            "add",
+            op.index_name or "",
+            on_table=op.table_name,
+        )
+    if isinstance(op, ops.DropIndexOp):
+        return Operation(
+            "-",
+            f"Drop index {op.index_name} on {op.table_name}",
+            "remove",
+            op.index_name or "",
+            on_table=op.table_name,
+        )
+    if isinstance(op, ops.AddConstraintOp):
+        kind = _constraint_kind(op)
+        name = getattr(op, "constraint_name", None)
+        label = f" {name}" if name else ""
+        return Operation(
+            "+",
+            f"Create {kind}{label} on {_table(op)}",
+            "add",
+            name or f"{_table(op)}_{kind.replace(' ', '_')}",
+            on_table=_table(op),
+        )
+    if isinstance(op, ops.DropConstraintOp):
+        kind = f"{op.constraint_type} constraint" if op.constraint_type else "constraint"
+        return Operation(
+            "-",
+            f"Drop {kind} {op.constraint_name} on {op.table_name}",
+            "remove",
+            str(op.constraint_name or op.table_name),
+            on_table=op.table_name,
+        )
+    if isinstance(op, ops.CreateTableCommentOp | ops.DropTableCommentOp):
+        return Operation("~", f"Alter comment on table {op.table_name}", "comment", op.table_name)
+    name = type(op).__name__.removesuffix("Op")
+    return Operation("~", name, _slug(name), "")
+
+
+def _alter_details(op: ops.AlterColumnOp) -> str:
+    changes = []
+    if op.modify_type is not None:
+        changes.append(f"type {op.existing_type} -> {op.modify_type}")
+    if op.modify_nullable is not None:
+        changes.append("now nullable" if op.modify_nullable else "now NOT NULL")
+    if op.modify_server_default is not False:
+        changes.append("server default")
+    if op.modify_comment is not False:
+        changes.append("comment")
+    if op.modify_name is not None:
+        changes.append(f"renamed to {op.modify_name}")
+    return f" ({', '.join(changes)})" if changes else ""
+
+
+def _constraint_kind(op: ops.AddConstraintOp) -> str:
+    return {
+        ops.CreateUniqueConstraintOp: "unique constraint",
+        ops.CreateForeignKeyOp: "foreign key",
+        ops.CreateCheckConstraintOp: "check constraint",
+        ops.CreatePrimaryKeyOp: "primary key",
+    }.get(type(op), "constraint")
+
+
+def _table(op: ops.AddConstraintOp) -> str:
+    return str(getattr(op, "table_name", None) or getattr(op, "source_table", ""))
