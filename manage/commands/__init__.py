@@ -1,0 +1,15 @@
+"""The commands as plain functions: each takes Settings and returns data; the CLI only prints."""
+
+from manage.commands.makemigrations import MakeMigrationsResult, makemigrations
+from manage.commands.migrate import MigrateResult, migrate
+from manage.commands.showmigrations import MigrationState, ShowMigrationsResult, showmigrations
+
+__all__ = [
+    "MakeMigrationsResult",
+    "MigrateResult",
+    "MigrationState",
+    "ShowMigrationsResult",
+    "makemigrations",
+    "migrate",
+    "showmigrations",
+]
