@@ -1,0 +1,165 @@
+"""migrate: one transaction per migration, heads, targets, and revisions missing on disk."""
+
+from __future__ import annotations
+
+from tests.conftest import Project
+
+MIGRATION = '''
+"""{doc}"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "{rev}"
+down_revision = {down!r}
+
+
+def upgrade() -> None:
+    op.create_table("{table}", sa.Column("id", sa.Integer, primary_key=True))
+    {extra}
+
+
+def downgrade() -> None:
+    op.drop_table("{table}")
+'''
+
+
+def add_migration(
+    project: Project, rev: str, down: str | None, table: str, extra: str = ""
+) -> None:
+    project.write(
+        f"migrations/{rev}.py",
+        MIGRATION.format(doc=rev, rev=rev, down=down, table=table, extra=extra or "pass"),
+    )
+
+
+def test_each_migration_commits_alone_and_a_failure_names_the_migration(project: Project) -> None:
+    add_migration(project, "0001_first", None, "first")
+    add_migration(project, "0002_second", "0001_first", "second")
+    add_migration(
+        project, "0003_broken", "0002_second", "third", 'op.execute("SELECT * FROM no_such_table")'
+    )
+
+    result = project.run("migrate")
+
+    assert result.exit_code == 3
+    assert result.stdout.splitlines()[-3:] == [
+        "  Applying 0001_first... OK",
+        "  Applying 0002_second... OK",
+        "  Applying 0003_broken...",
+    ]
+    assert result.stderr.startswith(
+        "Error: Migration 0003_broken (migrations/0003_broken.py) failed while applying: "
+    )
+    assert "no_such_table" in result.stderr
+    assert "Traceback" not in result.output
+    assert project.version() == {"0002_second"}
+    if project.dialect == "mariadb":
+        assert "third" in project.tables(), "MariaDB cannot roll DDL back"
+        assert "MySQL/MariaDB cannot roll back DDL" in result.stderr
+    else:
+        assert "third" not in project.tables()
+        assert "Its changes were rolled back" in result.stderr
+    assert {"first", "second"} <= project.tables()
+
+
+def test_several_heads_stop_migrate_and_name_the_fix(project: Project) -> None:
+    add_migration(project, "0001_first", None, "first")
+    add_migration(project, "0002_a", "0001_first", "a")
+    add_migration(project, "0002_b", "0001_first", "b")
+
+    result = project.run("migrate")
+
+    assert result.exit_code == 3
+    assert result.stderr == (
+        "Error: Conflicting migrations: the history has several heads (0002_a, 0002_b). "
+        "Run 'manage makemigrations --merge' to write a merge migration.\n"
+    )
+    assert project.tables() <= {"alembic_version"}
+
+
+def test_an_unknown_target_lists_the_nearest_ids(sqlite_project: Project) -> None:
+    add_migration(sqlite_project, "0001_first", None, "first")
+    add_migration(sqlite_project, "0002_second", "0001_first", "second")
+
+    result = sqlite_project.run("migrate", "0003")
+    typo = sqlite_project.run("migrate", "0002_secnd")
+
+    assert result.exit_code == 3
+    assert result.stderr == (
+        "Error: Unknown migration '0003'. Nearest valid ids: 0001_first, 0002_second. "
+        "Run 'manage showmigrations' to list them.\n"
+    )
+    assert typo.exit_code == 3
+    assert "Nearest valid ids: 0002_second." in typo.stderr
+    assert not (sqlite_project.root / "db.sqlite3").exists()
+
+
+def test_an_ambiguous_prefix_is_refused(sqlite_project: Project) -> None:
+    add_migration(sqlite_project, "0001_first", None, "first")
+    add_migration(sqlite_project, "0002_second", "0001_first", "second")
+
+    result = sqlite_project.run("migrate", "000")
+
+    assert result.exit_code == 3
+    assert "Migration '000' is ambiguous: it could be 0001_first, 0002_second." in result.stderr
+
+
+def test_a_database_at_a_revision_missing_on_disk(project: Project) -> None:
+    add_migration(project, "0001_first", None, "first")
+    add_migration(project, "0002_second", "0001_first", "second")
+    project.run("migrate")
+    (project.root / "migrations/0002_second.py").unlink()
+
+    refused = project.run("migrate")
+    shown = project.run("showmigrations")
+    faked = project.run("migrate", "0001", "--fake")
+
+    assert refused.exit_code == 3
+    assert refused.stderr.startswith(
+        "Error: The database is at revision '0002_second', which is not in migrations/. "
+        "Restore that migration file"
+    )
+    assert shown.exit_code == 0, shown.output
+    assert shown.stdout.splitlines() == [
+        " [?] 0001_first (head)",
+        " [X] 0002_second (missing: recorded in the database, no file in migrations/)",
+    ]
+    assert "no migration file has that id" in shown.stderr
+    assert faked.exit_code == 0, faked.output
+    assert project.version() == {"0001_first"}
+    assert project.run("migrate").exit_code == 0
+
+
+def test_showmigrations_plan_json_and_empty(sqlite_project: Project) -> None:
+    empty = sqlite_project.run("showmigrations")
+    add_migration(sqlite_project, "0001_first", None, "first")
+    add_migration(sqlite_project, "0002_second", "0001_first", "second")
+    sqlite_project.run("migrate", "0001")
+
+    plan = sqlite_project.run("-v", "2", "showmigrations", "--plan")
+    as_json = sqlite_project.run("showmigrations", "--json")
+
+    assert empty.stdout == " (no migrations)\n"
+    assert plan.stdout.splitlines() == [
+        "[X]  0001_first",
+        "[ ]  0002_second ... (0001_first) (head)",
+    ]
+    import json
+
+    rows = json.loads(as_json.stdout)
+    assert [(r["id"], r["applied"], r["head"], r["missing"]) for r in rows] == [
+        ("0001_first", True, False, False),
+        ("0002_second", False, True, False),
+    ]
+    assert rows[1]["down_revisions"] == ["0001_first"]
+    assert rows[1]["path"] == str(sqlite_project.root / "migrations/0002_second.py")
+
+
+def test_showmigrations_does_not_create_a_sqlite_database(sqlite_project: Project) -> None:
+    add_migration(sqlite_project, "0001_first", None, "first")
+
+    result = sqlite_project.run("showmigrations")
+
+    assert result.stdout == " [ ] 0001_first (head)\n"
+    assert not (sqlite_project.root / "db.sqlite3").exists()

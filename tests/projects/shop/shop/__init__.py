@@ -1,0 +1,1 @@
+"""A small shop used by the tests."""
