@@ -189,10 +189,13 @@ def migrate(
     state: CliState = ctx.obj
     with reporting(state):
         out = _MigrateOutput(state, target, quiet=plan or check or sql)
-        result = commands.migrate(
-            state.settings(), target, fake=fake, plan=plan, sql=sql, check=check,
-            on_start=out.started, on_done=out.done,
-        )  # fmt: skip
+        try:
+            result = commands.migrate(
+                state.settings(), target, fake=fake, plan=plan, sql=sql, check=check,
+                on_start=out.started, on_done=out.done,
+            )  # fmt: skip
+        finally:
+            out.end_line()
         out.result(result, check=check, sql=sql)
     if check and result.steps:
         raise typer.Exit(1)
@@ -273,6 +276,7 @@ class _MigrateOutput:
 
     def __init__(self, state: CliState, target: str, *, quiet: bool) -> None:
         self.state, self.target, self.quiet, self.headed = state, target, quiet, False
+        self.line_open = False
 
     def heading(self) -> None:
         if self.headed or self.quiet or self.state.verbosity < 1:
@@ -287,9 +291,16 @@ class _MigrateOutput:
         self.heading()
         verb = "Applying" if step.direction == "apply" else "Unapplying"
         typer.echo(f"  {verb} {step.revision}...", nl=False, color=self.state.color)
+        self.line_open = True
 
     def done(self, _step: Step) -> None:
         self.state.echo(" OK", fg="green")
+        self.line_open = False
+
+    def end_line(self) -> None:
+        """End an ``Applying X...`` line that a failure interrupted, before the error."""
+        if self.line_open:
+            self.state.echo()
 
     def result(self, result: MigrateResult, *, check: bool, sql: bool) -> None:
         state = self.state
