@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import signal
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -361,6 +362,12 @@ def _print_showmigrations(
             )
 
 
+def _terminated(signum: int, _frame: object) -> None:
+    # Unwind like Ctrl-C, so a temporary shadow database is dropped on the way out.
+    raise SystemExit(128 + signum)
+
+
 def main() -> None:
     """Entry point of the ``manage`` console script."""
+    signal.signal(signal.SIGTERM, _terminated)
     app()

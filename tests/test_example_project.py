@@ -29,6 +29,9 @@ def test_the_committed_history_matches_the_models(example: tuple[Project, dict[s
 
     assert result.returncode == 0, result.stderr
     assert result.stdout == "No changes detected\n"
+    assert sorted(p.name for p in (project.root / "migrations").iterdir()) == [
+        f"{rev}.py" for rev in HISTORY
+    ], "a check writes nothing into the project, not even __pycache__"
 
 
 def test_migrate_show_unapply_and_reapply(example: tuple[Project, dict[str, str]]) -> None:

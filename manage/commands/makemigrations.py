@@ -67,7 +67,7 @@ def makemigrations(
         env = MigrationEnvironment(settings, extra_version_location=scratch_dir)
         if merge:
             return _merge(env, name, scratch_dir, confirm)
-        head = env.single_head()
+        env.single_head()  # several heads: say so before anything else
         if empty:
             slug = name or revisions.auto_name()
             path = env.write_revision(slug, write_to=scratch_dir)
@@ -75,22 +75,16 @@ def makemigrations(
         metadata = load_metadata(settings)
         include_object = include_object_filter(settings)
         with (
-            shadow_database(settings.database_url, settings.shadow_database_url) as shadow_url,
-            connect(shadow_url) as connection,
+            shadow_database(settings.database_url, settings.shadow_database_url) as shadow,
+            connect(shadow.url) as connection,
         ):
-            if head is not None:
-                try:
-                    env.run(connection, env.plan((), head), head)
-                except MigrationError as exc:
-                    raise MigrationError(
-                        f"Replaying the migration history into a shadow database failed: {exc}"
-                    ) from exc
-            generated = env.autogenerate(
+            generated = env.compare_with_history(
                 connection,
                 metadata,
                 include_object=include_object,
                 name=name,
                 write_to=None if check else (scratch_dir or settings.migrations_dir),
+                rollback=shadow.rollback,
             )
         if generated.path is None:
             would_be = settings.migrations_dir / f"{generated.revision_id}.py"

@@ -8,12 +8,14 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from sqlalchemy import create_engine, event, inspect
 from sqlalchemy.engine import URL, Connection, Engine, make_url
-from sqlalchemy.exc import DBAPIError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from manage.core.settings import mask_url, url_password
@@ -40,6 +42,11 @@ def make_engine(url: str) -> Engine:
         connect_args["connect_timeout"] = CONNECT_TIMEOUT_SECONDS
     try:
         engine = create_engine(parsed, poolclass=NullPool, connect_args=connect_args)
+    except ArgumentError as exc:
+        reason = " ".join(_scrub(str(exc), url).split()).rstrip(".")
+        raise SettingsError(
+            f"The database URL {mask_url(url)} is not valid for {backend}: {reason}. Fix the URL."
+        ) from exc
     except (NoSuchModuleError, ImportError) as exc:
         hint = _DRIVER_HINT.get(backend)
         fix = f" Install the driver, or name an installed one, e.g. {hint}" if hint else ""
@@ -93,6 +100,11 @@ def connect(url: str) -> Iterator[Connection]:
             connection = engine.connect()
         except DBAPIError as exc:
             raise connection_error(url, exc) from None
+        except TypeError as exc:  # the driver refused a ?key=value of the URL
+            raise SettingsError(
+                f"The database driver refused the URL {mask_url(url)}: {_scrub(str(exc), url)}. "
+                "Remove or fix the query parameters of the URL."
+            ) from None
         with connection:
             yield connection
     finally:
@@ -122,16 +134,28 @@ def driver_message(exc: BaseException, url: str | None = None) -> str:
 
 def _scrub(message: str, url: str | None) -> str:
     password = url_password(url)
-    return message.replace(password, "***") if password else message
+    if not password:
+        return message
+    return message.replace(password, "***").replace(quote(password, safe=""), "***")
+
+
+@dataclass(frozen=True, slots=True)
+class Shadow:
+    """An empty database to replay the history into."""
+
+    url: str = field(repr=False)
+    rollback: bool = False
+    """Replay and compare inside one transaction that is rolled back, leaving the database as it
+    was (a given shadow database on PostgreSQL or SQLite, where DDL is transactional)."""
 
 
 @contextmanager
-def shadow_database(url: str, shadow_url: str | None = None) -> Iterator[str]:
-    """Yield the URL of an empty database of the same dialect as ``url``; remove it afterwards.
+def shadow_database(url: str, shadow_url: str | None = None) -> Iterator[Shadow]:
+    """An empty database of the same dialect as ``url``, removed or emptied afterwards.
 
     SQLite gets a temporary file. PostgreSQL and MariaDB/MySQL get a temporary database created
     on the same server and dropped after. With ``shadow_url`` (the ``shadow_database_url``
-    setting) that database is used instead: it must be empty and is emptied again afterwards.
+    setting) that database is used instead: it must be empty, and is left empty.
 
     Raises:
         DatabaseError: the server cannot be reached or refuses to create the database.
@@ -144,9 +168,8 @@ def shadow_database(url: str, shadow_url: str | None = None) -> Iterator[str]:
     if backend == "sqlite":
         folder = tempfile.mkdtemp(prefix="manage-shadow-")
         try:
-            yield parsed.set(database=os.path.join(folder, "shadow.sqlite3")).render_as_string(
-                hide_password=False
-            )
+            shadow = parsed.set(database=os.path.join(folder, "shadow.sqlite3"))
+            yield Shadow(shadow.render_as_string(hide_password=False))
         finally:
             shutil.rmtree(folder, ignore_errors=True)
         return
@@ -159,7 +182,7 @@ def shadow_database(url: str, shadow_url: str | None = None) -> Iterator[str]:
     server_url = _server_url(parsed, backend)
     _server_execute(url, server_url, f"CREATE DATABASE {name}", "create a shadow database")
     try:
-        yield parsed.set(database=name).render_as_string(hide_password=False)
+        yield Shadow(parsed.set(database=name).render_as_string(hide_password=False))
     finally:
         drop = f"DROP DATABASE IF EXISTS {name}"
         if backend == "postgresql":
@@ -183,44 +206,76 @@ def _server_execute(url: str, server_url: URL, statement: str, purpose: str) -> 
             ) from None
 
 
-def _use_given_shadow(shadow_url: str) -> Iterator[str]:
+# What a replay may leave in a database, per dialect: one row per object, its kind and name.
+_OBJECTS = {
+    "postgresql": """
+        SELECT CASE c.relkind WHEN 'S' THEN 'SEQUENCE' WHEN 'v' THEN 'VIEW'
+                              WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'TABLE' END, c.relname
+        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND n.nspname NOT IN
+              ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%%'
+        UNION ALL
+        SELECT 'TYPE', t.typname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+        WHERE t.typtype IN ('e', 'd') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+        UNION ALL
+        SELECT 'FUNCTION', p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+        WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
+          AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e')
+    """,
+    "mysql": """
+        SELECT CASE table_type WHEN 'VIEW' THEN 'VIEW' WHEN 'SEQUENCE' THEN 'SEQUENCE'
+                               ELSE 'TABLE' END, table_name
+        FROM information_schema.tables WHERE table_schema = DATABASE()
+        UNION ALL
+        SELECT routine_type, routine_name FROM information_schema.routines
+        WHERE routine_schema = DATABASE()
+    """,
+    "sqlite": """
+        SELECT upper(type), name FROM sqlite_master
+        WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite_%'
+    """,
+}
+
+
+def _objects(connection: Connection) -> list[tuple[str, str]]:
+    dialect = "mysql" if connection.dialect.name == "mariadb" else connection.dialect.name
+    query = _OBJECTS.get(dialect)
+    if query is None:
+        names = inspect(connection).get_table_names()
+        return [("TABLE", name) for name in names]
+    return [(str(kind), str(name)) for kind, name in connection.exec_driver_sql(query)]
+
+
+def _use_given_shadow(shadow_url: str) -> Iterator[Shadow]:
     with connect(shadow_url) as connection:
-        inspector = inspect(connection)
-        existing = inspector.get_table_names() + inspector.get_view_names()
+        existing = _objects(connection)
+        transactional = connection.dialect.name in ("postgresql", "sqlite")
     if existing:
+        names = ", ".join(sorted(name for _kind, name in existing)[:5])
         raise DatabaseError(
-            f"The shadow database {mask_url(shadow_url)} is not empty "
-            f"(it has {', '.join(sorted(existing)[:5])}). manage replays the migrations there and "
-            "empties it afterwards, so it must start empty: point shadow_database_url at an empty "
-            "database."
+            f"The shadow database {mask_url(shadow_url)} is not empty (it has {names}). "
+            "manage replays the migrations there and leaves it empty again, so it must start "
+            "empty: point shadow_database_url at an empty database."
         )
+    if transactional:
+        yield Shadow(shadow_url, rollback=True)
+        return
     try:
-        yield shadow_url
+        yield Shadow(shadow_url)
     finally:
         _empty_database(shadow_url)
 
 
 def _empty_database(url: str) -> None:
-    """Drop every table and view in ``url`` (what a replay created)."""
-    from sqlalchemy import MetaData
-
+    """Drop everything a replay created in a MariaDB/MySQL database (DDL there cannot roll back)."""
     try:
         with connect(url) as connection:
-            metadata = MetaData()
-            metadata.reflect(connection, views=True)
-            backend = connection.dialect.name
-            if backend in ("mysql", "mariadb"):
-                connection.exec_driver_sql("SET FOREIGN_KEY_CHECKS=0")
-            for view in inspect(connection).get_view_names():
-                connection.exec_driver_sql(
-                    f"DROP VIEW {connection.dialect.identifier_preparer.quote(view)}"
-                )
-                metadata.remove(metadata.tables[view])
-            metadata.drop_all(connection)
-            if backend == "postgresql":
-                for enum in inspect(connection).get_enums():  # type: ignore[attr-defined]
-                    quoted = connection.dialect.identifier_preparer.quote(enum["name"])
-                    connection.exec_driver_sql(f"DROP TYPE IF EXISTS {quoted}")
+            quote = connection.dialect.identifier_preparer.quote
+            connection.exec_driver_sql("SET FOREIGN_KEY_CHECKS=0")
+            order = {"VIEW": 0, "TABLE": 1, "SEQUENCE": 2, "PROCEDURE": 3, "FUNCTION": 3}
+            for kind, name in sorted(_objects(connection), key=lambda o: order.get(o[0], 9)):
+                connection.exec_driver_sql(f"DROP {kind} IF EXISTS {quote(name)}")
+            connection.exec_driver_sql("SET FOREIGN_KEY_CHECKS=1")
             connection.commit()
     except SQLAlchemyError as exc:
         raise DatabaseError(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import io
+import sys
 import traceback
 import warnings
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
@@ -20,22 +21,25 @@ from alembic.runtime.environment import EnvironmentContext
 from alembic.runtime.migration import MigrationContext, MigrationInfo, RevisionStep
 from alembic.script import Script, ScriptDirectory
 from alembic.script.revision import ResolutionError, RevisionError, RevisionMap
-from sqlalchemy import Enum, MetaData, Table
+from sqlalchemy import Enum, MetaData, inspect
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from manage.core import revisions
 from manage.core.database import driver_message
 from manage.core.discovery import IncludeObject
-from manage.core.settings import Settings, describe_exception
+from manage.core.settings import Settings, cache_dir, describe_exception
 from manage.errors import (
     DatabaseError,
+    DiscoveryError,
+    ManageError,
     MigrationError,
     MultipleHeadsError,
     RevisionNotFoundError,
 )
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+
 BASE = "base"
 Direction = Literal["apply", "unapply"]
 
@@ -104,11 +108,22 @@ class MigrationEnvironment:
         self._scripts = self._load_scripts()
         loaded = self._scripts
         self.script.revision_map = RevisionMap(lambda: iter(loaded))
+        try:
+            self.script.revision_map.heads  # noqa: B018 - builds the map: cycles, labels
+        except (RevisionError, KeyError) as exc:
+            raise MigrationError(
+                f"The migration history in {self.relative(self.migrations_dir)}/ is inconsistent: "
+                f"{_sentence(exc)}. Fix the down_revision, depends_on or branch_labels of the "
+                "migrations it names."
+            ) from exc
 
     # -- the history --------------------------------------------------------------------------
 
     def _load_scripts(self) -> list[Script]:
         """Import every migration file once, turning each kind of breakage into one message."""
+        saved_prefix = sys.pycache_prefix
+        # Compiled migrations are cached outside the project: a check must write nothing there.
+        sys.pycache_prefix = str(cache_dir() / "pycache")
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # duplicates and dangling ids are checked below
@@ -127,6 +142,13 @@ class MigrationEnvironment:
                 f"Loading migration file {self._failing_file(exc)} failed: "
                 f"{describe_exception(exc)}. Fix the file."
             ) from exc
+        finally:
+            sys.pycache_prefix = saved_prefix
+        self._check(scripts)
+        return scripts
+
+    def _check(self, scripts: list[Script]) -> None:
+        """Duplicate ids, missing functions, and ids that point nowhere, named by file."""
         by_id: dict[str, list[Script]] = {}
         for script in scripts:
             by_id.setdefault(script.revision, []).append(script)
@@ -138,17 +160,29 @@ class MigrationEnvironment:
                     "Give one of them a new revision id (and fix the down_revision that points "
                     "at it), or delete the copy."
                 )
+        labels = {label for s in scripts for label in s.branch_labels}
         for script in scripts:
+            where = self.relative(script.path)
+            for function in ("upgrade", "downgrade"):
+                if not callable(getattr(script.module, function, None)):
+                    raise MigrationError(
+                        f"Migration {where} has no {function}() function. "
+                        "Add one (its body may be just 'pass')."
+                    )
             for down in alembic_util.to_tuple(script.down_revision) or ():
                 if down not in by_id:
                     close = difflib.get_close_matches(down, list(by_id), n=1)
                     hint = f" (did you mean {close[0]!r}?)" if close else ""
                     raise MigrationError(
-                        f"Migration {self.relative(script.path)} has down_revision = {down!r}, "
-                        f"but no migration has that id{hint}. Point down_revision at an "
-                        "existing migration."
+                        f"Migration {where} has down_revision = {down!r}, but no migration has "
+                        f"that id{hint}. Point down_revision at an existing migration."
                     )
-        return scripts
+            for dependency in alembic_util.to_tuple(script.dependencies) or ():
+                if dependency not in by_id and dependency not in labels:
+                    raise MigrationError(
+                        f"Migration {where} has depends_on = {dependency!r}, but no migration "
+                        "has that id or branch label. Fix depends_on."
+                    )
 
     def _failing_file(self, exc: BaseException) -> str:
         for frame in reversed(traceback.extract_tb(exc.__traceback__)):
@@ -294,7 +328,15 @@ class MigrationEnvironment:
     def plan(self, current: Sequence[str], target: str) -> list[Step]:
         """The steps from ``current`` to ``target`` (a resolved id or ``base``), Django-style:
         a target behind the current state unapplies."""
-        current = tuple(current)
+        try:
+            return self._plan(tuple(current), target)
+        except RevisionError as exc:
+            raise MigrationError(
+                f"Cannot plan a way to {target}: {_sentence(exc)}. "
+                "Check the target with 'manage showmigrations'."
+            ) from exc
+
+    def _plan(self, current: tuple[str, ...], target: str) -> list[Step]:
         applied = self.applied(current)
         if target == BASE:
             scripts = list(self.script.iterate_revisions(current, BASE, select_for_downgrade=True))
@@ -324,13 +366,15 @@ class MigrationEnvironment:
         *,
         fake: bool = False,
         purge: bool = False,
+        in_transaction: bool = False,
         on_start: Callable[[Step], None] = lambda step: None,
         on_done: Callable[[Step], None] = lambda step: None,
     ) -> None:
         """Move the database to ``target`` along ``steps``, one transaction per migration.
 
         With ``fake`` only the version table changes (Alembic's stamp); ``purge`` first clears
-        revisions that are no longer on disk.
+        revisions that are no longer on disk. With ``in_transaction`` everything runs inside the
+        caller's open transaction instead.
 
         Raises:
             MigrationError: a migration failed; the message names it and the database's error.
@@ -366,7 +410,7 @@ class MigrationEnvironment:
             if not fake and running:
                 on_done(running[-1])
 
-        if connection.in_transaction():
+        if connection.in_transaction() and not in_transaction:
             connection.commit()
         try:
             with EnvironmentContext(
@@ -423,11 +467,16 @@ class MigrationEnvironment:
         if downgrade and start is None:
             start = self.single_head() or BASE
         buffer = io.StringIO()
+        running: list[str] = []
 
-        def migrations_fn(heads: Any, _context: MigrationContext) -> list[RevisionStep]:
+        def migrations_fn(heads: Any, _context: MigrationContext) -> Iterator[RevisionStep]:
             if downgrade:
-                return self.script._downgrade_revs(target, heads)
-            return self.script._upgrade_revs(target, heads)
+                steps = self.script._downgrade_revs(target, heads)
+            else:
+                steps = self.script._upgrade_revs(target, heads)
+            for step in steps:
+                running.append(step.revision.revision)
+                yield step
 
         try:
             with EnvironmentContext(
@@ -453,14 +502,57 @@ class MigrationEnvironment:
                 f"Cannot render the SQL offline: {_sentence(exc)}. Run the migration against a "
                 "database instead."
             ) from exc
-        except NotImplementedError as exc:
+        except Exception as exc:
+            where = f"migration {running[-1]}" if running else "the migrations"
+            reason = _sentence(exc) or "an operation needs a live database"
+            if not isinstance(exc, NotImplementedError | SQLAlchemyError):
+                reason = describe_exception(exc)
             raise MigrationError(
-                f"Cannot render the SQL offline: {exc or 'an operation needs a live database'} "
-                "(SQLite batch operations reflect the table). Use a database instead of --sql."
+                f"Cannot render the SQL of {where} offline: {reason}. Migrations that read the "
+                "database, or SQLite batch operations that copy a table, need a live database: "
+                "run migrate without --sql."
             ) from exc
         return buffer.getvalue()
 
     # -- writing migrations ---------------------------------------------------------------------
+
+    def compare_with_history(
+        self,
+        connection: Connection,
+        metadata: MetaData | tuple[MetaData, ...],
+        *,
+        include_object: IncludeObject | None,
+        name: str | None,
+        write_to: Path | None,
+        rollback: bool = False,
+    ) -> Generated:
+        """Replay the history into the empty shadow database ``connection``, then compare.
+
+        With ``rollback`` the replay and the comparison share one transaction that is rolled
+        back, so the database is left exactly as it was (PostgreSQL and SQLite only).
+        """
+        head = self.single_head()
+        if rollback:
+            connection.begin()
+        try:
+            if head is not None:
+                try:
+                    self.run(connection, self.plan((), head), head, in_transaction=rollback)
+                except MigrationError as exc:
+                    raise MigrationError(
+                        f"Replaying the migration history into a shadow database failed: {exc}"
+                    ) from exc
+            return self.autogenerate(
+                connection,
+                metadata,
+                include_object=include_object,
+                name=name,
+                write_to=write_to,
+                in_transaction=rollback,
+            )
+        finally:
+            if connection.in_transaction():
+                connection.rollback()
 
     def autogenerate(
         self,
@@ -470,6 +562,7 @@ class MigrationEnvironment:
         include_object: IncludeObject | None,
         name: str | None,
         write_to: Path | None,
+        in_transaction: bool = False,
     ) -> Generated:
         """Compare ``metadata`` with the schema in ``connection`` (the replayed history).
 
@@ -493,8 +586,7 @@ class MigrationEnvironment:
                 script.rev_id = rev_id
                 script.message = slug.replace("_", " ").capitalize()
                 script.version_path = str(write_to) if write_to else None
-            for container in (*script.upgrade_ops_list, *script.downgrade_ops_list):
-                _drop_orphaned_enums(container, metadata)
+            _enum_types(script, metadata, connection)
             result["operations"] = tuple(operations)
             result["rev_id"] = rev_id
             if not operations or write_to is None:
@@ -520,7 +612,7 @@ class MigrationEnvironment:
             revision_context.run_autogenerate(rev, context)
             return []
 
-        if connection.in_transaction():
+        if connection.in_transaction() and not in_transaction:
             connection.commit()
         try:
             with EnvironmentContext(
@@ -538,14 +630,24 @@ class MigrationEnvironment:
                     version_table=self.settings.version_table,
                     render_as_batch=self.settings.render_as_batch,
                     process_revision_directives=process_revision_directives,
+                    render_item=render_enum_without_create,
                 )
                 with env.begin_transaction():
                     env.run_migrations()
             written = [s for s in revision_context.generate_scripts() if s is not None]
         except alembic_util.CommandError as exc:
             raise MigrationError(f"Could not write the migration: {_sentence(exc)}.") from exc
+        except OSError as exc:
+            raise _write_error(exc) from exc
+        except ManageError:
+            raise
+        except Exception as exc:
+            reason = _sentence(exc) if isinstance(exc, SQLAlchemyError) else describe_exception(exc)
+            raise DiscoveryError(
+                f"Comparing the models with the migrations failed: {reason}. Fix the models."
+            ) from exc
         finally:
-            if connection.in_transaction():
+            if connection.in_transaction() and not in_transaction:
                 connection.rollback()
         return Generated(
             revision_id=result.get("rev_id"),
@@ -573,8 +675,18 @@ class MigrationEnvironment:
             )
         except (alembic_util.CommandError, ResolutionError) as exc:
             raise MigrationError(f"Could not write the migration: {_sentence(exc)}.") from exc
+        except OSError as exc:
+            raise _write_error(exc) from exc
         assert script is not None
         return Path(script.path)
+
+
+def _write_error(exc: OSError) -> MigrationError:
+    path = exc.filename or "the migrations folder"
+    return MigrationError(
+        f"Could not write {path}: {exc.strerror or exc}. Make the migrations folder writable, "
+        "or point the migrations setting at a folder that can be."
+    )
 
 
 def _sentence(exc: BaseException) -> str:
@@ -582,54 +694,134 @@ def _sentence(exc: BaseException) -> str:
     return " ".join(str(exc).split()).rstrip(".")
 
 
-class DropEnumOp(ops.MigrateOperation):
-    """Drop a named enum type left behind by ``drop_table`` (PostgreSQL keeps it; Alembic does
-    not drop it, so the next upgrade fails with 'type already exists')."""
+class EnumTypeOp(ops.MigrateOperation):
+    """Create or drop a named enum type: PostgreSQL keeps enums as separate types, and Alembic's
+    ``add_column`` does not create one, nor ``drop_table``/``drop_column`` drop it."""
 
-    def __init__(self, name: str, schema: str | None) -> None:
-        self.name = name
-        self.schema = schema
+    def __init__(self, action: Literal["create", "drop"], enum: Enum) -> None:
+        self.action = action
+        self.enum = enum
 
 
-@renderers.dispatch_for(DropEnumOp)
-def _render_drop_enum(_context: AutogenContext, op: DropEnumOp) -> str:
+@renderers.dispatch_for(EnumTypeOp)
+def _render_enum_type(_context: AutogenContext, op: EnumTypeOp) -> str:
     # A no-op where enums are not separate types (SQLite, MySQL), so the file stays portable and
-    # plain Alembic can run it; offline (--sql) it renders DROP TYPE.
-    schema = f", schema={op.schema!r}" if op.schema else ""
-    return f"sa.Enum(name={op.name!r}{schema}).drop(op.get_bind(), checkfirst=True)"
+    # plain Alembic can run it; offline (--sql) it renders CREATE/DROP TYPE.
+    values = "".join(f"{value!r}, " for value in op.enum.enums) if op.action == "create" else ""
+    schema = f", schema={op.enum.schema!r}" if op.enum.schema else ""
+    enum = f"sa.Enum({values}name={op.enum.name!r}{schema})"
+    return f"{enum}.{op.action}(op.get_bind(), checkfirst=True)"
 
 
-def _named_enums(table: Table) -> set[tuple[str, str | None]]:
-    return {
-        (column.type.name, column.type.schema or table.schema)
-        for column in table.columns
-        if isinstance(column.type, Enum) and column.type.name and column.type.native_enum
-    }
+def _named_enum(type_: Any) -> Enum | None:
+    if isinstance(type_, Enum) and type_.name and type_.native_enum:
+        return type_
+    return None
 
 
-def _drop_orphaned_enums(
-    container: ops.OpContainer, metadata: MetaData | tuple[MetaData, ...]
+def _walk(items: Sequence[ops.MigrateOperation]) -> Iterator[ops.MigrateOperation]:
+    for item in items:
+        if isinstance(item, ops.OpContainer):
+            yield from _walk(item.ops)
+        else:
+            yield item
+
+
+def _enum_types(
+    script: ops.MigrationScript,
+    metadata: MetaData | tuple[MetaData, ...],
+    connection: Connection,
 ) -> None:
-    """After the last ``drop_table`` that uses a named enum, drop the enum type too."""
-    dropped = [op for op in container.ops if isinstance(op, ops.DropTableOp)]
-    if not dropped:
-        return
-    users: dict[tuple[str, str | None], set[str]] = {}
-    for meta in metadata if isinstance(metadata, tuple) else (metadata,):
-        for table in meta.tables.values():
-            for enum in _named_enums(table):
-                users.setdefault(enum, set()).add(table.name)
-    enums_of = {op.table_name: _named_enums(op.to_table()) for op in dropped}
-    for name, enums in enums_of.items():
-        for enum in enums:
-            users.setdefault(enum, set()).add(name)
-    gone: set[str] = set()
-    result: list[ops.MigrateOperation] = []
-    for op in container.ops:
-        result.append(op)
-        if isinstance(op, ops.DropTableOp):
-            gone.add(op.table_name)
-            for enum in sorted(enums_of[op.table_name], key=str):
-                if users[enum] <= gone:
-                    result.append(DropEnumOp(*enum))
-    container.ops = result
+    """Give each upgrade and downgrade the enum CREATE/DROP TYPE that Alembic leaves out.
+
+    Before the changes: create every enum a new table or column uses (``checkfirst``, so an
+    existing type is reused). After them: drop the enums of dropped tables and columns that
+    nothing uses any more, judged on the schema the changes lead to: the models for an upgrade,
+    the replayed history for a downgrade.
+    """
+    tables = [t for meta in (metadata if isinstance(metadata, tuple) else (metadata,))
+              for t in meta.tables.values()]  # fmt: skip
+    shadow: dict[str, dict[str, Any]] = {}
+
+    def reflected() -> dict[str, dict[str, Any]]:
+        if not shadow:
+            inspector = inspect(connection)
+            for name in inspector.get_table_names():
+                shadow[name] = {c["name"]: c["type"] for c in inspector.get_columns(name)}
+        return shadow
+
+    def used_after_upgrade(dropped_tables: set[str]) -> set[str]:
+        used = {e.name for t in tables for c in t.columns if (e := _named_enum(c.type))}
+        owned = {t.name for t in tables} | dropped_tables
+        used |= {
+            e.name
+            for name, columns in reflected().items()
+            if name not in owned
+            for type_ in columns.values()
+            if (e := _named_enum(type_))
+        }
+        return {str(name) for name in used}
+
+    def used_after_downgrade(_dropped_tables: set[str]) -> set[str]:
+        state = reflected()
+        used = {
+            str(e.name) for cols in state.values() for t in cols.values() if (e := _named_enum(t))
+        }
+        # Dialects that reflect enums without their names (SQLite, MySQL): a model column that
+        # exists in the replayed schema still uses its enum there.
+        used |= {
+            str(e.name)
+            for t in tables
+            if t.name in state
+            for c in t.columns
+            if c.name in state[t.name] and (e := _named_enum(c.type))
+        }
+        return used
+
+    for containers, used_after in (
+        (script.upgrade_ops_list, used_after_upgrade),
+        (script.downgrade_ops_list, used_after_downgrade),
+    ):
+        for container in containers:
+            _add_enum_types(container, used_after)
+
+
+def _add_enum_types(container: ops.OpContainer, used_after: Callable[[set[str]], set[str]]) -> None:
+    used: dict[str, Enum] = {}
+    dropped: dict[str, Enum] = {}
+    dropped_tables: set[str] = set()
+    for op in _walk(container.ops):
+        if isinstance(op, ops.CreateTableOp):
+            for column in op.columns:
+                if e := _named_enum(getattr(column, "type", None)):
+                    used.setdefault(str(e.name), e)
+        elif isinstance(op, ops.AddColumnOp) and (e := _named_enum(op.column.type)):
+            used.setdefault(str(e.name), e)
+        elif isinstance(op, ops.DropTableOp):
+            dropped_tables.add(op.table_name)
+            for column in op.to_table().columns:
+                if e := _named_enum(column.type):
+                    dropped.setdefault(str(e.name), e)
+        elif isinstance(op, ops.DropColumnOp) and (e := _named_enum(op.to_column().type)):
+            dropped.setdefault(str(e.name), e)
+    creates = [EnumTypeOp("create", e) for e in used.values()]
+    drops: list[ops.MigrateOperation] = []
+    if dropped:
+        still_used = used_after(dropped_tables)
+        drops = [EnumTypeOp("drop", e) for name, e in dropped.items() if name not in still_used]
+    if creates or drops:
+        container.ops = [*creates, *container.ops, *drops]
+
+
+def render_enum_without_create(
+    type_: str, obj: Any, _context: AutogenContext
+) -> str | Literal[False]:
+    """Alembic's ``render_item``: named enums are created by their own idempotent statement
+    (``EnumTypeOp``), so tables render them with ``create_type=False`` and never CREATE TYPE
+    twice, e.g. when a downgrade re-creates a table whose type another table still uses."""
+    enum = _named_enum(obj) if type_ == "type" else None
+    if enum is None:
+        return False
+    values = "".join(f"{value!r}, " for value in enum.enums)
+    schema = f", schema={enum.schema!r}" if enum.schema else ""
+    return f"sa.Enum({values}name={enum.name!r}{schema}, create_type=False)"

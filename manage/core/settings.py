@@ -41,9 +41,11 @@ SETTING_NAMES: dict[str, str] = {
     "commands": "COMMANDS",
 }
 
-# user:password@host, even in a URL too broken to parse: the password runs from a colon to the
-# last "@" before the path (greedy, so a password holding "@" is masked whole).
-_PASSWORD_IN_URL = re.compile(r"(?P<head>:)(?P<password>[^/\s]*)@")
+# user:password@host in a URL too broken to parse: from the colon after the user to the *last* "@"
+# (a password may hold "/" or "@"); without "://", from the first colon.
+_PASSWORD_AFTER_SCHEME = re.compile(r"(?P<head>://[^:/@\s]*:)(?P<password>\S*)@")
+_PASSWORD_AFTER_COLON = re.compile(r"(?P<head>:)(?P<password>\S*)@")
+_PASSWORD_QUERY_KEYS = frozenset({"password", "passwd", "pwd"})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -115,15 +117,21 @@ def _show(value: object) -> str:
 
 
 def mask_url(url: str | None) -> str:
-    """Render ``url`` with any password replaced by ``***``, even when it does not parse."""
+    """Render ``url`` with any password (also a ``?password=`` one) replaced by ``***``, even when
+    the URL does not parse."""
     if not url:
         return ""
     from sqlalchemy.engine import make_url
 
     try:
-        return make_url(url).render_as_string(hide_password=True)
+        parsed = make_url(url)
     except Exception:
-        return _PASSWORD_IN_URL.sub(r"\g<head>***@", url)
+        pattern = _PASSWORD_AFTER_SCHEME if "://" in url else _PASSWORD_AFTER_COLON
+        url = pattern.sub(r"\g<head>***@", url)
+        return re.sub(r"(?i)((?:password|passwd|pwd)=)[^&\s]*", r"\1***", url)
+    hidden = {k: "***" for k in parsed.query if k.lower() in _PASSWORD_QUERY_KEYS}
+    rendered = parsed.update_query_dict(hidden).render_as_string(hide_password=True)
+    return rendered.replace("=%2A%2A%2A", "=***")
 
 
 def url_password(url: str | None) -> str | None:
@@ -133,11 +141,15 @@ def url_password(url: str | None) -> str | None:
     from sqlalchemy.engine import make_url
 
     try:
-        password = make_url(url).password
+        parsed = make_url(url)
     except Exception:
-        match = _PASSWORD_IN_URL.search(url)
+        pattern = _PASSWORD_AFTER_SCHEME if "://" in url else _PASSWORD_AFTER_COLON
+        match = pattern.search(url)
         return match.group("password") if match else None
-    return str(password) if password else None
+    for key, value in parsed.query.items():
+        if key.lower() in _PASSWORD_QUERY_KEYS and value:
+            return str(value if isinstance(value, str) else value[0])
+    return str(parsed.password) if parsed.password else None
 
 
 def dialect_of(url: str) -> str:
@@ -145,6 +157,12 @@ def dialect_of(url: str) -> str:
     from sqlalchemy.engine import make_url
 
     return make_url(url).get_backend_name()
+
+
+def cache_dir() -> Path:
+    """Where manage caches things outside the project (``$XDG_CACHE_HOME/sqlalchemy-manage``)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "sqlalchemy-manage"
 
 
 def load_settings(
@@ -257,7 +275,8 @@ def _find_manage_table(start: Path) -> tuple[Path, dict[str, Any]] | None:
             if "tool.manage" not in text:
                 continue  # someone else's broken file; not ours to judge
             raise SettingsError(f"{path} is not valid TOML: {exc}. Fix the file.") from exc
-        table = data.get("tool", {}).get("manage")
+        tool = data.get("tool")
+        table = tool.get("manage") if isinstance(tool, dict) else None
         if table is None:
             continue
         if not isinstance(table, dict):
@@ -363,7 +382,7 @@ def _resolve_database_url(
 def _normalize_url(raw: str, root: Path, where: str) -> str:
     """Validate ``raw`` and make a relative SQLite path relative to the project root."""
     from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
     try:
         url = make_url(raw.strip())
@@ -372,6 +391,13 @@ def _normalize_url(raw: str, root: Path, where: str) -> str:
             f"Invalid database URL {mask_url(raw)!r} (from {where}). "
             "Use the form dialect+driver://user:password@host:port/database, "
             "e.g. postgresql+psycopg://app@localhost/app or sqlite:///db.sqlite3."
+        ) from exc
+    try:
+        url.get_dialect()  # imports the dialect, not the driver: cheap, and catches typos early
+    except NoSuchModuleError as exc:
+        raise SettingsError(
+            f"Unknown database dialect {url.drivername!r} in {mask_url(raw)!r} (from {where}). "
+            "Use sqlite://, postgresql+psycopg://, mysql+pymysql:// or mariadb+pymysql://."
         ) from exc
     if url.get_backend_name() == "sqlite":
         database = url.database

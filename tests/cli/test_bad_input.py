@@ -297,6 +297,116 @@ CASES = [
         "postgresql+psycopg://app@localhost/app or sqlite:///db.sqlite3.",
     ),
     Case(
+        "history-with-a-cycle",
+        steps(migration("0001_a", "0002_b"), migration("0002_b", "0001_a")),
+        ("showmigrations",),
+        "The migration history in migrations/ is inconsistent: Cycle is detected in revisions "
+        "(0001_a, 0002_b). Fix the down_revision, depends_on or branch_labels of the migrations "
+        "it names.",
+    ),
+    Case(
+        "depends-on-points-nowhere",
+        lambda p: p.write(
+            "migrations/0001_a.py",
+            MIGRATION.format(rev="0001_a", down=None) + 'depends_on = "0000_gone"\n',
+        ),
+        ("migrate",),
+        "Migration migrations/0001_a.py has depends_on = '0000_gone', but no migration has that "
+        "id or branch label. Fix depends_on.",
+    ),
+    Case(
+        "branch-label-reuses-an-id",
+        steps(
+            migration("0001_a", None),
+            lambda p: p.write(
+                "migrations/0002_b.py",
+                MIGRATION.format(rev="0002_b", down="0001_a") + 'branch_labels = ("0001_a",)\n',
+            ),
+        ),
+        ("showmigrations",),
+        "The migration history in migrations/ is inconsistent: Branch name '0001_a' in revision "
+        "0002_b already used by revision 0001_a. Fix the down_revision, depends_on or "
+        "branch_labels of the migrations it names.",
+    ),
+    Case(
+        "migration-without-upgrade",
+        lambda p: p.write("migrations/0001_a.py", "revision = '0001_a'\ndown_revision = None\n"),
+        ("migrate",),
+        "Migration migrations/0001_a.py has no upgrade() function. Add one (its body may be just "
+        "'pass').",
+    ),
+    Case(
+        "model-foreign-key-to-a-missing-table",
+        lambda p: p.edit("shop/models.py", 'ForeignKey("author.id")', 'ForeignKey("authr.id")'),
+        ("makemigrations",),
+        "Comparing the models with the migrations failed: Foreign key associated with column "
+        "'book.author_id' could not find table 'authr' with which to generate a foreign key to "
+        "target column 'id'. Fix the models.",
+    ),
+    Case(
+        "migrations-folder-cannot-be-created",
+        lambda p: table(p, TABLE + 'migrations = "pyproject.toml/migrations"\n'),
+        ("makemigrations",),
+        "Could not write {root}/pyproject.toml/migrations: Not a directory. Make the migrations "
+        "folder writable, or point the migrations setting at a folder that can be.",
+    ),
+    Case(
+        "sql-of-a-migration-that-reads-the-database",
+        lambda p: p.write(
+            "migrations/0001_a.py",
+            "import sqlalchemy as sa\nfrom alembic import op\n"
+            "revision = '0001_a'\ndown_revision = None\n"
+            "def upgrade():\n    op.get_bind().execute(sa.text('SELECT 1')).fetchall()\n"
+            "def downgrade():\n    pass\n",
+        ),
+        ("migrate", "--sql"),
+        "Cannot render the SQL of migration 0001_a offline: AttributeError: 'NoneType' object "
+        "has no attribute 'fetchall' ({root}/migrations/0001_a.py, line 6). Migrations that read "
+        "the database, or SQLite batch operations that copy a table, need a live database: run "
+        "migrate without --sql.",
+    ),
+    Case(
+        "unknown-dialect",
+        env("DATABASE_URL", f"foo://app:{PASSWORD}@db/shop"),
+        ("migrate", "--sql"),
+        "Unknown database dialect 'foo' in 'foo://app:***@db/shop' (from DATABASE_URL "
+        "environment variable). Use sqlite://, postgresql+psycopg://, mysql+pymysql:// or "
+        "mariadb+pymysql://.",
+    ),
+    Case(
+        "url-with-a-parameter-the-driver-refuses",
+        env("DATABASE_URL", f"mysql+pymysql://app:{PASSWORD}@127.0.0.1:1/shop?foo=bar"),
+        ("showmigrations",),
+        "The database driver refused the URL mysql+pymysql://app:***@127.0.0.1:1/shop?foo=bar: "
+        "Connection.__init__() got an unexpected keyword argument 'foo'. Remove or fix the query "
+        "parameters of the URL.",
+    ),
+    Case(
+        "sqlite-url-with-a-host",
+        env("DATABASE_URL", f"sqlite://app:{PASSWORD}@host/db.sqlite3"),
+        ("migrate",),
+        "The database URL sqlite://app:***@host/{root}/db.sqlite3 is not valid for sqlite: "
+        "Invalid SQLite URL: sqlite://app:***@host/{root}/db.sqlite3 Valid SQLite URL forms are: "
+        "sqlite:///:memory: (or, sqlite://) sqlite:///relative/path/to/file.db "
+        "sqlite:////absolute/path/to/file.db. Fix the URL.",
+    ),
+    Case(
+        "password-with-a-slash-in-a-broken-url",
+        env("DATABASE_URL", f"postgresql://app:{PASSWORD}/x@db:port/shop"),
+        ("migrate",),
+        "Invalid database URL 'postgresql://app:***@db:port/shop' (from DATABASE_URL environment "
+        "variable). Use the form dialect+driver://user:password@host:port/database, e.g. "
+        "postgresql+psycopg://app@localhost/app or sqlite:///db.sqlite3.",
+    ),
+    Case(
+        "tool-is-not-a-table",
+        lambda p: (p.root / "pyproject.toml").write_text('tool = "manage"\n'),
+        ("migrate",),
+        "No [tool.manage] table in a pyproject.toml in '{root}' or any parent folder. "
+        'Add one with models = "yourpackage.models:Base", '
+        "or pass --settings with a settings module.",
+    ),
+    Case(
         "project-folder-missing",
         lambda p: None,
         ("-C", "no/such/folder", "migrate"),
@@ -359,6 +469,7 @@ def test_a_password_never_appears_when_the_server_refuses(sqlite_project: Projec
     os.environ["DATABASE_URL"] = f"postgresql+psycopg://app:{PASSWORD}@127.0.0.1:1/shop"
     migration("0001_a", None)(sqlite_project)
 
+    os.environ["DATABASE_URL"] += f"?password={PASSWORD}"
     for args in (
         ("-v", "3", "migrate"),
         ("-v", "3", "showmigrations"),
@@ -368,6 +479,7 @@ def test_a_password_never_appears_when_the_server_refuses(sqlite_project: Projec
     ):
         result = sqlite_project.run(*args)
         assert PASSWORD not in result.output, args
+        assert result.exit_code in (0, 3), result.output
 
 
 @pytest.mark.parametrize("dialect_name", ["postgresql", "mariadb"])
@@ -394,6 +506,25 @@ def test_a_shadow_database_that_is_not_empty_is_refused(
     assert project.migrations() == []
 
 
+EXTRAS = """
+from alembic import op
+
+revision = "0002_extras"
+down_revision = "0001_initial"
+
+
+def upgrade() -> None:
+    op.execute("CREATE SEQUENCE invoice_no")
+    op.execute("CREATE VIEW book_titles AS SELECT title FROM book")
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("CREATE FUNCTION one() RETURNS integer AS 'SELECT 1' LANGUAGE SQL")
+
+
+def downgrade() -> None:
+    pass
+"""
+
+
 @pytest.mark.parametrize("dialect_name", ["postgresql", "mariadb"])
 def test_a_given_shadow_database_is_used_and_left_empty(
     make_project: Callable[[str], Project], dialect_name: str, fresh_database: Callable[..., str]
@@ -402,19 +533,34 @@ def test_a_given_shadow_database_is_used_and_left_empty(
     shadow = fresh_database(dialect_name, project.root)
     table(project, TABLE + f'shadow_database_url = "{shadow}"\n')
     project.run("makemigrations")
+    project.write("migrations/0002_extras.py", EXTRAS)
     project.edit(
         "shop/models.py",
         "    title: Mapped[str]",
         "    price: Mapped[int | None]\n    title: Mapped[str]",
     )
 
-    result = project.run("makemigrations")
+    first = project.run("makemigrations", "--check")
+    second = project.run("makemigrations")
 
-    assert result.exit_code == 0, result.output
-    assert project.migrations() == ["0001_initial.py", "0002_add_book_price.py"]
+    assert first.exit_code == 1, first.output
+    assert second.exit_code == 0, second.output
+    assert project.migrations() == [
+        "0001_initial.py",
+        "0002_extras.py",
+        "0003_add_book_price.py",
+    ]
     import sqlalchemy as sa
 
     engine = sa.create_engine(shadow)
     with engine.connect() as connection:
-        assert sa.inspect(connection).get_table_names() == []
+        inspector = sa.inspect(connection)
+        assert inspector.get_table_names() == []
+        assert inspector.get_view_names() == []
+        assert inspector.get_sequence_names() == []
+        if dialect_name == "postgresql":
+            functions = connection.exec_driver_sql(
+                "SELECT count(*) FROM pg_proc WHERE proname = 'one'"
+            ).scalar()
+            assert functions == 0
     engine.dispose()

@@ -296,3 +296,64 @@ def test_merge_without_conflict_says_so(sqlite_project: Project) -> None:
 
     assert result.exit_code == 0
     assert result.stdout == "No conflicts detected to merge.\n"
+
+
+SLOW_MIGRATION = """
+from alembic import op
+
+revision = "0002_slow"
+down_revision = "0001_initial"
+
+
+def upgrade() -> None:
+    op.execute("SELECT pg_sleep(30)")
+
+
+def downgrade() -> None:
+    pass
+"""
+
+
+def test_a_terminated_run_drops_its_shadow_database(make_project: object) -> None:
+    import signal
+    import subprocess
+    import time
+
+    import sqlalchemy as sa
+
+    from tests.conftest import BIN
+
+    project: Project = make_project("postgresql")  # type: ignore[operator]
+    project.run("makemigrations")
+    project.write("migrations/0002_slow.py", SLOW_MIGRATION)
+    admin = sa.create_engine(
+        make_url(project.database_url).set(database="postgres"), poolclass=sa.pool.NullPool
+    )
+
+    def shadows() -> set[str]:
+        with admin.connect() as connection:
+            rows = connection.exec_driver_sql(
+                "SELECT datname FROM pg_database WHERE datname LIKE 'manage_shadow_%%'"
+            )
+            return {row[0] for row in rows}
+
+    before = shadows()
+    process = subprocess.Popen(
+        [str(BIN / "manage"), "makemigrations"],
+        cwd=project.root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while not shadows() - before and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert shadows() - before, "the shadow database should exist while the replay runs"
+    time.sleep(0.5)  # inside pg_sleep now
+    process.send_signal(signal.SIGTERM)
+    _out, err = process.communicate(timeout=30)
+
+    assert process.returncode == 128 + signal.SIGTERM, err
+    assert shadows() == before
+    assert "Traceback" not in err
+    admin.dispose()
