@@ -441,8 +441,10 @@ class MigrationEnvironment:
 
     def _failure(self, exc: Exception, step: Step | None) -> MigrationError:
         where = f"Migration {step.revision} ({self.relative(step.path)})" if step else "Migrating"
-        if isinstance(exc, SQLAlchemyError):
+        if isinstance(exc, DBAPIError):
             reason = driver_message(exc, self.settings.database_url)
+        elif isinstance(exc, SQLAlchemyError):
+            reason = f"{type(exc).__name__}: {_sentence(exc)}"
         else:
             reason = describe_exception(exc)
         action = "unapplying" if step and step.direction == "unapply" else "applying"
@@ -575,6 +577,8 @@ class MigrationEnvironment:
             _context: MigrationContext, _rev: Any, directives: list[ops.MigrationScript]
         ) -> None:
             script = directives[0]
+            for container in (*script.upgrade_ops_list, *script.downgrade_ops_list):
+                _tables_first_and_last(container)
             operations: list[revisions.Operation] = []
             for upgrade_ops in script.upgrade_ops_list:
                 operations.extend(revisions.describe(upgrade_ops))
@@ -692,6 +696,20 @@ def _write_error(exc: OSError) -> MigrationError:
 def _sentence(exc: BaseException) -> str:
     """An exception's text without the full stop, so it can be followed by the fix."""
     return " ".join(str(exc).split()).rstrip(".")
+
+
+def _tables_first_and_last(container: ops.OpContainer) -> None:
+    """Create tables before, and drop them after, the changes to other tables that refer to them.
+
+    Alembic emits ``drop_table`` before the ``drop_constraint`` of a foreign key pointing at that
+    table (PostgreSQL refuses the drop; SQLite's batch copy cannot find the table), and in the
+    downgrade ``create_foreign_key`` before the ``create_table`` it needs. Each group keeps
+    Alembic's own dependency order.
+    """
+    creates = [op for op in container.ops if isinstance(op, ops.CreateTableOp)]
+    drops = [op for op in container.ops if isinstance(op, ops.DropTableOp)]
+    others = [op for op in container.ops if not isinstance(op, ops.CreateTableOp | ops.DropTableOp)]
+    container.ops = [*creates, *others, *drops]
 
 
 class EnumTypeOp(ops.MigrateOperation):

@@ -180,7 +180,12 @@ def _describe(op: ops.MigrateOperation) -> Operation:
             on_table=_table(op),
         )
     if isinstance(op, ops.DropConstraintOp):
-        kind = f"{op.constraint_type} constraint" if op.constraint_type else "constraint"
+        kind = {
+            "foreignkey": "foreign key",
+            "unique": "unique constraint",
+            "check": "check constraint",
+            "primary": "primary key",
+        }.get(op.constraint_type or "", "constraint")
         return Operation(
             "-",
             f"Drop {kind} {op.constraint_name} on {op.table_name}",

@@ -357,3 +357,59 @@ def test_a_terminated_run_drops_its_shadow_database(make_project: object) -> Non
     assert shadows() == before
     assert "Traceback" not in err
     admin.dispose()
+
+
+NAMED = """
+import sqlalchemy as sa
+from sqlalchemy import ForeignKey
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    metadata = sa.MetaData(naming_convention={"fk": "fk_%(table_name)s_%(column_0_name)s"})
+
+
+class Author(Base):
+    __tablename__ = "author"
+    id: Mapped[int] = mapped_column(primary_key=True)
+
+
+class Book(Base):
+    __tablename__ = "book"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("author.id"))
+"""
+WITH_PUBLISHER = (
+    NAMED
+    + """    publisher_id: Mapped[int | None] = mapped_column(ForeignKey("publisher.id"))
+
+
+class Publisher(Base):
+    __tablename__ = "publisher"
+    id: Mapped[int] = mapped_column(primary_key=True)
+"""
+)
+
+
+def test_dropping_a_table_and_the_foreign_key_to_it_migrates_both_ways(project: Project) -> None:
+    # Alembic orders drop_table before the drop of the foreign key that points at the table
+    # (and, going back, create_foreign_key before create_table): PostgreSQL and SQLite fail.
+    project.write("shop/models.py", NAMED)
+    project.run("makemigrations")
+    project.write("shop/models.py", WITH_PUBLISHER)
+    project.run("makemigrations")
+    project.write("shop/models.py", NAMED)
+
+    made = project.run("makemigrations")
+
+    assert made.exit_code == 0, made.output
+    assert made.stdout.splitlines()[1:] == [
+        "  migrations/0003_auto_" + made.stdout.split("0003_auto_")[1].split()[0],
+        "    - Drop foreign key fk_book_publisher_id on book",
+        "    - Remove column publisher_id from book",
+        "    - Drop table publisher",
+    ]
+    for args in (("migrate",), ("migrate", "0002"), ("migrate",), ("migrate", "0001")):
+        result = project.run(*args)
+        assert result.exit_code == 0, (args, result.output)
+    assert project.tables() == {"alembic_version", "author", "book"}
