@@ -1,0 +1,414 @@
+"""Replay migration files without a database: record each migration's operations, and build the
+schema they produce in memory (the way Django builds its project state from migration files)."""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from alembic.operations import BatchOperations, Operations, ops
+from alembic.runtime.migration import MigrationContext
+from alembic.script import Script
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    ForeignKeyConstraint,
+    Index,
+    MetaData,
+    PrimaryKeyConstraint,
+    Table,
+    UniqueConstraint,
+)
+from sqlalchemy.schema import DefaultClause
+from sqlalchemy.sql.elements import TextClause
+
+from manage.errors import MigrationError
+
+Direction = Literal["upgrade", "downgrade"]
+
+# Statements that change data, not the schema: safe to skip when building the schema.
+_DATA_ONLY = re.compile(r"^\s*(INSERT|UPDATE|DELETE|SELECT|WITH|MERGE|SET|COPY)\b", re.IGNORECASE)
+
+
+class UnreplayableError(MigrationError):
+    """A migration does something whose effect on the schema cannot be known without a database."""
+
+    def __init__(self, message: str, revision: str) -> None:
+        super().__init__(message)
+        self.revision = revision
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """One operation a migration performs; ``batch_table`` is set inside ``batch_alter_table``."""
+
+    operation: ops.MigrateOperation
+
+
+def record(script: Script, dialect_name: str, direction: Direction = "upgrade") -> list[Recorded]:
+    """Run ``script``'s upgrade (or downgrade) against a recorder and return its operations.
+
+    Nothing touches a database: ``op.get_bind()`` is Alembic's offline connection, and code
+    that reads the database fails, which is reported as an UnreplayableError.
+    """
+    recorded: list[Recorded] = []
+    context = MigrationContext.configure(
+        dialect_name=dialect_name, opts={"as_sql": True, "output_buffer": io.StringIO()}
+    )
+    operations = Operations(context)
+
+    def invoke(operation: ops.MigrateOperation) -> None:
+        recorded.append(Recorded(operation))
+
+    @contextmanager
+    def batch_alter_table(
+        table_name: str, schema: str | None = None, **_kw: Any
+    ) -> Iterator[BatchOperations]:
+        impl = _BatchTarget(table_name, schema)
+        batch = BatchOperations(context, impl=impl)  # type: ignore[arg-type]
+        batch.invoke = invoke  # type: ignore[method-assign, assignment]
+        yield batch
+
+    # Instance attributes: Alembic's ``op`` proxy only knows the Operations class itself.
+    operations.invoke = invoke  # type: ignore[method-assign, assignment]
+    operations.batch_alter_table = batch_alter_table  # type: ignore[method-assign, assignment]
+    function: Callable[[], None] = getattr(script.module, direction)
+    operations._install_proxy()
+    try:
+        function()
+    except MigrationError:
+        raise
+    except Exception as exc:
+        raise UnreplayableError(
+            f"Migration {script.revision} cannot be replayed without a database: its "
+            f"{direction}() raised {type(exc).__name__}: {exc}",
+            script.revision,
+        ) from exc
+    finally:
+        operations._remove_proxy()
+    return recorded
+
+
+@dataclass
+class _BatchTarget:
+    """What BatchOperations reads to build operations for one table."""
+
+    table_name: str
+    schema: str | None
+
+
+class SchemaState:
+    """Tables as a sequence of migrations leaves them, as SQLAlchemy Table objects."""
+
+    def __init__(self) -> None:
+        self.metadata = MetaData()
+
+    def tables(self) -> dict[str, Table]:
+        return dict(self.metadata.tables)
+
+    def apply(self, revision: str, operation: ops.MigrateOperation) -> None:
+        """Change the state as the database would; unknown operations raise UnreplayableError."""
+        handler = _HANDLERS.get(type(operation))
+        if handler is None:
+            if isinstance(operation, ops.ExecuteSQLOp) and _data_only(operation.sqltext):
+                return
+            if isinstance(operation, ops.BulkInsertOp):
+                return
+            raise UnreplayableError(
+                f"Migration {revision} runs {_describe(operation)}, whose effect on the schema "
+                "cannot be known without a database",
+                revision,
+            )
+        try:
+            handler(self, operation)
+        except UnreplayableError:
+            raise
+        except (KeyError, ValueError) as exc:
+            raise UnreplayableError(
+                f"Migration {revision} runs {_describe(operation)} on something the history "
+                f"does not have ({exc})",
+                revision,
+            ) from exc
+
+    # -- helpers ---------------------------------------------------------------------------------
+
+    def table(self, name: str, schema: str | None = None) -> Table:
+        key = f"{schema}.{name}" if schema else name
+        return self.metadata.tables[key]
+
+    def rebuild(
+        self,
+        table: Table,
+        *,
+        name: str | None = None,
+        columns: Sequence[Column[Any]] | None = None,
+        keep: Callable[[Any], bool] = lambda item: True,
+        renamed: dict[str, str] | None = None,
+    ) -> Table:
+        """Replace ``table`` by a copy with other columns, without the constraints and indexes
+        ``keep`` rejects, with renamed columns, or under another name."""
+        renamed = renamed or {}
+        new_columns = [
+            _plain_copy(c, renamed.get(c.name, c.name)) for c in (columns or table.columns)
+        ]
+        names = {c.name for c in new_columns}
+        primary = [renamed.get(c.name, c.name) for c in table.primary_key.columns]
+        parts: list[Any] = []
+        if primary and set(primary) <= names:
+            parts.append(PrimaryKeyConstraint(*primary, name=_name(table.primary_key.name)))
+        for constraint in table.constraints:
+            if not isinstance(constraint, PrimaryKeyConstraint) and keep(constraint):
+                parts.append(_copy_constraint(constraint, renamed))
+        for index in table.indexes:
+            if keep(index):
+                parts.append(
+                    Index(
+                        index.name,
+                        *[renamed.get(c.name, c.name) for c in index.columns],
+                        unique=bool(index.unique),
+                        **index.kwargs,
+                    )
+                )
+        self.metadata.remove(table)
+        return Table(
+            name or table.name,
+            self.metadata,
+            *new_columns,
+            *parts,
+            schema=table.schema,
+            comment=table.comment,
+        )
+
+
+def _plain_copy(column: Column[Any], name: str) -> Column[Any]:
+    """The column alone: no foreign keys, unique or index flags (the table keeps those)."""
+    return Column(
+        name,
+        column.type,
+        nullable=column.nullable,
+        server_default=column.server_default,
+        comment=column.comment,
+        autoincrement=column.autoincrement,
+    )
+
+
+def _copy_constraint(constraint: Any, renamed: dict[str, str]) -> Any:
+    def col(name: str) -> str:
+        return renamed.get(name, name)
+
+    if isinstance(constraint, ForeignKeyConstraint):
+        return ForeignKeyConstraint(
+            [col(c.name) for c in constraint.columns],
+            [element.target_fullname for element in constraint.elements],
+            name=constraint.name,
+            ondelete=constraint.ondelete,
+            onupdate=constraint.onupdate,
+            deferrable=constraint.deferrable,
+            initially=constraint.initially,
+            use_alter=constraint.use_alter,
+        )
+    if isinstance(constraint, UniqueConstraint):
+        return UniqueConstraint(*[col(c.name) for c in constraint.columns], name=constraint.name)
+    if isinstance(constraint, CheckConstraint):
+        return CheckConstraint(constraint.sqltext, name=constraint.name)
+    raise ValueError(f"unsupported constraint {type(constraint).__name__}")
+
+
+def _name(name: Any) -> str | None:
+    return None if name is None else str(name)
+
+
+def _uses(item: Any, column: str) -> bool:
+    columns = getattr(item, "columns", None)
+    return columns is not None and any(c.name == column for c in columns)
+
+
+def _create_table(state: SchemaState, op: ops.CreateTableOp) -> None:
+    table = op.to_table()
+    table.to_metadata(state.metadata)
+
+
+def _drop_table(state: SchemaState, op: ops.DropTableOp) -> None:
+    state.metadata.remove(state.table(op.table_name, op.schema))
+
+
+def _rename_table(state: SchemaState, op: ops.RenameTableOp) -> None:
+    state.rebuild(state.table(op.table_name, op.schema), name=op.new_table_name)
+
+
+def _add_column(state: SchemaState, op: ops.AddColumnOp) -> None:
+    table = state.table(op.table_name, op.schema)
+    column = op.column
+    table = state.rebuild(table, columns=[*table.columns, column])
+    for fk in column.foreign_keys:
+        table.append_constraint(
+            ForeignKeyConstraint(
+                [column.name],
+                [fk.target_fullname],
+                name=fk.name,
+                ondelete=fk.ondelete,
+                onupdate=fk.onupdate,
+            )
+        )
+    if column.unique:
+        table.append_constraint(UniqueConstraint(column.name))
+    if column.index:
+        Index(None, table.c[column.name])
+
+
+def _drop_column(state: SchemaState, op: ops.DropColumnOp) -> None:
+    table = state.table(op.table_name, op.schema)
+    name = op.column_name
+    if name not in table.c:
+        raise KeyError(f"column {op.table_name}.{name}")
+    # The database drops indexes and constraints that use the column with it.
+    state.rebuild(
+        table,
+        columns=[c for c in table.columns if c.name != name],
+        keep=lambda item: not _uses(item, name),
+    )
+
+
+def _alter_column(state: SchemaState, op: ops.AlterColumnOp) -> None:
+    table = state.table(op.table_name, op.schema)
+    column = table.c[op.column_name]
+    if op.modify_type is not None:
+        column.type = op.modify_type
+    if op.modify_nullable is not None:
+        column.nullable = op.modify_nullable
+    if op.modify_server_default is not False:
+        default = op.modify_server_default
+        column.server_default = (
+            None
+            if default is None
+            else default
+            if isinstance(default, DefaultClause)
+            else DefaultClause(default)
+        )
+    if op.modify_comment is not False:
+        column.comment = op.modify_comment
+    if op.modify_name is not None:
+        state.rebuild(table, renamed={op.column_name: op.modify_name})
+
+
+def _create_index(state: SchemaState, op: ops.CreateIndexOp) -> None:
+    table = state.table(op.table_name, op.schema)
+    columns = [table.c[c] if isinstance(c, str) else c for c in op.columns]
+    Index(op.index_name, *columns, unique=bool(op.unique), **op.kw)
+
+
+def _drop_index(state: SchemaState, op: ops.DropIndexOp) -> None:
+    if op.table_name:
+        tables = [state.table(op.table_name, op.schema)]
+    else:
+        tables = list(state.metadata.tables.values())
+    for table in tables:
+        if _discard_named(table, op.index_name):
+            return
+    raise KeyError(f"index {op.index_name}")
+
+
+def _discard_named(table: Table, name: str | None) -> bool:
+    """Drop the index or constraint called ``name``: on MySQL/MariaDB a unique constraint is an
+    index, and Alembic drops it with drop_index (and an index with drop_constraint)."""
+    for index in list(table.indexes):
+        if index.name == name:
+            table.indexes.discard(index)
+            return True
+    for constraint in list(table.constraints):
+        if constraint.name == name and not isinstance(constraint, PrimaryKeyConstraint):
+            table.constraints.discard(constraint)
+            if isinstance(constraint, ForeignKeyConstraint):
+                for element in constraint.elements:
+                    element.parent.foreign_keys.discard(element)
+            return True
+    return False
+
+
+def _add_constraint(state: SchemaState, op: ops.AddConstraintOp) -> None:
+    constraint: Any
+    if isinstance(op, ops.CreateForeignKeyOp):
+        table = state.table(op.source_table, op.kw.get("source_schema"))
+        schema = op.kw.get("referent_schema")
+        referent = f"{schema}.{op.referent_table}" if schema else op.referent_table
+        options = ("ondelete", "onupdate", "deferrable", "initially")
+        constraint = ForeignKeyConstraint(
+            list(op.local_cols),
+            [f"{referent}.{c}" for c in op.remote_cols],
+            name=_name(op.constraint_name),
+            **{k: v for k, v in op.kw.items() if k in options},
+        )
+    elif isinstance(op, ops.CreateUniqueConstraintOp):
+        table = state.table(op.table_name, op.schema)
+        constraint = UniqueConstraint(*op.columns, name=_name(op.constraint_name))
+    elif isinstance(op, ops.CreateCheckConstraintOp):
+        table = state.table(op.table_name, op.schema)
+        constraint = CheckConstraint(op.condition, name=_name(op.constraint_name))
+    elif isinstance(op, ops.CreatePrimaryKeyOp):
+        table = state.table(op.table_name, op.schema)
+        for column in table.columns:
+            column.primary_key = column.name in op.columns
+        constraint = PrimaryKeyConstraint(*op.columns, name=_name(op.constraint_name))
+    else:
+        raise ValueError(f"unsupported constraint operation {type(op).__name__}")
+    table.append_constraint(constraint)
+
+
+def _drop_constraint(state: SchemaState, op: ops.DropConstraintOp) -> None:
+    if not _discard_named(state.table(op.table_name, op.schema), _name(op.constraint_name)):
+        raise KeyError(f"constraint {op.constraint_name}")
+
+
+def _table_comment(
+    state: SchemaState, op: ops.CreateTableCommentOp | ops.DropTableCommentOp
+) -> None:
+    table = state.table(op.table_name, op.schema)
+    table.comment = op.comment if isinstance(op, ops.CreateTableCommentOp) else None
+
+
+_HANDLERS: dict[type[Any], Callable[[SchemaState, Any], None]] = {
+    ops.CreateTableOp: _create_table,
+    ops.DropTableOp: _drop_table,
+    ops.RenameTableOp: _rename_table,
+    ops.AddColumnOp: _add_column,
+    ops.DropColumnOp: _drop_column,
+    ops.AlterColumnOp: _alter_column,
+    ops.CreateIndexOp: _create_index,
+    ops.DropIndexOp: _drop_index,
+    ops.CreateForeignKeyOp: _add_constraint,
+    ops.CreateUniqueConstraintOp: _add_constraint,
+    ops.CreateCheckConstraintOp: _add_constraint,
+    ops.CreatePrimaryKeyOp: _add_constraint,
+    ops.DropConstraintOp: _drop_constraint,
+    ops.CreateTableCommentOp: _table_comment,
+    ops.DropTableCommentOp: _table_comment,
+}
+
+
+def _data_only(sql: Any) -> bool:
+    if isinstance(sql, str):
+        return bool(_DATA_ONLY.match(sql))
+    if isinstance(sql, TextClause):
+        return bool(_DATA_ONLY.match(sql.text))
+    return getattr(sql, "is_dml", False) or getattr(sql, "is_select", False)
+
+
+def _describe(operation: ops.MigrateOperation) -> str:
+    if isinstance(operation, ops.ExecuteSQLOp):
+        text = operation.sqltext if isinstance(operation.sqltext, str) else str(operation.sqltext)
+        first = " ".join(text.split())[:60]
+        return f"op.execute({first!r})"
+    return type(operation).__name__.removesuffix("Op")
+
+
+def replay(scripts: Sequence[Script], dialect_name: str) -> SchemaState:
+    """The schema ``scripts`` (oldest first) build, without a database."""
+    state = SchemaState()
+    for script in scripts:
+        for item in record(script, dialect_name):
+            state.apply(script.revision, item.operation)
+    return state
