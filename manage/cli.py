@@ -158,7 +158,7 @@ def makemigrations(
     with reporting(state):
         result = commands.makemigrations(
             state.settings(), name=name, empty=empty, check=check, dry_run=dry_run, merge=merge,
-            confirm=_confirmer(no_input),
+            confirm=_confirmer(no_input), on_notice=state.note,
         )  # fmt: skip
         _print_makemigrations(state, result, check=check, merge=merge)
     if check and result.operations:

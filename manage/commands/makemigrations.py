@@ -11,9 +11,10 @@ from manage.core import revisions
 from manage.core.database import connect, shadow_database
 from manage.core.discovery import include_object_filter, load_metadata
 from manage.core.environment import MigrationEnvironment
+from manage.core.replay import UnreplayableError
 from manage.core.revisions import Operation
 from manage.core.settings import Settings
-from manage.errors import MigrationError
+from manage.errors import DatabaseError, MigrationError
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +37,10 @@ def _always(_question: str) -> bool:
     return True
 
 
+def _ignore(_message: str) -> None:
+    return None
+
+
 def makemigrations(
     settings: Settings,
     *,
@@ -45,10 +50,13 @@ def makemigrations(
     dry_run: bool = False,
     merge: bool = False,
     confirm: Callable[[str], bool] = _always,
+    on_notice: Callable[[str], None] = _ignore,
 ) -> MakeMigrationsResult:
     """Compare the models with the schema the migration history builds, and write the difference.
 
-    The history is replayed into a throwaway shadow database of the project's dialect; the
+    The history is replayed into a throwaway shadow database of the project's dialect; with
+    ``check`` it is replayed in memory instead, needing no database at all (a migration whose
+    effect cannot be known without one falls back to the shadow database, with a notice). The
     development database is never read or created.
 
     Args:
@@ -58,6 +66,7 @@ def makemigrations(
         dry_run: write nothing; return the file's text in ``content``.
         merge: write a migration joining several heads.
         confirm: asked before writing a merge; answers True when not interactive.
+        on_notice: told why a check falls back to a shadow database.
     """
     if name is not None and (problem := revisions.name_problem(name)):
         raise MigrationError(problem)
@@ -74,26 +83,48 @@ def makemigrations(
             return _result(env, path.stem, path, (), written=write)
         metadata = load_metadata(settings)
         include_object = include_object_filter(settings)
-        with (
-            shadow_database(settings.database_url, settings.shadow_database_url) as shadow,
-            connect(shadow.url) as connection,
-        ):
-            generated = env.compare_with_history(
-                connection,
-                metadata,
-                include_object=include_object,
-                name=name,
-                write_to=None if check else (scratch_dir or settings.migrations_dir),
-                rollback=shadow.rollback,
-            )
+        if check:
+            try:
+                found = env.check_in_memory(metadata, include_object=include_object, name=name)
+            except UnreplayableError as exc:
+                on_notice(f"{exc}; comparing against a shadow database instead.")
+                unreplayable: UnreplayableError | None = exc
+            else:
+                return _would_write(settings, found.revision_id, found.operations)
+        else:
+            unreplayable = None
+        try:
+            with (
+                shadow_database(settings.database_url, settings.shadow_database_url) as shadow,
+                connect(shadow.url) as connection,
+            ):
+                generated = env.compare_with_history(
+                    connection,
+                    metadata,
+                    include_object=include_object,
+                    name=name,
+                    write_to=None if check else (scratch_dir or settings.migrations_dir),
+                    rollback=shadow.rollback,
+                )
+        except DatabaseError as exc:
+            if unreplayable is None:
+                raise
+            raise MigrationError(
+                f"{unreplayable}, and no shadow database is available to check it ({exc}). "
+                "Start the database server or set shadow_database_url, or write that change "
+                "with Alembic operations (op.create_table, op.add_column, ...) so that it "
+                "replays in memory."
+            ) from exc
         if generated.path is None:
-            would_be = settings.migrations_dir / f"{generated.revision_id}.py"
-            return MakeMigrationsResult(
-                generated.revision_id,
-                would_be if generated.revision_id else None,
-                generated.operations,
-            )
+            return _would_write(settings, generated.revision_id, generated.operations)
         return _result(env, generated.revision_id, generated.path, generated.operations, write)
+
+
+def _would_write(
+    settings: Settings, revision: str | None, operations: tuple[Operation, ...]
+) -> MakeMigrationsResult:
+    path = settings.migrations_dir / f"{revision}.py" if revision else None
+    return MakeMigrationsResult(revision, path, operations)
 
 
 def _merge(

@@ -127,7 +127,9 @@ def driver_message(exc: BaseException, url: str | None = None) -> str:
     message = lines[0] if lines else type(orig).__name__
     if message.startswith("(") and message.endswith(")") and ", " in message:
         # PyMySQL: (2003, "Can't connect to MySQL server on ...")
-        message = message[1:-1].split(", ", 1)[1].strip("\"'")
+        message = message[1:-1].split(", ", 1)[1]
+        if len(message) > 1 and message[0] in "\"'" and message[-1] == message[0]:
+            message = message[1:-1]
     message = message.removeprefix("connection failed: ").rstrip(".")
     return _scrub(message, url)
 
@@ -195,15 +197,26 @@ def _server_url(parsed: URL, backend: str) -> URL:
 
 
 def _server_execute(url: str, server_url: URL, statement: str, purpose: str) -> None:
-    with connect(server_url.render_as_string(hide_password=False)) as connection:
+    """Run ``statement`` on the server of ``url``; errors name ``url``, the one the user set."""
+    engine = make_engine(server_url.render_as_string(hide_password=False))
+    try:
         try:
-            connection.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(statement)
+            connection = engine.connect()
         except DBAPIError as exc:
-            raise DatabaseError(
-                f"Could not {purpose} on {mask_url(url)}: {driver_message(exc, url)}. "
-                "Grant the user the right to create databases, or set shadow_database_url "
-                "to an empty database that manage may use."
-            ) from None
+            raise connection_error(url, exc) from None
+        with connection:
+            try:
+                connection.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(
+                    statement
+                )
+            except DBAPIError as exc:
+                raise DatabaseError(
+                    f"Could not {purpose} on {mask_url(url)}: {driver_message(exc, url)}. "
+                    "Grant the user the right to create databases, or set shadow_database_url "
+                    "to an empty database that manage may use."
+                ) from None
+    finally:
+        engine.dispose()
 
 
 # What a replay may leave in a database, per dialect: one row per object, its kind and name.

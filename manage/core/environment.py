@@ -28,6 +28,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from manage.core import revisions
 from manage.core.database import driver_message
 from manage.core.discovery import IncludeObject
+from manage.core.replay import compare, replay
 from manage.core.settings import Settings, cache_dir, describe_exception
 from manage.errors import (
     DatabaseError,
@@ -517,6 +518,37 @@ class MigrationEnvironment:
         return buffer.getvalue()
 
     # -- writing migrations ---------------------------------------------------------------------
+
+    def check_in_memory(
+        self,
+        metadata: MetaData | tuple[MetaData, ...],
+        *,
+        include_object: IncludeObject | None,
+        name: str | None,
+    ) -> Generated:
+        """What ``makemigrations`` would write, found without any database: the history is
+        replayed in memory and compared with Alembic's comparators for the project's dialect.
+
+        Raises:
+            UnreplayableError: a migration's effect on the schema needs a database to know.
+        """
+        self.single_head()
+        scripts = list(reversed(list(self.script.walk_revisions())))
+        state = replay(scripts, self.settings.dialect_name)
+        upgrade_ops = compare(
+            state,
+            metadata,
+            url=self.settings.database_url,
+            include_object=include_object,
+            version_table=self.settings.version_table,
+        )
+        _tables_first_and_last(upgrade_ops)
+        operations = revisions.describe(upgrade_ops)
+        rev_id = None
+        if operations:
+            slug = name or revisions.suggest_name(operations, initial=not scripts)
+            rev_id = revisions.revision_id(revisions.next_number(self.revision_ids()), slug)
+        return Generated(rev_id, tuple(operations), None)
 
     def compare_with_history(
         self,

@@ -10,6 +10,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from alembic.autogenerate import compare as alembic_compare
+from alembic.autogenerate.api import AutogenContext
 from alembic.operations import BatchOperations, Operations, ops
 from alembic.runtime.migration import MigrationContext
 from alembic.script import Script
@@ -23,6 +25,8 @@ from sqlalchemy import (
     Table,
     UniqueConstraint,
 )
+from sqlalchemy.engine import Dialect, Inspector, make_url
+from sqlalchemy.engine.reflection import ObjectKind, ObjectScope
 from sqlalchemy.schema import DefaultClause
 from sqlalchemy.sql.elements import TextClause
 
@@ -412,3 +416,256 @@ def replay(scripts: Sequence[Script], dialect_name: str) -> SchemaState:
         for item in record(script, dialect_name):
             state.apply(script.revision, item.operation)
     return state
+
+
+class StateInspector(Inspector):
+    """An Inspector that answers from a SchemaState instead of a database.
+
+    Alembic (1.14+) hands SQLAlchemy's ``reflect_table`` a complete reflection record built from
+    these ``get_*`` methods, so SQLAlchemy itself builds the "reflected" tables and Alembic's
+    comparators run unchanged; nothing connects anywhere.
+    """
+
+    _op_context_requires_connect = False
+
+    def __init__(self, state: SchemaState, dialect: Dialect) -> None:  # no super(): no bind
+        self.state = state
+        self.dialect = dialect
+        self.bind = self  # type: ignore[assignment]
+        self.engine = None  # type: ignore[assignment]
+        self.info_cache = {}
+
+    def schema_for_object(self, obj: Any) -> str | None:
+        return getattr(obj, "schema", None)
+
+    def _table(self, name: str, schema: str | None) -> Table:
+        return self.state.table(name, schema)
+
+    def get_schema_names(self, **_kw: Any) -> list[str]:
+        return []
+
+    def get_table_names(self, schema: str | None = None, **_kw: Any) -> list[str]:
+        return sorted(t.name for t in self.state.metadata.tables.values() if t.schema == schema)
+
+    def get_view_names(self, schema: str | None = None, **_kw: Any) -> list[str]:
+        return []
+
+    def get_columns(self, table_name: str, schema: str | None = None, **_kw: Any) -> Any:
+        table = self._table(table_name, schema)
+        return [
+            {
+                "name": column.name,
+                "type": column.type,
+                "nullable": bool(column.nullable),
+                "default": _default_text(column, self.dialect),
+                "autoincrement": column.autoincrement,
+                "comment": column.comment,
+            }
+            for column in table.columns
+        ]
+
+    def get_pk_constraint(self, table_name: str, schema: str | None = None, **_kw: Any) -> Any:
+        key = self._table(table_name, schema).primary_key
+        return {"constrained_columns": [c.name for c in key.columns], "name": _name(key.name)}
+
+    def get_foreign_keys(self, table_name: str, schema: str | None = None, **_kw: Any) -> Any:
+        result = []
+        for fk in self._table(table_name, schema).foreign_key_constraints:
+            target = fk.elements[0].target_fullname.split(".")
+            options = {
+                k: v
+                for k, v in (
+                    ("ondelete", fk.ondelete),
+                    ("onupdate", fk.onupdate),
+                    ("deferrable", fk.deferrable),
+                    ("initially", fk.initially),
+                )
+                if v is not None
+            }
+            result.append(
+                {
+                    "name": _name(fk.name),
+                    "constrained_columns": [c.name for c in fk.columns],
+                    "referred_schema": target[0] if len(target) == 3 else None,
+                    "referred_table": target[-2],
+                    "referred_columns": [e.target_fullname.split(".")[-1] for e in fk.elements],
+                    "options": options,
+                }
+            )
+        return result
+
+    def get_indexes(self, table_name: str, schema: str | None = None, **_kw: Any) -> Any:
+        table = self._table(table_name, schema)
+        indexes: list[dict[str, Any]] = [
+            {
+                "name": _name(index.name),
+                "column_names": [c.name for c in index.columns],
+                "unique": bool(index.unique),
+            }
+            for index in sorted(table.indexes, key=lambda i: str(i.name))
+        ]
+        # Reflection shapes differ: MySQL keeps a unique constraint as a unique index, and
+        # indexes a foreign key's columns itself; PostgreSQL lists a unique constraint's index too.
+        if self.dialect.name in ("mysql", "mariadb", "postgresql"):
+            for unique in self._uniques(table):
+                entry = {"name": unique["name"], "column_names": unique["column_names"]}
+                if self.dialect.name == "postgresql":
+                    entry["duplicates_constraint"] = unique["name"]
+                indexes.append({**entry, "unique": True})
+        if self.dialect.name in ("mysql", "mariadb"):
+            covered: list[list[str]] = [ix["column_names"] for ix in indexes]
+            for fk in table.foreign_key_constraints:
+                columns = [c.name for c in fk.columns]
+                if not any(c[: len(columns)] == columns for c in covered):
+                    name = _name(fk.name) or columns[0]
+                    indexes.append({"name": name, "column_names": columns, "unique": False})
+                    covered.append(columns)
+        return indexes
+
+    def _uniques(self, table: Table) -> list[dict[str, Any]]:
+        return [
+            {"name": _name(u.name), "column_names": [c.name for c in u.columns]}
+            for u in table.constraints
+            if isinstance(u, UniqueConstraint)
+        ]
+
+    def get_unique_constraints(self, table_name: str, schema: str | None = None, **_kw: Any) -> Any:
+        uniques = self._uniques(self._table(table_name, schema))
+        if self.dialect.name in ("mysql", "mariadb"):
+            return [{**u, "duplicates_index": u["name"]} for u in uniques]
+        return uniques
+
+    def get_check_constraints(self, table_name: str, schema: str | None = None, **_kw: Any) -> Any:
+        return [
+            {"name": _name(c.name), "sqltext": str(c.sqltext)}
+            for c in self._table(table_name, schema).constraints
+            if isinstance(c, CheckConstraint)
+        ]
+
+    def get_table_comment(self, table_name: str, schema: str | None = None, **_kw: Any) -> Any:
+        return {"text": self._table(table_name, schema).comment}
+
+    def get_table_options(self, table_name: str, schema: str | None = None, **_kw: Any) -> Any:
+        return {}
+
+    def _multi(self, method: Callable[..., Any], schema: str | None, filter_names: Any) -> Any:
+        names = filter_names if filter_names is not None else self.get_table_names(schema)
+        return {(schema, name): method(name, schema) for name in names}
+
+    def get_multi_columns(
+        self,
+        schema: str | None = None,
+        filter_names: Sequence[str] | None = None,
+        kind: ObjectKind = ObjectKind.TABLE,
+        scope: ObjectScope = ObjectScope.DEFAULT,
+        **kw: Any,
+    ) -> Any:
+        return self._multi(self.get_columns, schema, filter_names)
+
+    def get_multi_pk_constraint(
+        self,
+        schema: str | None = None,
+        filter_names: Sequence[str] | None = None,
+        kind: ObjectKind = ObjectKind.TABLE,
+        scope: ObjectScope = ObjectScope.DEFAULT,
+        **kw: Any,
+    ) -> Any:
+        return self._multi(self.get_pk_constraint, schema, filter_names)
+
+    def get_multi_foreign_keys(
+        self,
+        schema: str | None = None,
+        filter_names: Sequence[str] | None = None,
+        kind: ObjectKind = ObjectKind.TABLE,
+        scope: ObjectScope = ObjectScope.DEFAULT,
+        **kw: Any,
+    ) -> Any:
+        return self._multi(self.get_foreign_keys, schema, filter_names)
+
+    def get_multi_indexes(
+        self,
+        schema: str | None = None,
+        filter_names: Sequence[str] | None = None,
+        kind: ObjectKind = ObjectKind.TABLE,
+        scope: ObjectScope = ObjectScope.DEFAULT,
+        **kw: Any,
+    ) -> Any:
+        return self._multi(self.get_indexes, schema, filter_names)
+
+    def get_multi_unique_constraints(
+        self,
+        schema: str | None = None,
+        filter_names: Sequence[str] | None = None,
+        kind: ObjectKind = ObjectKind.TABLE,
+        scope: ObjectScope = ObjectScope.DEFAULT,
+        **kw: Any,
+    ) -> Any:
+        return self._multi(self.get_unique_constraints, schema, filter_names)
+
+    def get_multi_check_constraints(
+        self,
+        schema: str | None = None,
+        filter_names: Sequence[str] | None = None,
+        kind: ObjectKind = ObjectKind.TABLE,
+        scope: ObjectScope = ObjectScope.DEFAULT,
+        **kw: Any,
+    ) -> Any:
+        return self._multi(self.get_check_constraints, schema, filter_names)
+
+    def get_multi_table_comment(
+        self,
+        schema: str | None = None,
+        filter_names: Sequence[str] | None = None,
+        kind: ObjectKind = ObjectKind.TABLE,
+        scope: ObjectScope = ObjectScope.DEFAULT,
+        **kw: Any,
+    ) -> Any:
+        return self._multi(self.get_table_comment, schema, filter_names)
+
+    def get_multi_table_options(
+        self,
+        schema: str | None = None,
+        filter_names: Sequence[str] | None = None,
+        kind: ObjectKind = ObjectKind.TABLE,
+        scope: ObjectScope = ObjectScope.DEFAULT,
+        **kw: Any,
+    ) -> Any:
+        return self._multi(self.get_table_options, schema, filter_names)
+
+
+def _default_text(column: Column[Any], dialect: Dialect) -> str | None:
+    default = column.server_default
+    if default is None or not isinstance(default, DefaultClause):
+        return None
+    arg = default.arg
+    if isinstance(arg, str):
+        return arg
+    return str(arg.compile(dialect=dialect))
+
+
+def compare(
+    state: SchemaState,
+    metadata: MetaData | tuple[MetaData, ...],
+    *,
+    url: str,
+    include_object: Callable[..., bool] | None,
+    version_table: str,
+) -> ops.UpgradeOps:
+    """What autogenerate would write, comparing ``metadata`` with ``state``, not a database."""
+    context = MigrationContext.configure(
+        url=make_url(url),
+        opts={
+            "target_metadata": metadata,
+            "include_object": include_object,
+            "version_table": version_table,
+        },
+    )
+    autogen = AutogenContext(context, metadata=metadata)
+    inspector = StateInspector(state, context.dialect)
+    autogen.connection = inspector  # type: ignore[assignment]
+    autogen.__dict__["inspector"] = inspector  # Alembic's memoized property
+    script = ops.MigrationScript(
+        rev_id=None, upgrade_ops=ops.UpgradeOps([]), downgrade_ops=ops.DowngradeOps([])
+    )
+    alembic_compare._populate_migration_script(autogen, script)
+    return script.upgrade_ops_list[-1]

@@ -1,0 +1,212 @@
+"""makemigrations --check needs no database: the history is replayed in memory, and the answer is
+the one replaying into a real database gives."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from manage.commands import makemigrations
+from manage.core.settings import load_settings
+from tests.conftest import Project, forget_modules
+from tests.core.test_replay import STEPS
+
+DOWN = {
+    "postgresql": "postgresql+psycopg://app:pw@127.0.0.1:1/shop",
+    "mariadb": "mysql+pymysql://app:pw@127.0.0.1:1/shop",
+}
+
+
+def answers(root: Path) -> tuple[list[str], list[str]]:
+    """(in memory, through a shadow database) for the project as it is now."""
+    forget_modules(root)
+    settings = load_settings(cwd=root)
+    in_memory = makemigrations(settings, check=True)
+    forget_modules(root)
+    shadow = makemigrations(load_settings(cwd=root), dry_run=True)  # replays into a database
+    return [str(o) for o in in_memory.operations], [str(o) for o in shadow.operations]
+
+
+def test_in_memory_and_database_replays_agree_at_every_step(project: Project) -> None:
+    for number, models in enumerate(STEPS, start=1):
+        project.write("shop/models.py", models)
+        pending, expected = answers(project.root)
+        assert pending == expected, f"step {number}, changes pending"
+        assert pending, f"step {number} has changes"
+        assert project.run("makemigrations").exit_code == 0
+        pending, expected = answers(project.root)
+        assert pending == expected == [], f"step {number}, after writing"
+
+
+DIALECT_TYPES = {
+    "postgresql": """
+import uuid
+import datetime as dt
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Event(Base):
+    __tablename__ = "event"
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True)
+    payload: Mapped[dict] = mapped_column(postgresql.JSONB)
+    tags: Mapped[list[str]] = mapped_column(postgresql.ARRAY(sa.String(30)))
+    kind: Mapped[str] = mapped_column(sa.Enum("a", "b", name="event_kind"))
+    at: Mapped[dt.datetime] = mapped_column(
+        sa.DateTime(timezone=True), server_default=sa.func.now()
+    )
+""",
+    "mariadb": """
+import datetime as dt
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Event(Base):
+    __tablename__ = "event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    payload: Mapped[dict] = mapped_column(sa.JSON)
+    flags: Mapped[int] = mapped_column(mysql.TINYINT(unsigned=True))
+    kind: Mapped[str] = mapped_column(sa.Enum("a", "b", name="event_kind"))
+    at: Mapped[dt.datetime] = mapped_column(sa.DateTime, server_default=sa.func.now())
+""",
+}
+
+
+@pytest.mark.parametrize("server", ["postgresql", "mariadb"])
+def test_dialect_types_are_checked_with_the_server_down(
+    make_project: object, server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project: Project = make_project(server)  # type: ignore[operator]
+    project.write("shop/models.py", DIALECT_TYPES[server])
+    assert project.run("makemigrations").exit_code == 0  # written with the server up
+    monkeypatch.setenv("DATABASE_URL", DOWN[server])
+
+    in_sync = project.run("makemigrations", "--check")
+    project.edit(
+        "shop/models.py",
+        "    kind: Mapped[str]",
+        "    note: Mapped[str | None] = mapped_column(sa.Text)\n    kind: Mapped[str]",
+    )
+    pending = project.run("makemigrations", "--check")
+
+    assert in_sync.exit_code == 0, in_sync.output
+    assert in_sync.stdout == "No changes detected\n"
+    assert pending.exit_code == 1, pending.output
+    assert pending.stdout.splitlines() == [
+        "Model changes without a migration:",
+        "    + Add column note to event",
+        "Run 'manage makemigrations' to write migrations/0002_add_event_note.py.",
+    ]
+
+
+def test_a_hand_edited_migration_counts_as_written(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project.run("makemigrations")
+    project.edit(
+        "shop/models.py",
+        "    title: Mapped[str]",
+        "    price: Mapped[int | None]\n    title: Mapped[str]",
+    )
+    project.run("makemigrations")
+    migration = project.root / "migrations/0002_add_book_price.py"
+    text = migration.read_text()
+    edited = [
+        line[: len(line) - len(line.lstrip())] + "pass"
+        if "add_column(" in line and "'price'" in line
+        else line
+        for line in text.splitlines()
+    ]
+    assert edited != text.splitlines()
+    migration.write_text("\n".join(edited) + "\n")
+    if project.dialect != "sqlite":
+        monkeypatch.setenv("DATABASE_URL", DOWN[project.dialect])
+
+    result = project.run("makemigrations", "--check")
+
+    assert result.exit_code == 1, result.output
+    assert "    + Add column price to book" in result.stdout.splitlines()
+
+
+RAW_DDL = """
+from alembic import op
+
+revision = "0002_legacy"
+down_revision = "0001_initial"
+
+
+def upgrade() -> None:
+    op.execute("CREATE TABLE legacy (id INTEGER PRIMARY KEY)")
+
+
+def downgrade() -> None:
+    op.execute("DROP TABLE legacy")
+"""
+
+
+def test_raw_ddl_falls_back_to_a_shadow_database_and_says_so(sqlite_project: Project) -> None:
+    sqlite_project.run("makemigrations")
+    sqlite_project.write("migrations/0002_legacy.py", RAW_DDL)
+
+    result = sqlite_project.run("makemigrations", "--check")
+
+    assert result.exit_code == 1, result.output
+    assert "    - Drop table legacy" in result.stdout.splitlines()
+    assert result.stderr == (
+        "Migration 0002_legacy runs op.execute('CREATE TABLE legacy (id INTEGER PRIMARY KEY)'), "
+        "whose effect on the schema cannot be known without a database; comparing against a "
+        "shadow database instead.\n"
+    )
+
+
+def test_raw_ddl_with_no_database_names_the_migration_and_the_way_out(
+    make_project: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project: Project = make_project("postgresql")  # type: ignore[operator]
+    project.run("makemigrations")
+    project.write("migrations/0002_legacy.py", RAW_DDL)
+    monkeypatch.setenv("DATABASE_URL", DOWN["postgresql"])
+
+    result = project.run("makemigrations", "--check")
+
+    assert result.exit_code == 3
+    assert "Traceback" not in result.output
+    error = result.stderr.splitlines()[-1]
+    assert error.startswith(
+        "Error: Migration 0002_legacy runs op.execute('CREATE TABLE legacy (id INTEGER PRIMARY "
+        "KEY)'), whose effect on the schema cannot be known without a database, and no shadow "
+        "database is available to check it (Could not connect to the database at "
+        "postgresql+psycopg://app:***@127.0.0.1:1/shop"
+    )
+    assert error.endswith(
+        "Start the database server or set shadow_database_url, or write that change with Alembic "
+        "operations (op.create_table, op.add_column, ...) so that it replays in memory."
+    )
+    assert "pw@" not in result.output
+
+
+def test_check_does_not_connect_anywhere(sqlite_project: Project) -> None:
+    sqlite_project.run("makemigrations")
+    os.environ["DATABASE_URL"] = "sqlite:////nonexistent-folder/db.sqlite3"
+
+    result = sqlite_project.run("makemigrations", "--check")
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "No changes detected\n"
