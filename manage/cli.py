@@ -17,7 +17,12 @@ from manage import __version__
 from manage.errors import ManageError
 
 if TYPE_CHECKING:
-    from manage.commands import MakeMigrationsResult, MigrateResult, ShowMigrationsResult
+    from manage.commands import (
+        CheckResult,
+        MakeMigrationsResult,
+        MigrateResult,
+        ShowMigrationsResult,
+    )
     from manage.core.environment import Step
     from manage.core.settings import Settings
 
@@ -219,6 +224,25 @@ def showmigrations(
         _print_showmigrations(state, result, plan=plan, as_json=as_json)
 
 
+@app.command()
+def check(
+    ctx: typer.Context,
+    database: Annotated[
+        bool,
+        typer.Option("--database", help="Also check the database is reachable and at head."),
+    ] = False,
+) -> None:
+    """Check the project for CI: settings, models, migration files, and optionally the database."""
+    from manage import commands
+
+    state: CliState = ctx.obj
+    with reporting(state):
+        result = commands.check(state.settings, database=database)
+        _print_check(state, result)
+    if not result.ok:
+        raise typer.Exit(1)
+
+
 # -- rendering -------------------------------------------------------------------------------
 
 
@@ -360,6 +384,25 @@ def _print_showmigrations(
                 "migrations below it are applied is unknown ([?]). Restore the file, or record "
                 "a revision that exists with 'manage migrate <id> --fake'."
             )
+
+
+_CHECK_MARKS = {"ok": ("[OK]  ", "green"), "fail": ("[FAIL]", "red"), "skip": ("[SKIP]", "yellow")}
+
+
+def _print_check(state: CliState, result: CheckResult) -> None:
+    for item in result.checks:
+        mark, colour = _CHECK_MARKS[item.status]
+        typer.echo(
+            f"{typer.style(mark, fg=colour, bold=True)} {item.name}: {item.detail}",
+            color=state.color,
+        )
+        for note in item.notes:
+            state.echo(f"         {note}")
+    failed = len(result.failed)
+    if failed:
+        state.echo(f"System check identified {failed} issue{'' if failed == 1 else 's'}.")
+    else:
+        state.echo("System check identified no issues.")
 
 
 def _terminated(signum: int, _frame: object) -> None:
