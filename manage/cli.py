@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import signal
+import sys
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -166,6 +167,8 @@ def makemigrations(
             confirm=_confirmer(no_input), on_notice=state.note,
         )  # fmt: skip
         _print_makemigrations(state, result, check=check, merge=merge)
+        if check and name is None:
+            _remember_check(state, result)
     if check and result.operations:
         raise typer.Exit(1)
 
@@ -283,10 +286,10 @@ def _print_makemigrations(
         state.echo("No changes detected")
         return
     if check:
-        state.heading("Model changes without a migration:")
-        for operation in result.operations:
-            state.echo(f"    {operation}")
-        state.echo(f"Run 'manage makemigrations' to write {_relative(state, result.path)}.")
+        heading, *lines = _check_lines(state, result)
+        state.heading(heading)
+        for line in lines:
+            state.echo(line)
         return
     state.heading("Migrations:" if result.written else "Migrations (dry run, nothing written):")
     state.echo(f"  {_relative(state, result.path)}", bold=True)
@@ -294,6 +297,31 @@ def _print_makemigrations(
         state.echo(f"    {operation}")
     if result.content is not None and state.verbosity >= 3:
         state.echo(result.content)
+
+
+def _check_lines(state: CliState, result: MakeMigrationsResult) -> list[str]:
+    if result.path is None:
+        return ["No changes detected"]
+    return [
+        "Model changes without a migration:",
+        *(f"    {operation}" for operation in result.operations),
+        f"Run 'manage makemigrations' to write {_relative(state, result.path)}.",
+    ]
+
+
+def _remember_check(state: CliState, result: MakeMigrationsResult) -> None:
+    """Remember a plain ``manage makemigrations --check`` answer, for ``main``'s fast path."""
+    if state.settings_module or state.database_url or state.project or state.verbosity != 1:
+        return
+    from manage.core.answers import Answer, remember
+
+    settings = state.settings()
+    output = "".join(f"{line}\n" for line in _check_lines(state, result))
+    remember(
+        settings.project_root,
+        settings.migrations_dir,
+        Answer(output, 1 if result.operations else 0),
+    )
 
 
 class _MigrateOutput:
@@ -413,4 +441,13 @@ def _terminated(signum: int, _frame: object) -> None:
 def main() -> None:
     """Entry point of the ``manage`` console script."""
     signal.signal(signal.SIGTERM, _terminated)
+    if sys.argv[1:] == ["makemigrations", "--check"]:
+        # The commit hook's command: when neither the models nor the migrations changed since
+        # the last check, give its answer without importing SQLAlchemy, Alembic or the models.
+        from manage.core.answers import remembered
+
+        answer = remembered(Path.cwd())
+        if answer is not None:
+            sys.stdout.write(answer.output)
+            sys.exit(answer.exit_code)
     app()

@@ -79,6 +79,7 @@ def _isolate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     saved_path, saved_env = list(sys.path), dict(os.environ)
     for variable in ("DATABASE_URL", "MANAGE_SETTINGS_MODULE"):
         monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "user-cache"))  # manage's caches
     monkeypatch.chdir(tmp_path)
     yield
     sys.path[:] = saved_path

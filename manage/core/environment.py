@@ -28,7 +28,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from manage.core import revisions
 from manage.core.database import driver_message
 from manage.core.discovery import IncludeObject
-from manage.core.replay import compare, replay
+from manage.core.replay import compare, replay_cached
 from manage.core.settings import Settings, cache_dir, describe_exception
 from manage.errors import (
     DatabaseError,
@@ -534,7 +534,7 @@ class MigrationEnvironment:
         """
         self.single_head()
         scripts = list(reversed(list(self.script.walk_revisions())))
-        state = replay(scripts, self.settings.dialect_name)
+        state = replay_cached(scripts, self.settings.dialect_name, cache_dir() / "replay")
         upgrade_ops = compare(
             state,
             metadata,

@@ -3,11 +3,16 @@ schema they produce in memory (the way Django builds its project state from migr
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
+import os
+import pickle
 import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 from alembic.autogenerate import compare as alembic_compare
@@ -407,6 +412,32 @@ def _describe(operation: ops.MigrateOperation) -> str:
         first = " ".join(text.split())[:60]
         return f"op.execute({first!r})"
     return type(operation).__name__.removesuffix("Op")
+
+
+def replay_cached(scripts: Sequence[Script], dialect_name: str, cache: Path) -> SchemaState:
+    """:func:`replay`, remembered in ``cache`` under a hash of the migration files, the dialect
+    and the library versions, so an unchanged history is not replayed again."""
+    from manage.core.answers import library_stamps
+
+    digest = hashlib.sha256(json.dumps([dialect_name, library_stamps()], sort_keys=True).encode())
+    for script in scripts:
+        digest.update(Path(script.path).name.encode() + b"\0" + Path(script.path).read_bytes())
+    path = cache / f"{digest.hexdigest()[:40]}.pickle"
+    try:
+        state = SchemaState()
+        state.metadata = pickle.loads(path.read_bytes())
+        return state
+    except Exception:  # absent, or from another version: replay
+        pass
+    state = replay(scripts, dialect_name)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_suffix(f".{os.getpid()}.tmp")
+        temporary.write_bytes(pickle.dumps(state.metadata))
+        temporary.replace(path)
+    except Exception:  # e.g. a type defined inside a migration cannot be pickled
+        pass
+    return state
 
 
 def replay(scripts: Sequence[Script], dialect_name: str) -> SchemaState:
