@@ -4,6 +4,7 @@ the one replaying into a real database gives."""
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from manage.core.settings import load_settings
 from tests.conftest import Project, forget_modules
 from tests.core.test_replay import STEPS
 
+EXAMPLE = Path(__file__).parents[2] / "example_project"
 DOWN = {
     "postgresql": "postgresql+psycopg://app:pw@127.0.0.1:1/shop",
     "mariadb": "mysql+pymysql://app:pw@127.0.0.1:1/shop",
@@ -210,3 +212,77 @@ def test_check_does_not_connect_anywhere(sqlite_project: Project) -> None:
 
     assert result.exit_code == 0, result.output
     assert result.stdout == "No changes detected\n"
+
+
+COMMENTED = (
+    STEPS[-1]
+    .replace(
+        '    __tablename__ = "book"\n',
+        '    __tablename__ = "book"\n    __table_args__ = {"comment": "Books on the shelves"}\n',
+    )
+    .replace(
+        "    title: Mapped[str] = mapped_column(String(300))",
+        '    title: Mapped[str] = mapped_column(String(300), comment="As printed")',
+    )
+)
+
+
+def test_comments_agree_too(project: Project) -> None:
+    project.write("shop/models.py", STEPS[-1])
+    project.run("makemigrations")
+    project.write("shop/models.py", COMMENTED)
+
+    pending, expected = answers(project.root)
+
+    assert pending == expected
+    if project.dialect != "sqlite":  # SQLite has no comments; autogenerate ignores them there
+        assert pending == [
+            "~ Alter column title on book (comment)",
+            "~ Alter comment on table book",
+        ]
+    assert project.run("makemigrations").exit_code == 0
+    assert answers(project.root) == ([], [])
+
+
+def test_the_example_project_agrees(
+    tmp_path: Path, fresh_database: object, dialect: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "bookshop"
+    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns("*.sqlite3", "__pycache__"))
+    if dialect != "sqlite":
+        monkeypatch.setenv("DATABASE_URL", fresh_database(dialect, root))  # type: ignore[operator]
+    models = root / "bookshop/models.py"
+    assert answers(root) == ([], [])
+    models.write_text(
+        models.read_text()
+        .replace("String(300), index=True", "String(400)")
+        .replace("    returned_at:", "    fine: Mapped[int | None]\n    returned_at:")
+        .replace("String(13), unique=True", "String(17), unique=True")
+    )
+
+    pending, expected = answers(root)
+
+    assert pending == expected
+    assert sorted(pending) == [
+        "+ Add column fine to loan",
+        "- Drop index ix_book_title on book",
+        "~ Alter column isbn on book (type VARCHAR(13) -> VARCHAR(17))",
+        "~ Alter column title on book (type VARCHAR(300) -> VARCHAR(400))",
+    ]
+
+
+def test_an_alembic_history_with_hex_ids_agrees(project: Project) -> None:
+    from tests.test_alembic_interop import alembic_project, point_manage_at
+
+    alembic_project(project)
+    point_manage_at(project, "alembic/versions")
+    assert answers(project.root) == ([], [])
+    project.edit(
+        "shop/models.py",
+        "    title: Mapped[str]",
+        "    price: Mapped[int | None]\n    title: Mapped[str]",
+    )
+
+    pending, expected = answers(project.root)
+
+    assert pending == expected == ["+ Add column price to book"]
