@@ -1,0 +1,630 @@
+"""Time ``manage`` and plain Alembic side by side, as whole processes, on generated projects.
+
+For each size ``TxM`` (T tables, M migrations) the projects are generated with
+``bench/generate.py`` into ``bench/.work/TxM/``, every command runs once as a warm-up (which also
+checks its exit code and output), then ``--runs`` timed runs alternate between the two tools.
+Wall time comes from ``time.perf_counter`` around each process, peak RSS from ``os.wait4``
+(the child's own ``ru_maxrss``). Anything a command needs first (a fresh or a migrated database)
+is prepared outside the timing.
+
+Usage::
+
+    .venv/bin/python bench/run.py                          # 20x20,100x100, SQLite
+    .venv/bin/python bench/run.py --sizes 20x20,100x100,300x300 --postgresql --write-docs
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass, field
+from importlib.metadata import version
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import generate  # the sibling script
+
+REPO = generate.REPO
+WORK = REPO / "bench" / ".work"
+DOCS = REPO / "docs" / "benchmarks.md"
+BIN = generate.VENV_BIN
+PYTHON, MANAGE, ALEMBIC = str(BIN / "python"), str(BIN / "manage"), str(BIN / "alembic")
+DEFAULT_SIZES = "20x20,100x100"
+
+
+# -- measuring one process -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Step:
+    """One process: its arguments, where it runs, and what a correct run looks like."""
+
+    argv: list[str]
+    cwd: Path
+    env: dict[str, str] | None = None
+    expect_code: int = 0
+    expect_text: str | None = None
+
+
+class BenchError(Exception):
+    """A command did not do what it should; its case is reported as failed."""
+
+
+# Peak RSS needs care: Linux keeps a process's ru_maxrss across exec, and a child forked from
+# this script (60 MiB once SQLAlchemy and Alembic are imported) would report at least that. So the
+# commands are forked by this tiny helper instead (python -S, a few MiB), which times each one and
+# reads its own ru_maxrss with wait4.
+SPAWNER = """
+import json, os, sys, time
+for line in sys.stdin:
+    req = json.loads(line)
+    fd = os.open(req["out"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    start = time.perf_counter()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.chdir(req["cwd"])
+            os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+            os.dup2(fd, 1)
+            os.dup2(fd, 2)
+            os.execve(req["argv"][0], req["argv"], req["env"])
+        finally:
+            os._exit(127)
+    _, status, usage = os.wait4(pid, 0)
+    wall = time.perf_counter() - start
+    os.close(fd)
+    code = os.waitstatus_to_exitcode(status)
+    print(json.dumps({"wall": wall, "code": code, "maxrss": usage.ru_maxrss}), flush=True)
+"""
+
+
+class Runner:
+    """Runs commands through the spawner; returns wall seconds and peak RSS (KiB) of each."""
+
+    def __init__(self, base_env: dict[str, str], scratch: Path) -> None:
+        self.base_env = base_env
+        self.output = scratch / "output.txt"
+        self.spawner = subprocess.Popen(
+            [PYTHON, "-S", "-c", SPAWNER],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+
+    def close(self) -> None:
+        assert self.spawner.stdin is not None
+        self.spawner.stdin.close()
+        self.spawner.wait()
+
+    def run(self, step: Step) -> tuple[float, int]:
+        assert self.spawner.stdin is not None and self.spawner.stdout is not None
+        request = {
+            "argv": step.argv,
+            "cwd": str(step.cwd),
+            "env": dict(self.base_env, **(step.env or {})),
+            "out": str(self.output),
+        }
+        self.spawner.stdin.write(json.dumps(request) + "\n")
+        self.spawner.stdin.flush()
+        reply = json.loads(self.spawner.stdout.readline())
+        output = self.output.read_text(errors="replace")
+        if reply["code"] != step.expect_code or (
+            step.expect_text is not None and step.expect_text not in output
+        ):
+            wanted = f"exit {step.expect_code}" + (
+                f" and {step.expect_text!r}" if step.expect_text else ""
+            )
+            command = " ".join(Path(a).name if a.startswith("/") else a for a in step.argv)
+            raise BenchError(
+                f"{command} (in {step.cwd}) exited {reply['code']}, expected {wanted}:\n"
+                f"{output[-2000:]}"
+            )
+        return float(reply["wall"]), int(reply["maxrss"])  # Linux: KiB
+
+
+@dataclass
+class Result:
+    """The timed runs of one command (or recipe of several processes) on one size."""
+
+    size: str
+    key: str
+    tool: str  # "manage", "alembic" or "floor"
+    label: str
+    walls: list[float] = field(default_factory=list)
+    rss_kib: list[int] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.walls) if self.walls else float("nan")
+
+    @property
+    def peak_mib(self) -> float:
+        return max(self.rss_kib) / 1024 if self.rss_kib else float("nan")
+
+    def cell(self) -> str:
+        if self.error:
+            return "failed"
+        return f"{self.median:.3f} ({min(self.walls):.3f}-{max(self.walls):.3f})"
+
+
+# -- the cases -------------------------------------------------------------------------------------
+
+
+Prepare = Callable[[], AbstractContextManager[str | None]]
+"""Untimed preparation around one run; yields the database URL to use (None: the project's)."""
+
+
+@dataclass
+class Case:
+    key: str
+    tool: str
+    label: str
+    steps: Callable[[str | None], list[Step]]
+    prepare: Prepare = nullcontext
+
+
+def sqlite_fresh(project: Path) -> Prepare:
+    @contextmanager
+    def prepare() -> Iterator[str | None]:
+        (project / "db.sqlite3").unlink(missing_ok=True)
+        yield None
+
+    return prepare
+
+
+def sqlite_migrated(project: Path, migrate: Step, runner: Runner) -> Prepare:
+    @contextmanager
+    def prepare() -> Iterator[str | None]:
+        if not (project / "db.sqlite3").exists():
+            runner.run(migrate)
+        yield None
+
+    return prepare
+
+
+def postgresql_fresh(server_url: str, then: Prepare = nullcontext) -> Prepare:
+    @contextmanager
+    def prepare() -> Iterator[str | None]:
+        with generate.postgresql_database(server_url) as url, then():
+            yield url
+
+    return prepare
+
+
+def forget(runner: Runner, *, everything: bool) -> Prepare:
+    """Empty manage's caches before the run (``$XDG_CACHE_HOME/sqlalchemy-manage``, which the
+    runner points into bench/.work): only the remembered check answers, or everything except the
+    compiled migrations (the replayed histories too), for a check from scratch."""
+
+    @contextmanager
+    def prepare() -> Iterator[str | None]:
+        cache = Path(runner.base_env["XDG_CACHE_HOME"]) / "sqlalchemy-manage"
+        for entry in cache.iterdir() if cache.is_dir() else ():
+            if entry.name == "answers" or (everything and entry.name != "pycache"):
+                shutil.rmtree(entry, ignore_errors=True)
+        yield None
+
+    return prepare
+
+
+def cases_for_size(size: str, out: Path, runner: Runner, postgresql_url: str | None) -> list[Case]:
+    m, a = out / "manage", out / "alembic"
+    migrate_m = Step([MANAGE, "migrate"], m, expect_text="OK")
+    upgrade_a = Step([ALEMBIC, "upgrade", "head"], a)
+
+    def manage_steps(*args: str, text: str | None = None) -> Callable[[str | None], list[Step]]:
+        def steps(url: str | None) -> list[Step]:
+            env = {"DATABASE_URL": url} if url else None
+            return [Step([MANAGE, *args], m, env, expect_text=text)]
+
+        return steps
+
+    def alembic_steps(
+        *commands: tuple[list[str], str | None],
+    ) -> Callable[[str | None], list[Step]]:
+        def steps(url: str | None) -> list[Step]:
+            x = ["-x", f"url={url}"] if url else []
+            return [Step([ALEMBIC, *x, *args], a, expect_text=text) for args, text in commands]
+
+        return steps
+
+    no_changes = "No new upgrade operations detected"
+    cold = forget(runner, everything=True)
+    cases = [
+        Case("floor_models", "floor", "python -c 'import benchapp.models'",
+             lambda _url: [Step([PYTHON, "-c", "import benchapp.models"], m)]),
+        Case("check", "manage", "manage makemigrations --check (no caches)",
+             manage_steps("makemigrations", "--check", text="No changes detected"), cold),
+        Case("check", "alembic", "fresh db.sqlite3; alembic upgrade head; alembic check",
+             alembic_steps((["upgrade", "head"], None), (["check"], no_changes)),
+             sqlite_fresh(a)),
+        Case("check_replayed", "manage", "manage makemigrations --check (history cached)",
+             manage_steps("makemigrations", "--check", text="No changes detected"),
+             forget(runner, everything=False)),
+        Case("check_replayed", "alembic", "alembic check (database at head)",
+             alembic_steps((["check"], no_changes)), sqlite_migrated(a, upgrade_a, runner)),
+        Case("check_again", "manage", "manage makemigrations --check (answer remembered)",
+             manage_steps("makemigrations", "--check", text="No changes detected")),
+        Case("check_again", "alembic", "alembic check (database at head)",
+             alembic_steps((["check"], no_changes)), sqlite_migrated(a, upgrade_a, runner)),
+        Case("migrate_fresh", "manage", "manage migrate (fresh SQLite file)",
+             manage_steps("migrate", text="OK"), sqlite_fresh(m)),
+        Case("migrate_fresh", "alembic", "alembic upgrade head (fresh SQLite file)",
+             alembic_steps((["upgrade", "head"], None)), sqlite_fresh(a)),
+        Case("migrate_head", "manage", "manage migrate (already at head)",
+             manage_steps("migrate", text="No migrations to apply"),
+             sqlite_migrated(m, migrate_m, runner)),
+        Case("migrate_head", "alembic", "alembic upgrade head (already at head)",
+             alembic_steps((["upgrade", "head"], None)), sqlite_migrated(a, upgrade_a, runner)),
+        Case("show", "manage", "manage showmigrations (migrated)",
+             manage_steps("showmigrations", text="[X]"), sqlite_migrated(m, migrate_m, runner)),
+        Case("show", "alembic", "alembic history --indicate-current (migrated)",
+             alembic_steps((["history", "--indicate-current"], "(current)")),
+             sqlite_migrated(a, upgrade_a, runner)),
+    ]  # fmt: skip
+    if postgresql_url:
+        fresh = postgresql_fresh(postgresql_url)
+        cases += [
+            Case("pg_check", "manage", "manage makemigrations --check (PostgreSQL, cold)",
+                 manage_steps("makemigrations", "--check", text="No changes detected"),
+                 postgresql_fresh(postgresql_url, cold)),
+            Case("pg_check", "alembic", "fresh database; alembic upgrade head; alembic check",
+                 alembic_steps((["upgrade", "head"], None), (["check"], no_changes)), fresh),
+            Case("pg_migrate_fresh", "manage", "manage migrate (fresh PostgreSQL database)",
+                 manage_steps("migrate", text="OK"), fresh),
+            Case("pg_migrate_fresh", "alembic", "alembic upgrade head (fresh PostgreSQL database)",
+                 alembic_steps((["upgrade", "head"], None)), fresh),
+        ]  # fmt: skip
+    return cases
+
+
+def global_cases(neutral: Path) -> list[Case]:
+    """Size-independent commands, run once per benchmark."""
+    return [
+        Case("floor_pass", "floor", "python -c pass",
+             lambda _url: [Step([PYTHON, "-c", "pass"], neutral)]),
+        Case("floor_sqlalchemy", "floor", "python -c 'import sqlalchemy'",
+             lambda _url: [Step([PYTHON, "-c", "import sqlalchemy"], neutral)]),
+        Case("help", "manage", "manage --help (outside any project)",
+             lambda _url: [Step([MANAGE, "--help"], neutral, expect_text="makemigrations")]),
+        Case("help", "alembic", "alembic --help (outside any project)",
+             lambda _url: [Step([ALEMBIC, "--help"], neutral, expect_text="upgrade")]),
+    ]  # fmt: skip
+
+
+def measure(cases: list[Case], size: str, runs: int, runner: Runner) -> list[Result]:
+    """Warm up each case once, then time ``runs`` rounds, alternating the cases in each round."""
+    results = [Result(size, c.key, c.tool, c.label) for c in cases]
+
+    def once(case: Case, result: Result, timed: bool) -> None:
+        if result.error:
+            return
+        try:
+            with case.prepare() as url:
+                measured = [runner.run(step) for step in case.steps(url)]
+        except BenchError as exc:
+            result.error = str(exc)
+            print(f"  FAILED {case.label}: {exc}", file=sys.stderr)
+            return
+        if timed:
+            result.walls.append(sum(wall for wall, _ in measured))
+            result.rss_kib.append(max(rss for _, rss in measured))
+
+    for case, result in zip(cases, results, strict=True):
+        once(case, result, timed=False)
+    for round_ in range(runs):
+        print(f"  {size}: round {round_ + 1}/{runs}", file=sys.stderr)
+        for case, result in zip(cases, results, strict=True):
+            once(case, result, timed=True)
+    return results
+
+
+# -- reporting -------------------------------------------------------------------------------------
+
+
+def _first_line(path: str, prefix: str) -> str:
+    try:
+        for line in Path(path).read_text().splitlines():
+            if line.startswith(prefix):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown"
+
+
+def _git(*args: str) -> str:
+    proc = subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, check=False)
+    return proc.stdout.strip()
+
+
+def machine_info(postgresql_url: str | None) -> dict[str, str]:
+    nproc = subprocess.run(["nproc"], capture_output=True, text=True, check=False).stdout.strip()
+    memory_kib = _first_line("/proc/meminfo", "MemTotal").split()[0]
+    info = {
+        "Date (UTC)": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M"),
+        "nproc": nproc or str(os.cpu_count()),
+        "CPU": _first_line("/proc/cpuinfo", "model name"),
+        "Memory": f"{int(memory_kib) / 1024 / 1024:.1f} GiB" if memory_kib.isdigit() else "?",
+        "OS": f"{platform.system()} {platform.release()}",
+        "Python": platform.python_version(),
+        "SQLAlchemy": version("SQLAlchemy"),
+        "Alembic": version("alembic"),
+        "sqlalchemy-manage": version("sqlalchemy-manage"),
+        "Commit": (_git("rev-parse", "--short", "HEAD") or "?")
+        + (" + uncommitted changes" if _git("status", "--porcelain", "--", "manage") else ""),
+    }
+    if postgresql_url:
+        import sqlalchemy as sa
+
+        engine = sa.create_engine(postgresql_url, poolclass=sa.NullPool)
+        with engine.connect() as conn:
+            info["PostgreSQL"] = str(conn.execute(sa.text("SHOW server_version")).scalar())
+        engine.dispose()
+    return info
+
+
+ROWS = [
+    ("help", "`--help`, outside any project"),
+    (
+        "check",
+        "models match the history, from scratch: `makemigrations --check` with no caches / "
+        "fresh db + `upgrade head` + `check`",
+    ),
+    (
+        "check_replayed",
+        "models edited, history unchanged: `makemigrations --check` with its replay cached / "
+        "`check` at head",
+    ),
+    ("check_again", "nothing changed since the last check: `makemigrations --check` / `check`"),
+    ("show", "list migrations: `showmigrations` / `history --indicate-current`"),
+    ("migrate_fresh", "migrate a fresh SQLite file: `migrate` / `upgrade head`"),
+    ("migrate_head", "migrate, already at head: `migrate` / `upgrade head`"),
+    (
+        "pg_check",
+        "PostgreSQL, from scratch: `makemigrations --check` / fresh db + `upgrade head` + `check`",
+    ),
+    ("pg_migrate_fresh", "PostgreSQL: migrate a fresh database"),
+]
+FLOORS = [
+    ("floor_pass", "`python -c pass`"),
+    ("floor_sqlalchemy", "`python -c 'import sqlalchemy'`"),
+    ("floor_models", "`python -c 'import benchapp.models'` (in the project)"),
+]
+
+
+def _ratio(a: Result | None, b: Result | None) -> str:
+    if not a or not b or a.error or b.error or not a.walls or not b.walls:
+        return "-"
+    return f"{a.median / b.median:.2f}x"
+
+
+def _mib(r: Result | None) -> str:
+    return "-" if not r or r.error or not r.rss_kib else f"{r.peak_mib:.0f}"
+
+
+def render_markdown(
+    results: list[Result],
+    sizes: list[str],
+    info: dict[str, str],
+    *,
+    runs: int,
+    argv: list[str],
+    smoke: bool,
+    generation: dict[str, float],
+    load: tuple[tuple[float, ...], tuple[float, ...]],
+) -> str:
+    by = {(r.size, r.key, r.tool): r for r in results}
+    lines = [
+        "# Benchmarks",
+        "",
+        "<!-- Written by bench/run.py --write-docs; edit that, not this. -->",
+        "",
+    ]
+    if smoke:
+        lines += [
+            "> **Smoke run, not a baseline.** These numbers come from one short run on a shared "
+            "2-core machine while other test suites were running; they prove that the tooling "
+            "works end to end. Rerun `bench/run.py` on an idle machine for numbers to compare.",
+            "",
+        ]
+    lines += [
+        "`manage` and plain Alembic, timed as whole processes on the same generated projects "
+        "(`bench/generate.py`: a seeded mix of tables, columns, foreign keys, indexes and unique "
+        "constraints; the history creates tables, then adds tables and columns and alters "
+        "nullability and types). Both projects hold the same migration files; the Alembic one "
+        "has the standard `alembic.ini` and `env.py`.",
+        "",
+        f"Command: `{' '.join(['bench/run.py', *argv])}`. Each command ran once as a warm-up "
+        f"(which also checks its exit code and output), then {runs} timed runs, the two tools "
+        "alternating. Times are wall seconds, median (min-max); RSS is the peak resident set "
+        "of the process (the largest one, for a recipe of several), in MiB. Preparing a fresh or "
+        "a migrated database is not timed.",
+        "",
+        "## Machine",
+        "",
+        "| | |",
+        "| --- | --- |",
+        *(f"| {k} | {v} |" for k, v in info.items()),
+        f"| Load average (1, 5, 15 min), start → end | {' '.join(f'{x:.2f}' for x in load[0])}"
+        f" → {' '.join(f'{x:.2f}' for x in load[1])} |",
+        "",
+    ]
+    lines += ["## Floors", "", "| command | " + " | ".join(f"{s}: s" for s in sizes) + " |"]
+    lines.append("| --- |" + " --- |" * len(sizes))
+    for key, label in FLOORS:
+        cells = []
+        for size in sizes:
+            r = by.get((size, key, "floor")) or by.get(("all", key, "floor"))
+            cells.append(r.cell() + f", {_mib(r)} MiB" if r else "-")
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    lines.append("")
+    for size in sizes:
+        tables, migrations = size.split("x")
+        floor = by.get((size, "floor_models", "floor"))
+        lines += [
+            f"## {size}: {tables} tables, {migrations} migrations",
+            "",
+            f"Generated in {generation[size]:.1f}s. manage/floor divides by "
+            "`python -c 'import benchapp.models'` at this size.",
+            "",
+            "| what | manage s | MiB | alembic s | MiB | manage/alembic | manage/floor |",
+            "| --- | --- | --- | --- | --- | --- | --- |",
+        ]
+        for key, label in ROWS:
+            where = "all" if key == "help" else size
+            man, ale = by.get((where, key, "manage")), by.get((where, key, "alembic"))
+            if not man and not ale:
+                continue
+            lines.append(
+                f"| {label} | {man.cell() if man else '-'} | {_mib(man)} | "
+                f"{ale.cell() if ale else '-'} | {_mib(ale)} | {_ratio(man, ale)} | "
+                f"{_ratio(man, floor)} |"
+            )
+        lines.append("")
+    if len(sizes) > 1:
+        first, last = sizes[0], sizes[-1]
+        lines += [
+            "## Growth with size",
+            "",
+            f"Median seconds per size; growth is {last} over {first}.",
+            "",
+            "| what | tool | " + " | ".join(sizes) + " | growth |",
+            "| --- | --- |" + " --- |" * len(sizes) + " --- |",
+        ]
+        for key, label in [*ROWS[1:], FLOORS[2]]:
+            for tool in ("manage", "alembic", "floor"):
+                row = [by.get((s, key, tool)) for s in sizes]
+                if not any(row):
+                    continue
+                cells = [f"{r.median:.3f}" if r and not r.error else "-" for r in row]
+                lines.append(
+                    f"| {label} | {tool} | " + " | ".join(cells) + f" | {_ratio(row[-1], row[0])} |"
+                )
+        lines.append("")
+    failures = [r for r in results if r.error]
+    if failures:
+        lines += ["## Failures", ""]
+        for r in failures:
+            first_line = r.error.splitlines()[0] if r.error else ""
+            lines.append(f"- {r.size} {r.label}: {first_line}")
+        lines.append("")
+    lines += [
+        "## Reproduce",
+        "",
+        "```sh",
+        ".venv/bin/python bench/run.py --write-docs                      # 20x20,100x100",
+        ".venv/bin/python bench/run.py --sizes 20x20,100x100,300x300 --postgresql --write-docs",
+        ".venv/bin/python bench/generate.py --tables 100 --migrations 100 --out /tmp/b --verify",
+        "```",
+        "",
+        "See `bench/README.md` for what each command measures.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+# -- main ------------------------------------------------------------------------------------------
+
+
+def parse_sizes(text: str) -> list[str]:
+    sizes = []
+    for part in text.split(","):
+        tables, sep, migrations = part.strip().partition("x")
+        if not sep or not tables.isdigit() or not migrations.isdigit():
+            raise argparse.ArgumentTypeError(f"{part!r} is not a size like 20x20")
+        sizes.append(f"{int(tables)}x{int(migrations)}")
+    return sizes
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument(
+        "--sizes",
+        type=parse_sizes,
+        default=parse_sizes(DEFAULT_SIZES),
+        help=f"TABLESxMIGRATIONS, comma-separated (default {DEFAULT_SIZES})",
+    )
+    parser.add_argument("--runs", type=int, default=5, help="timed runs per command (default 5)")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--postgresql",
+        nargs="?",
+        const=generate.DEFAULT_POSTGRESQL_URL,
+        metavar="SERVER_URL",
+        help="also time a fresh PostgreSQL database (a uniquely named database "
+        f"per run; default server {generate.DEFAULT_POSTGRESQL_URL})",
+    )
+    parser.add_argument("--write-docs", action="store_true", help=f"write {DOCS.relative_to(REPO)}")
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="label the results as a smoke run (a loaded or shared machine)",
+    )
+    parser.add_argument("--work", type=Path, default=WORK, help=f"default {WORK}")
+    args = parser.parse_args(argv)
+    if args.runs < 1:
+        parser.error("--runs must be at least 1")
+
+    args.work.mkdir(parents=True, exist_ok=True)
+    base_env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DATABASE_URL", "MANAGE_SETTINGS_MODULE", "PYTHONPATH")
+    }
+    base_env["XDG_CACHE_HOME"] = str(args.work / "cache")  # manage's compiled migrations
+    load_start = os.getloadavg()
+    info = machine_info(args.postgresql)
+    results: list[Result] = []
+    generation: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-") as scratch:
+        neutral = Path(scratch) / "neutral"  # outside any project, for --help and the floors
+        neutral.mkdir()
+        runner = Runner(base_env, Path(scratch))
+        try:
+            print("global: floors and --help", file=sys.stderr)
+            results += measure(global_cases(neutral), "all", args.runs, runner)
+            for size in args.sizes:
+                tables, migrations = (int(n) for n in size.split("x"))
+                out = args.work / size
+                start = time.perf_counter()
+                generate.generate(tables, migrations, args.seed, out)
+                generation[size] = time.perf_counter() - start
+                print(f"{size}: generated in {generation[size]:.1f}s", file=sys.stderr)
+                cases = cases_for_size(size, out, runner, args.postgresql)
+                results += measure(cases, size, args.runs, runner)
+        finally:
+            runner.close()
+    markdown = render_markdown(
+        results,
+        args.sizes,
+        info,
+        runs=args.runs,
+        argv=sys.argv[1:] if argv is None else argv,
+        smoke=args.smoke,
+        generation=generation,
+        load=(load_start, os.getloadavg()),
+    )
+    print(markdown)
+    (args.work / "results.json").write_text(
+        json.dumps([r.__dict__ for r in results], indent=1, default=str) + "\n"
+    )
+    if args.write_docs:
+        DOCS.write_text(markdown)
+        print(f"Wrote {DOCS.relative_to(REPO)}", file=sys.stderr)
+    return 1 if any(r.error for r in results) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
