@@ -31,7 +31,6 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect, Inspector, make_url
-from sqlalchemy.engine.reflection import ObjectKind, ObjectScope
 from sqlalchemy.schema import DefaultClause
 from sqlalchemy.sql.elements import TextClause
 
@@ -579,89 +578,37 @@ class StateInspector(Inspector):
     def get_table_options(self, table_name: str, schema: str | None = None, **_kw: Any) -> Any:
         return {}
 
-    def _multi(self, method: Callable[..., Any], schema: str | None, filter_names: Any) -> Any:
+
+def _multi(key: str) -> Callable[..., Any]:
+    """``get_multi_<key>``: the per-table ``get_<key>`` for every table asked for."""
+
+    def get_multi(
+        self: StateInspector,
+        schema: str | None = None,
+        filter_names: Sequence[str] | None = None,
+        **_kw: Any,
+    ) -> Any:
+        per_table = getattr(self, f"get_{key}")
         names = filter_names if filter_names is not None else self.get_table_names(schema)
-        return {(schema, name): method(name, schema) for name in names}
+        return {(schema, name): per_table(name, schema) for name in names}
 
-    def get_multi_columns(
-        self,
-        schema: str | None = None,
-        filter_names: Sequence[str] | None = None,
-        kind: ObjectKind = ObjectKind.TABLE,
-        scope: ObjectScope = ObjectScope.DEFAULT,
-        **kw: Any,
-    ) -> Any:
-        return self._multi(self.get_columns, schema, filter_names)
+    # Alembic asks the dialect whether it overrides a method by the method's name.
+    get_multi.__name__ = get_multi.__qualname__ = f"get_multi_{key}"
+    return get_multi
 
-    def get_multi_pk_constraint(
-        self,
-        schema: str | None = None,
-        filter_names: Sequence[str] | None = None,
-        kind: ObjectKind = ObjectKind.TABLE,
-        scope: ObjectScope = ObjectScope.DEFAULT,
-        **kw: Any,
-    ) -> Any:
-        return self._multi(self.get_pk_constraint, schema, filter_names)
 
-    def get_multi_foreign_keys(
-        self,
-        schema: str | None = None,
-        filter_names: Sequence[str] | None = None,
-        kind: ObjectKind = ObjectKind.TABLE,
-        scope: ObjectScope = ObjectScope.DEFAULT,
-        **kw: Any,
-    ) -> Any:
-        return self._multi(self.get_foreign_keys, schema, filter_names)
-
-    def get_multi_indexes(
-        self,
-        schema: str | None = None,
-        filter_names: Sequence[str] | None = None,
-        kind: ObjectKind = ObjectKind.TABLE,
-        scope: ObjectScope = ObjectScope.DEFAULT,
-        **kw: Any,
-    ) -> Any:
-        return self._multi(self.get_indexes, schema, filter_names)
-
-    def get_multi_unique_constraints(
-        self,
-        schema: str | None = None,
-        filter_names: Sequence[str] | None = None,
-        kind: ObjectKind = ObjectKind.TABLE,
-        scope: ObjectScope = ObjectScope.DEFAULT,
-        **kw: Any,
-    ) -> Any:
-        return self._multi(self.get_unique_constraints, schema, filter_names)
-
-    def get_multi_check_constraints(
-        self,
-        schema: str | None = None,
-        filter_names: Sequence[str] | None = None,
-        kind: ObjectKind = ObjectKind.TABLE,
-        scope: ObjectScope = ObjectScope.DEFAULT,
-        **kw: Any,
-    ) -> Any:
-        return self._multi(self.get_check_constraints, schema, filter_names)
-
-    def get_multi_table_comment(
-        self,
-        schema: str | None = None,
-        filter_names: Sequence[str] | None = None,
-        kind: ObjectKind = ObjectKind.TABLE,
-        scope: ObjectScope = ObjectScope.DEFAULT,
-        **kw: Any,
-    ) -> Any:
-        return self._multi(self.get_table_comment, schema, filter_names)
-
-    def get_multi_table_options(
-        self,
-        schema: str | None = None,
-        filter_names: Sequence[str] | None = None,
-        kind: ObjectKind = ObjectKind.TABLE,
-        scope: ObjectScope = ObjectScope.DEFAULT,
-        **kw: Any,
-    ) -> Any:
-        return self._multi(self.get_table_options, schema, filter_names)
+# Alembic pre-caches reflection through these (looked up by name), one per kind of information.
+for _key in (
+    "columns",
+    "pk_constraint",
+    "foreign_keys",
+    "indexes",
+    "unique_constraints",
+    "check_constraints",
+    "table_comment",
+    "table_options",
+):
+    setattr(StateInspector, f"get_multi_{_key}", _multi(_key))
 
 
 def _default_text(column: Column[Any], dialect: Dialect) -> str | None:

@@ -286,3 +286,23 @@ def test_an_alembic_history_with_hex_ids_agrees(project: Project) -> None:
     pending, expected = answers(project.root)
 
     assert pending == expected == ["+ Add column price to book"]
+
+
+def test_more_than_a_hundred_tables(project: Project) -> None:
+    # Above 100 tables Alembic pre-caches reflection differently (get_multi_* by name).
+    table = (
+        '\n\nclass T{n}(Base):\n    __tablename__ = "t{n}"\n'
+        "    id: Mapped[int] = mapped_column(primary_key=True)\n"
+    )
+    tables = "".join(table.format(n=n) for n in range(101))
+    project.write("shop/models.py", STEPS[0] + tables)
+    assert project.run("makemigrations").exit_code == 0
+    project.edit(
+        "shop/models.py",
+        '    __tablename__ = "t7"\n',
+        '    __tablename__ = "t7"\n    x: Mapped[int | None]\n',
+    )
+
+    pending, expected = answers(project.root)
+
+    assert pending == expected == ["+ Add column x to t7"]
