@@ -83,16 +83,15 @@ def makemigrations(
             return _result(env, path.stem, path, (), written=write)
         metadata = load_metadata(settings)
         include_object = include_object_filter(settings)
+        unreplayable: UnreplayableError | None = None
         if check:
             try:
                 found = env.check_in_memory(metadata, include_object=include_object, name=name)
             except UnreplayableError as exc:
                 on_notice(f"{exc}; comparing against a shadow database instead.")
-                unreplayable: UnreplayableError | None = exc
+                unreplayable = exc
             else:
                 return _would_write(settings, found.revision_id, found.operations)
-        else:
-            unreplayable = None
         try:
             with (
                 shadow_database(settings.database_url, settings.shadow_database_url) as shadow,
