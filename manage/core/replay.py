@@ -40,6 +40,8 @@ Direction = Literal["upgrade", "downgrade"]
 
 # Statements that change data, not the schema: safe to skip when building the schema.
 _DATA_ONLY = re.compile(r"^\s*(INSERT|UPDATE|DELETE|SELECT|WITH|MERGE|SET|COPY)\b", re.IGNORECASE)
+# Enum types (PostgreSQL): created/dropped by generated migrations; Alembic does not compare them.
+_TYPE_DDL = re.compile(r"^\s*(CREATE|DROP)\s+TYPE\b", re.IGNORECASE)
 
 
 class UnreplayableError(MigrationError):
@@ -48,6 +50,10 @@ class UnreplayableError(MigrationError):
     def __init__(self, message: str, revision: str) -> None:
         super().__init__(message)
         self.revision = revision
+
+
+class _NotModelled(Exception):
+    """An operation the in-memory schema does not represent."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,8 +70,9 @@ def record(script: Script, dialect_name: str, direction: Direction = "upgrade") 
     that reads the database fails, which is reported as an UnreplayableError.
     """
     recorded: list[Recorded] = []
+    buffer = io.StringIO()  # what the migration sends through op.get_bind() lands here
     context = MigrationContext.configure(
-        dialect_name=dialect_name, opts={"as_sql": True, "output_buffer": io.StringIO()}
+        dialect_name=dialect_name, opts={"as_sql": True, "output_buffer": buffer}
     )
     operations = Operations(context)
 
@@ -98,6 +105,14 @@ def record(script: Script, dialect_name: str, direction: Direction = "upgrade") 
         ) from exc
     finally:
         operations._remove_proxy()
+    for statement in _statements(buffer.getvalue()):
+        if not _data_only(statement) and not _TYPE_DDL.match(statement):
+            raise UnreplayableError(
+                f"Migration {script.revision} runs {_describe(ops.ExecuteSQLOp(statement))} "
+                "through op.get_bind(), whose effect on the schema cannot be known without a "
+                "database",
+                script.revision,
+            )
     return recorded
 
 
@@ -112,8 +127,9 @@ class _BatchTarget:
 class SchemaState:
     """Tables as a sequence of migrations leaves them, as SQLAlchemy Table objects."""
 
-    def __init__(self) -> None:
+    def __init__(self, dialect_name: str = "") -> None:
         self.metadata = MetaData()
+        self.dialect_name = dialect_name
 
     def tables(self) -> dict[str, Table]:
         return dict(self.metadata.tables)
@@ -135,6 +151,12 @@ class SchemaState:
             handler(self, operation)
         except UnreplayableError:
             raise
+        except _NotModelled as exc:
+            raise UnreplayableError(
+                f"Migration {revision} runs {_describe(operation)} with {exc}, which the "
+                "in-memory replay does not model",
+                revision,
+            ) from exc
         except (KeyError, ValueError) as exc:
             raise UnreplayableError(
                 f"Migration {revision} runs {_describe(operation)} on something the history "
@@ -156,10 +178,15 @@ class SchemaState:
         columns: Sequence[Column[Any]] | None = None,
         keep: Callable[[Any], bool] = lambda item: True,
         renamed: dict[str, str] | None = None,
+        targets: dict[str, str] | None = None,
+        without: str | None = None,
     ) -> Table:
         """Replace ``table`` by a copy with other columns, without the constraints and indexes
-        ``keep`` rejects, with renamed columns, or under another name."""
+        ``keep`` rejects, with renamed columns, under another name, with foreign keys pointing
+        at ``targets`` (old ``table.column`` -> new), or with column ``without`` taken out of
+        the indexes and unique constraints that keep it."""
         renamed = renamed or {}
+        targets = targets or {}
         new_columns = [
             _plain_copy(c, renamed.get(c.name, c.name)) for c in (columns or table.columns)
         ]
@@ -170,13 +197,13 @@ class SchemaState:
             parts.append(PrimaryKeyConstraint(*primary, name=_name(table.primary_key.name)))
         for constraint in table.constraints:
             if not isinstance(constraint, PrimaryKeyConstraint) and keep(constraint):
-                parts.append(_copy_constraint(constraint, renamed))
+                parts.append(_copy_constraint(constraint, renamed, targets, without))
         for index in table.indexes:
             if keep(index):
                 parts.append(
                     Index(
                         index.name,
-                        *[renamed.get(c.name, c.name) for c in index.columns],
+                        *[renamed.get(c.name, c.name) for c in index.columns if c.name != without],
                         unique=bool(index.unique),
                         **index.kwargs,
                     )
@@ -204,14 +231,16 @@ def _plain_copy(column: Column[Any], name: str) -> Column[Any]:
     )
 
 
-def _copy_constraint(constraint: Any, renamed: dict[str, str]) -> Any:
+def _copy_constraint(
+    constraint: Any, renamed: dict[str, str], targets: dict[str, str], without: str | None
+) -> Any:
     def col(name: str) -> str:
         return renamed.get(name, name)
 
     if isinstance(constraint, ForeignKeyConstraint):
         return ForeignKeyConstraint(
             [col(c.name) for c in constraint.columns],
-            [element.target_fullname for element in constraint.elements],
+            [targets.get(e.target_fullname, e.target_fullname) for e in constraint.elements],
             name=constraint.name,
             ondelete=constraint.ondelete,
             onupdate=constraint.onupdate,
@@ -220,7 +249,8 @@ def _copy_constraint(constraint: Any, renamed: dict[str, str]) -> Any:
             use_alter=constraint.use_alter,
         )
     if isinstance(constraint, UniqueConstraint):
-        return UniqueConstraint(*[col(c.name) for c in constraint.columns], name=constraint.name)
+        kept = [col(c.name) for c in constraint.columns if c.name != without]
+        return UniqueConstraint(*kept, name=constraint.name)
     if isinstance(constraint, CheckConstraint):
         return CheckConstraint(constraint.sqltext, name=constraint.name)
     raise ValueError(f"unsupported constraint {type(constraint).__name__}")
@@ -245,7 +275,21 @@ def _drop_table(state: SchemaState, op: ops.DropTableOp) -> None:
 
 
 def _rename_table(state: SchemaState, op: ops.RenameTableOp) -> None:
-    state.rebuild(state.table(op.table_name, op.schema), name=op.new_table_name)
+    table = state.table(op.table_name, op.schema)
+    moved = {f"{table.name}.{c.name}": f"{op.new_table_name}.{c.name}" for c in table.columns}
+    state.rebuild(table, name=op.new_table_name, targets=moved)
+    _retarget(state, moved)
+
+
+def _retarget(state: SchemaState, targets: dict[str, str]) -> None:
+    """Point other tables' foreign keys at a renamed table or column, as the database does."""
+    for table in list(state.metadata.tables.values()):
+        if any(
+            e.target_fullname in targets
+            for fk in table.foreign_key_constraints
+            for e in fk.elements
+        ):
+            state.rebuild(table, targets=targets)
 
 
 def _add_column(state: SchemaState, op: ops.AddColumnOp) -> None:
@@ -273,11 +317,21 @@ def _drop_column(state: SchemaState, op: ops.DropColumnOp) -> None:
     name = op.column_name
     if name not in table.c:
         raise KeyError(f"column {op.table_name}.{name}")
-    # The database drops indexes and constraints that use the column with it.
+    # The database drops the indexes and constraints that use the column with it; MySQL and
+    # MariaDB only take the column out of a multi-column index or unique constraint.
+    shrinks = state.dialect_name in ("mysql", "mariadb")
+
+    def keep(item: Any) -> bool:
+        if not _uses(item, name):
+            return True
+        several = len(item.columns) > 1
+        return shrinks and several and isinstance(item, Index | UniqueConstraint)
+
     state.rebuild(
         table,
         columns=[c for c in table.columns if c.name != name],
-        keep=lambda item: not _uses(item, name),
+        keep=keep,
+        without=name,
     )
 
 
@@ -300,10 +354,14 @@ def _alter_column(state: SchemaState, op: ops.AlterColumnOp) -> None:
     if op.modify_comment is not False:
         column.comment = op.modify_comment
     if op.modify_name is not None:
-        state.rebuild(table, renamed={op.column_name: op.modify_name})
+        moved = {f"{table.name}.{op.column_name}": f"{table.name}.{op.modify_name}"}
+        state.rebuild(table, renamed={op.column_name: op.modify_name}, targets=moved)
+        _retarget(state, moved)
 
 
 def _create_index(state: SchemaState, op: ops.CreateIndexOp) -> None:
+    if not all(isinstance(c, str | Column) for c in op.columns):
+        raise _NotModelled("an index on an expression")
     table = state.table(op.table_name, op.schema)
     columns = [table.c[c] if isinstance(c, str) else c for c in op.columns]
     Index(op.index_name, *columns, unique=bool(op.unique), **op.kw)
@@ -397,12 +455,18 @@ _HANDLERS: dict[type[Any], Callable[[SchemaState, Any], None]] = {
 }
 
 
+def _statements(sql: str) -> list[str]:
+    return [part.strip() for part in sql.split(";") if part.strip()]
+
+
 def _data_only(sql: Any) -> bool:
-    if isinstance(sql, str):
-        return bool(_DATA_ONLY.match(sql))
+    """Only data statements: every one of them (``UPDATE ...; ALTER ...`` is not)."""
     if isinstance(sql, TextClause):
-        return bool(_DATA_ONLY.match(sql.text))
-    return getattr(sql, "is_dml", False) or getattr(sql, "is_select", False)
+        sql = sql.text
+    if isinstance(sql, str):
+        parts = _statements(sql)
+        return bool(parts) and all(_DATA_ONLY.match(part) for part in parts)
+    return bool(getattr(sql, "is_dml", False) or getattr(sql, "is_select", False))
 
 
 def _describe(operation: ops.MigrateOperation) -> str:
@@ -413,17 +477,20 @@ def _describe(operation: ops.MigrateOperation) -> str:
     return type(operation).__name__.removesuffix("Op")
 
 
-def replay_cached(scripts: Sequence[Script], dialect_name: str, cache: Path) -> SchemaState:
-    """:func:`replay`, remembered in ``cache`` under a hash of the migration files, the dialect
-    and the library versions, so an unchanged history is not replayed again."""
+def replay_cached(
+    scripts: Sequence[Script], dialect_name: str, cache: Path, *, also: Sequence[Path] = ()
+) -> SchemaState:
+    """:func:`replay`, remembered in ``cache`` under a hash of the migration files, the project
+    modules they import (``also``), the dialect and the library versions, so an unchanged
+    history is not replayed again."""
     from manage.core.answers import library_stamps
 
     digest = hashlib.sha256(json.dumps([dialect_name, library_stamps()], sort_keys=True).encode())
-    for script in scripts:
-        digest.update(Path(script.path).name.encode() + b"\0" + Path(script.path).read_bytes())
+    for file in (*(Path(s.path) for s in scripts), *also):
+        digest.update(str(file).encode() + b"\0" + file.read_bytes())
     path = cache / f"{digest.hexdigest()[:40]}.pickle"
     try:
-        state = SchemaState()
+        state = SchemaState(dialect_name)
         state.metadata = pickle.loads(path.read_bytes())
         return state
     except Exception:  # absent, or from another version: replay
@@ -441,7 +508,7 @@ def replay_cached(scripts: Sequence[Script], dialect_name: str, cache: Path) -> 
 
 def replay(scripts: Sequence[Script], dialect_name: str) -> SchemaState:
     """The schema ``scripts`` (oldest first) build, without a database."""
-    state = SchemaState()
+    state = SchemaState(dialect_name)
     for script in scripts:
         for item in record(script, dialect_name):
             state.apply(script.revision, item.operation)
