@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import signal
 import sys
+import time
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,6 +28,11 @@ if TYPE_CHECKING:
     )
     from manage.core.environment import Step
     from manage.core.settings import Settings
+
+# When this process started, and DATABASE_URL as it found it (before a .env is read): what a
+# remembered check answer is stamped against.
+_STARTED_NS = time.time_ns()
+_DATABASE_URL_AT_START = os.environ.get("DATABASE_URL")
 
 app = typer.Typer(
     name="manage",
@@ -321,6 +328,8 @@ def _remember_check(state: CliState, result: MakeMigrationsResult) -> None:
         settings.project_root,
         settings.migrations_dir,
         Answer(output, 1 if result.operations else 0),
+        started_ns=_STARTED_NS,
+        database_url=_DATABASE_URL_AT_START,
     )
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 FORMAT = 1
+MTIME_SLACK_NS = 1_000_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,11 +56,33 @@ def library_stamps() -> dict[str, Any]:
     return stamps
 
 
-def _context(root: Path) -> dict[str, Any]:
-    """Everything besides the recorded files that decides the answer. Secrets only as hashes."""
+def _salt() -> bytes:
+    """A random value of this user's cache, so a stored hash cannot be checked against guesses
+    made elsewhere."""
+    path = _cache_folder() / "salt"
+    try:
+        return path.read_bytes()
+    except OSError:
+        pass
+    salt = os.urandom(32)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "xb") as file:
+            file.write(salt)
+    except FileExistsError:
+        return path.read_bytes()
+    except OSError:
+        pass
+    return salt
+
+
+def _context(root: Path, database_url: str | None) -> dict[str, Any]:
+    """Everything besides the recorded files that decides the answer. Secrets only as salted
+    hashes. ``database_url`` is DATABASE_URL as the process found it (before ``.env``)."""
+    salt = _salt()
 
     def digest(text: str | None) -> str | None:
-        return hashlib.sha256(text.encode()).hexdigest() if text is not None else None
+        return hashlib.sha256(salt + text.encode()).hexdigest() if text is not None else None
 
     dotenv = root / ".env"
     return {
@@ -69,7 +92,7 @@ def _context(root: Path) -> dict[str, Any]:
             (root / "pyproject.toml").read_text(encoding="utf-8", errors="replace")
         ),
         "dotenv": digest(dotenv.read_text(errors="replace")) if dotenv.is_file() else None,
-        "database_url": digest(os.environ.get("DATABASE_URL")),
+        "database_url": digest(database_url),
         "libraries": library_stamps(),
     }
 
@@ -95,7 +118,7 @@ def remembered(start: Path) -> Answer | None:
         record = json.loads(_cache_file(root).read_text())
     except (OSError, ValueError):
         return None
-    if record.get("context") != _context(root):
+    if record.get("context") != _context(root, os.environ.get("DATABASE_URL")):
         return None
     if record.get("migrations") != _folder_stamps(Path(record.get("migrations_dir", ""))):
         return None
@@ -105,18 +128,39 @@ def remembered(start: Path) -> Answer | None:
     return Answer(record["output"], int(record["exit_code"]))
 
 
-def remember(root: Path, migrations_dir: Path, answer: Answer) -> None:
+def remember(
+    root: Path,
+    migrations_dir: Path,
+    answer: Answer,
+    *,
+    started_ns: int,
+    database_url: str | None,
+) -> None:
     """Store ``answer`` with the stamps of the project files imported to reach it (the models
-    and everything of the project they import)."""
+    and everything of the project they import).
+
+    Nothing is stored when a file it depends on changed after ``started_ns`` (the start of the
+    process): the answer may be about the old file, and the new stamp would hide that.
+    """
     files = {
         str(path): _stamp(path)
         for module in list(sys.modules.values())
         if (path := _module_file(module, root, migrations_dir)) is not None
     }
+    migrations = _folder_stamps(migrations_dir)
+    needed = [*files.values(), *migrations.values(), _stamp(root / "pyproject.toml")]
+    optional = _stamp(root / ".env")
+    if any(stamp is None for stamp in needed):
+        return  # a file went away during the run
+    # File times come from a coarse clock (and whole seconds on some file systems): anything
+    # touched within a second of the start counts as changed during the run.
+    since = started_ns - MTIME_SLACK_NS
+    if any(stamp[1] >= since for stamp in [*needed, optional] if stamp is not None):
+        return
     record = {
-        "context": _context(root),
+        "context": _context(root, database_url),
         "migrations_dir": str(migrations_dir),
-        "migrations": _folder_stamps(migrations_dir),
+        "migrations": migrations,
         "files": files,
         "output": answer.output,
         "exit_code": answer.exit_code,
@@ -138,6 +182,7 @@ def _module_file(module: Any, root: Path, migrations_dir: Path) -> Path | None:
     path = Path(name)
     if not path.is_relative_to(root) or path.is_relative_to(migrations_dir):
         return None
-    if any(part.startswith(".") or part in ("site-packages", "__pycache__") for part in path.parts):
+    inside = path.relative_to(root).parts  # folders above the project may well start with "."
+    if any(part.startswith(".") or part in ("site-packages", "__pycache__") for part in inside):
         return None
     return path

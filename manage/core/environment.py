@@ -125,6 +125,7 @@ class MigrationEnvironment:
         saved_prefix = sys.pycache_prefix
         # Compiled migrations are cached outside the project: a check must write nothing there.
         sys.pycache_prefix = str(cache_dir() / "pycache")
+        modules_before = set(sys.modules)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # duplicates and dangling ids are checked below
@@ -145,6 +146,15 @@ class MigrationEnvironment:
             ) from exc
         finally:
             sys.pycache_prefix = saved_prefix
+        new_files = (
+            getattr(sys.modules[name], "__file__", None)
+            for name in set(sys.modules) - modules_before
+        )
+        self.imported_by_migrations = sorted(
+            Path(file)
+            for file in new_files
+            if file and Path(file).is_relative_to(self.settings.project_root)
+        )
         self._check(scripts)
         return scripts
 
@@ -534,7 +544,12 @@ class MigrationEnvironment:
         """
         self.single_head()
         scripts = list(reversed(list(self.script.walk_revisions())))
-        state = replay_cached(scripts, self.settings.dialect_name, cache_dir() / "replay")
+        state = replay_cached(
+            scripts,
+            self.settings.dialect_name,
+            cache_dir() / "replay",
+            also=self.imported_by_migrations,
+        )
         upgrade_ops = compare(
             state,
             metadata,
