@@ -23,6 +23,14 @@ def bookshop(tmp_path: Path) -> Project:
     return Project(root, f"sqlite:///{root}/db.sqlite3", "sqlite")
 
 
+def aged(path: Path, text: str) -> None:
+    """Write ``text`` as an edit made a few seconds ago (answers are not remembered for files
+    changed within a second of a run's start)."""
+    path.write_text(text)
+    stamp = path.stat().st_mtime_ns - 5_000_000_000
+    os.utime(path, ns=(stamp, stamp))
+
+
 def check(project: Project, **env: str) -> tuple[int, str, bool]:
     """(exit code, stdout, whether SQLAlchemy was imported) of ``python -m manage makemigrations
     --check`` as a new process."""
@@ -53,11 +61,12 @@ def test_an_unchanged_project_is_answered_without_importing_sqlalchemy(bookshop:
 def test_model_and_migration_changes_are_noticed(bookshop: Project) -> None:
     check(bookshop)
     models = bookshop.root / "bookshop/models.py"
-    models.write_text(
+    aged(
+        models,
         models.read_text().replace(
             "    borrower: Mapped[str]",
             "    note: Mapped[str | None] = mapped_column(String(100))\n    borrower: Mapped[str]",
-        )
+        ),
     )
 
     changed, cached = check(bookshop), check(bookshop)
@@ -72,7 +81,7 @@ def test_model_and_migration_changes_are_noticed(bookshop: Project) -> None:
     assert bookshop.subprocess("makemigrations").returncode == 0
     assert check(bookshop) == (0, "No changes detected\n", True)
     migration = bookshop.root / "migrations/0005_add_loan_note.py"
-    migration.write_text(migration.read_text().replace("batch_op.add_column(", "str("))
+    aged(migration, migration.read_text().replace("batch_op.add_column(", "str("))
     assert check(bookshop)[:2] == (1, expected.replace("0005_add_loan_note", "0006_add_loan_note"))
 
 
@@ -80,10 +89,10 @@ def test_settings_environment_and_dotenv_changes_are_noticed(bookshop: Project) 
     check(bookshop)
 
     other_database = check(bookshop, DATABASE_URL="postgresql+psycopg://app:pw@127.0.0.1:1/shop")
-    (bookshop.root / ".env").write_text("SOMETHING=1\n")
+    aged(bookshop.root / ".env", "SOMETHING=1\n")
     dotenv = check(bookshop)
     pyproject = bookshop.root / "pyproject.toml"
-    pyproject.write_text(pyproject.read_text() + 'exclude_tables = ["legacy_*"]\n')
+    aged(pyproject, pyproject.read_text() + 'exclude_tables = ["legacy_*"]\n')
     settings = check(bookshop)
 
     assert other_database == (0, "No changes detected\n", True)
@@ -109,7 +118,7 @@ def test_the_replayed_history_is_cached_for_the_next_model_change(
     check(bookshop)
     replayed = list((tmp_path / "user-cache/sqlalchemy-manage/replay").glob("*.pickle"))
     models = bookshop.root / "bookshop/models.py"
-    models.write_text(models.read_text().replace("String(250)", "String(260)"))
+    aged(models, models.read_text().replace("String(250)", "String(260)"))
 
     result = check(bookshop)
 
@@ -145,3 +154,62 @@ def test_global_options_bypass_the_remembered_answer(bookshop: Project) -> None:
 
     assert result.returncode == 0
     assert imported_sqlalchemy(result.stderr)
+
+
+def test_a_project_below_a_dot_folder_still_notices_model_edits(tmp_path: Path) -> None:
+    root = tmp_path / ".worktrees" / "bookshop"
+    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns("*.sqlite3", "__pycache__"))
+    project = Project(root, f"sqlite:///{root}/db.sqlite3", "sqlite")
+    check(project)
+    models = root / "bookshop/models.py"
+    aged(models, models.read_text().replace("String(250)", "String(260)"))
+
+    assert check(project)[0] == 1
+
+
+def test_a_database_url_from_dotenv_is_remembered(bookshop: Project) -> None:
+    aged(bookshop.root / ".env", "DATABASE_URL=sqlite:///other.sqlite3\n")
+    check(bookshop)
+
+    assert check(bookshop) == (0, "No changes detected\n", False)
+
+
+def test_a_module_imported_by_a_migration_is_part_of_the_replay_cache(bookshop: Project) -> None:
+    aged(bookshop.root / "bookshop/limits.py", "NAME = 250\n")
+    migration = bookshop.root / "migrations/0004_alter_author_name.py"
+    aged(
+        migration,
+        migration.read_text()
+        .replace(
+            "from alembic import op\n",
+            "from alembic import op\n\nfrom bookshop.limits import NAME\n",
+        )
+        .replace("type_=sa.String(length=250)", "type_=sa.String(length=NAME)"),
+    )
+    assert check(bookshop)[:2] == (0, "No changes detected\n")
+    aged(bookshop.root / "bookshop/limits.py", "NAME = 260\n")
+
+    result = check(bookshop)
+
+    assert result[0] == 1
+    assert "~ Alter column name on author (type VARCHAR(260) -> VARCHAR(250))" in result[1]
+
+
+def test_an_answer_is_not_remembered_when_a_file_changed_during_the_run(bookshop: Project) -> None:
+    import time
+
+    from manage.core.answers import Answer, remember, remembered
+
+    migrations = bookshop.root / "migrations"
+    started = time.time_ns()
+    (migrations / "0004_alter_author_name.py").touch()  # edited while the check ran
+
+    remember(
+        bookshop.root,
+        migrations,
+        Answer("No changes detected\n", 0),
+        started_ns=started,
+        database_url=None,
+    )
+
+    assert remembered(bookshop.root) is None
