@@ -247,10 +247,6 @@ class MigrationEnvironment:
             )
         return heads[0] if heads else None
 
-    def path_of(self, revision: str) -> Path | None:
-        script = self.script.revision_map.get_revision(revision)
-        return Path(script.path) if isinstance(script, Script) else None
-
     def resolve(self, target: str) -> str:
         """Turn ``head``, ``zero``, an id or a unique prefix into a revision id (``base`` = zero).
 
