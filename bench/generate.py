@@ -5,7 +5,8 @@ One seeded spec (tables, columns, and the history that builds them) is written t
 - ``OUT/manage/``: ``pyproject.toml`` with ``[tool.manage]``, ``benchapp/models.py`` (the final
   state) and ``migrations/NNNN_<name>.py`` as ``manage makemigrations`` writes them;
 - ``OUT/alembic/``: ``alembic.ini``, a standard ``env.py``, ``script.py.mako``, ``versions/`` with
-  the same migration files, and its own copy of ``benchapp/``.
+  the same migration files, and its own copy of ``benchapp/``;
+- ``OUT/django/``: the same models and history as a Django project (``bench/djangogen.py``).
 
 The migrations are not produced by running ``manage makemigrations`` M times (far too slow at
 300 migrations): each one is built as Alembic operation objects, rendered with
@@ -41,6 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import djangogen  # the sibling module: the Django project
 import sqlalchemy as sa
 from alembic.autogenerate import render_python_code
 from alembic.operations import ops
@@ -204,12 +206,16 @@ class Migration:
     counts: dict[str, int]
     revision: str = ""
     message: str = ""
+    # The same changes for the Django project, snapshots as they stand after this migration:
+    # ("create", table, None), ("add", table, column) or ("alter", table, column).
+    changes: list[tuple[str, TableSpec, ColumnSpec | None]] = field(default_factory=list)
 
 
 @dataclass
 class Project:
     tables: list[TableSpec]
     migrations: list[Migration]
+    all_tables: list[TableSpec] = field(default_factory=list)  # the final state, every column
 
 
 def class_name(table: str) -> str:
@@ -255,7 +261,7 @@ class Builder:
             migrations.append(self._migration(number, schedule.get(number, []), date))
             if number == models_at:
                 snapshot = copy.deepcopy(self.tables)
-        return Project(snapshot if snapshot is not None else self.tables, migrations)
+        return Project(snapshot if snapshot is not None else self.tables, migrations, self.tables)
 
     def _creation_schedule(self) -> dict[int, list[str]]:
         """Which tables each migration creates: 40% in the initial one, the rest spread out."""
@@ -290,9 +296,18 @@ class Builder:
             counts["create_table"] = counts.get("create_table", 0) + 1
         # manage puts every create_table before the other changes (Alembic interleaves them).
         upgrade.sort(key=lambda op: not isinstance(op, ops.CreateTableOp))
+        touched: list[tuple[str, str, str]] = []
         if number > 1 and (not new_tables or self.rng.random() < 0.3):
-            upgrade.extend(self._changes(existing, self.rng.randint(1, 3), counts))
-        return Migration(number, ops.UpgradeOps(upgrade), date, counts)
+            upgrade.extend(self._changes(existing, self.rng.randint(1, 3), counts, touched))
+        changes: list[tuple[str, TableSpec, ColumnSpec | None]] = [
+            ("create", copy.deepcopy(self._table(op.table_name)), None)
+            for op in upgrade
+            if isinstance(op, ops.CreateTableOp)
+        ]
+        for kind, table_name, column in touched:
+            table = self._table(table_name)
+            changes.append((kind, table, copy.deepcopy(table.col(column))))
+        return Migration(number, ops.UpgradeOps(upgrade), date, counts, changes=changes)
 
     def _sorted_names(self) -> list[str]:
         """The tables in ``MetaData.sorted_tables`` order, which autogenerate creates them in.
@@ -363,8 +378,14 @@ class Builder:
     # -- changes to existing tables
 
     def _changes(
-        self, tables: list[TableSpec], count: int, counts: dict[str, int]
+        self,
+        tables: list[TableSpec],
+        count: int,
+        counts: dict[str, int],
+        record: list[tuple[str, str, str]],
     ) -> list[ops.ModifyTableOps]:
+        """``count`` random changes to existing tables; ``record`` gets, for each, "add" or
+        "alter" with the table and the column (every change touches exactly one column)."""
         touched: set[tuple[str, str]] = set()
         per_table: dict[str, list[ops.MigrateOperation]] = {}
         done = 0
@@ -373,8 +394,11 @@ class Builder:
             attempts += 1
             kind = self.rng.choices(list(CHANGE_WEIGHTS), weights=list(CHANGE_WEIGHTS.values()))[0]
             table = self.rng.choice(tables)
+            before = set(touched)
             made = getattr(self, f"_{kind}")(table, touched, tables)
             if made:
+                ((_, column),) = touched - before
+                record.append(("add" if kind == "add_column" else "alter", table.name, column))
                 per_table.setdefault(table.name, []).extend(made)
                 counts[kind] = counts.get(kind, 0) + 1
                 done += 1
@@ -782,6 +806,7 @@ def write_projects(project: Project, out: Path, *, tables: int, seed: int) -> No
     if out.exists():
         shutil.rmtree(out)
     manage_dir, alembic_dir = out / "manage", out / "alembic"
+    djangogen.write_project(project, out / "django")
     for package in (manage_dir / "benchapp", alembic_dir / "benchapp"):
         package.mkdir(parents=True)
         (package / "__init__.py").write_text('"""Generated benchmark app."""\n')
@@ -825,7 +850,7 @@ def write_projects(project: Project, out: Path, *, tables: int, seed: int) -> No
 def generate(
     tables: int, migrations: int, seed: int, out: Path, *, models_at: int | None = None
 ) -> dict[str, Any]:
-    """Build the spec and write both projects; returns the summary written to ``spec.json``."""
+    """Build the spec and write the three projects; returns the summary in ``spec.json``."""
     project = Builder(tables, migrations, seed).build(models_at)
     name_migrations(project.migrations)
     write_projects(project, out, tables=tables, seed=seed)
@@ -868,11 +893,15 @@ def fresh_database(project: Path, postgresql_url: str | None) -> Iterator[str | 
 
 
 def verify(out: Path, *, postgresql_url: str | None = None) -> list[str]:
-    """Apply every migration with both tools on a fresh database, then check that the models
-    match; returns the problems found."""
+    """Apply every migration with each tool on a fresh database, then check that the models
+    match (and, for Django, that its schema is the one manage built); returns the problems."""
     # A private cache: manage remembers replays and check answers, and this check must be cold.
     with tempfile.TemporaryDirectory(prefix="bench-verify-") as cache:
-        env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if k not in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE")
+        }
         return _verify(out, postgresql_url, dict(env, XDG_CACHE_HOME=cache))
 
 
@@ -880,7 +909,8 @@ def _verify(out: Path, postgresql_url: str | None, clean_env: dict[str, str]) ->
     problems: list[str] = []
     migrations = len(list((out / "manage" / "migrations").glob("*.py")))
     manage, alembic = str(VENV_BIN / "manage"), str(VENV_BIN / "alembic")
-    manage_dir, alembic_dir = out / "manage", out / "alembic"
+    manage_dir, alembic_dir, django_dir = out / "manage", out / "alembic", out / "django"
+    django = [str(VENV_BIN / "python"), "manage.py"]
 
     def expect(label: str, result: tuple[int, str], text: str, count: int = 1) -> None:
         status, output = result
@@ -895,6 +925,21 @@ def _verify(out: Path, postgresql_url: str | None, clean_env: dict[str, str]) ->
             expect(f"manage migrate ({where})", applied, "... OK", migrations)
             check = _run([manage, "makemigrations", "--check"], manage_dir, env)
             expect(f"manage makemigrations --check ({where})", check, "No changes detected")
+            if djangogen.installed():
+                with fresh_database(django_dir, server) as django_url:
+                    env = dict(clean_env, DATABASE_URL=django_url) if django_url else clean_env
+                    applied = _run([*django, "migrate"], django_dir, env)
+                    expect(f"django migrate ({where})", applied, "... OK", migrations)
+                    check_args = [*django, "makemigrations", "--check", "--dry-run"]
+                    check = _run(check_args, django_dir, env)
+                    expect(f"django makemigrations --check ({where})", check, "No changes detected")
+                    problems += [
+                        f"Django and manage schemas ({where}): {difference}"
+                        for difference in djangogen.schema_differences(
+                            url or f"sqlite:///{manage_dir / 'db.sqlite3'}",
+                            django_url or f"sqlite:///{django_dir / 'db.sqlite3'}",
+                        )
+                    ]
         with fresh_database(alembic_dir, server) as url:
             x = ["-x", f"url={url}"] if url else []
             upgraded = _run([alembic, *x, "upgrade", "head"], alembic_dir, clean_env)
@@ -913,7 +958,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--verify",
         action="store_true",
-        help="then migrate and check both projects on a fresh SQLite file",
+        help="then migrate and check each project on a fresh SQLite file (Django's if Django "
+        "is installed, and compare its schema with manage's)",
     )
     parser.add_argument(
         "--postgresql",
@@ -945,9 +991,17 @@ def main(argv: list[str] | None = None) -> int:
         if problems:
             return 1
         where = "SQLite" + (" and PostgreSQL" if args.postgresql else "")
+        if djangogen.installed():
+            tools = "manage, Alembic and Django"
+            schema = " Django's schema is manage's."
+        else:
+            tools, schema = (
+                "manage and Alembic",
+                " Django is not installed: its project was not run.",
+            )
         print(
-            f"Verified on {where} in {elapsed:.1f}s: both tools apply all {args.migrations} "
-            "migrations to a fresh database and then detect no changes."
+            f"Verified on {where} in {elapsed:.1f}s: {tools} apply all {args.migrations} "
+            f"migrations to a fresh database and then detect no changes.{schema}"
         )
     return 0
 

@@ -1,8 +1,10 @@
-"""Time ``manage`` and plain Alembic side by side, as whole processes, on generated projects.
+"""Time ``manage``, plain Alembic and Django side by side, as whole processes, on generated
+projects.
 
 For each size ``TxM`` (T tables, M migrations) the projects are generated with
 ``bench/generate.py`` into ``bench/.work/TxM/``, every command runs once as a warm-up (which also
-checks its exit code and output), then ``--runs`` timed runs alternate between the two tools.
+checks its exit code and output), then ``--runs`` timed runs alternate between the tools. Without
+Django installed (``pip install -e ".[bench]"``), its column is left out.
 Wall time comes from ``time.perf_counter`` around each process, peak RSS from ``os.wait4``
 (the child's own ``ru_maxrss``). Anything a command needs first (a fresh or a migrated database)
 is prepared outside the timing.
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import itertools
 import json
 import os
 import platform
@@ -33,13 +36,15 @@ from importlib.metadata import version
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import generate  # the sibling script
+import djangogen  # the sibling modules
+import generate
 
 REPO = generate.REPO
 WORK = REPO / "bench" / ".work"
 DOCS = REPO / "docs" / "benchmarks.md"
 BIN = generate.VENV_BIN
 PYTHON, MANAGE, ALEMBIC = str(BIN / "python"), str(BIN / "manage"), str(BIN / "alembic")
+DJANGO_ADMIN = str(BIN / "django-admin")
 DEFAULT_SIZES = "20x20,100x100"
 
 
@@ -139,7 +144,7 @@ class Result:
 
     size: str
     key: str
-    tool: str  # "manage", "alembic" or "floor"
+    tool: str  # "manage", "alembic", "django" or "floor"
     label: str
     walls: list[float] = field(default_factory=list)
     rss_kib: list[int] = field(default_factory=list)
@@ -219,8 +224,49 @@ def forget(runner: Runner, *, everything: bool) -> Prepare:
     return prepare
 
 
-def cases_for_size(size: str, out: Path, runner: Runner, postgresql_url: str | None) -> list[Case]:
+EDIT_MARK = "    id: Mapped[int] = mapped_column(primary_key=True)\n"
+EDIT = "    bench_note: Mapped[str | None] = mapped_column(sa.String(40))\n"
+
+
+def edited_copy(project: Path, to: Path) -> Path:
+    """``project`` with a column added to its first model: a change the check must report."""
+    shutil.rmtree(to, ignore_errors=True)
+    shutil.copytree(project, to, ignore=shutil.ignore_patterns("db.sqlite3", "__pycache__"))
+    if (to / "manage.py").exists():
+        djangogen.add_edit(to)
+        return to
+    models = to / "benchapp" / "models.py"
+    text = models.read_text()
+    assert EDIT_MARK in text
+    models.write_text(text.replace(EDIT_MARK, EDIT_MARK + EDIT, 1))
+    return to
+
+
+def discard_new_revisions(versions: Path, then: Prepare) -> Prepare:
+    """After the run, delete the revision files it wrote (``alembic revision --autogenerate``
+    writes one even when nothing changed)."""
+
+    @contextmanager
+    def prepare() -> Iterator[str | None]:
+        before = set(versions.glob("*.py"))
+        with then() as url:
+            try:
+                yield url
+            finally:
+                for path in set(versions.glob("*.py")) - before:
+                    path.unlink()
+
+    return prepare
+
+
+def cases_for_size(
+    size: str, out: Path, runner: Runner, postgresql_url: str | None, *, django: bool
+) -> list[Case]:
     m, a = out / "manage", out / "alembic"
+    m_edited, a_edited = (
+        edited_copy(m, out / "manage_edited"),
+        edited_copy(a, out / "alembic_edited"),
+    )
     migrate_m = Step([MANAGE, "migrate"], m, expect_text="OK")
     upgrade_a = Step([ALEMBIC, "upgrade", "head"], a)
 
@@ -250,6 +296,14 @@ def cases_for_size(size: str, out: Path, runner: Runner, postgresql_url: str | N
         Case("check", "alembic", "fresh db.sqlite3; alembic upgrade head; alembic check",
              alembic_steps((["upgrade", "head"], None), (["check"], no_changes)),
              sqlite_fresh(a)),
+        Case("check_edited", "manage", "manage makemigrations --check (a model changed)",
+             lambda _url: [Step([MANAGE, "makemigrations", "--check"], m_edited, expect_code=1,
+                                expect_text="+ Add column bench_note")],
+             forget(runner, everything=False)),
+        Case("check_edited", "alembic", "alembic check (a model changed, database at head)",
+             lambda _url: [Step([ALEMBIC, "check"], a_edited, expect_code=255,
+                                expect_text="New upgrade operations detected")],
+             sqlite_migrated(a_edited, Step([ALEMBIC, "upgrade", "head"], a_edited), runner)),
         Case("check_replayed", "manage", "manage makemigrations --check (history cached)",
              manage_steps("makemigrations", "--check", text="No changes detected"),
              forget(runner, everything=False)),
@@ -273,7 +327,19 @@ def cases_for_size(size: str, out: Path, runner: Runner, postgresql_url: str | N
         Case("show", "alembic", "alembic history --indicate-current (migrated)",
              alembic_steps((["history", "--indicate-current"], "(current)")),
              sqlite_migrated(a, upgrade_a, runner)),
+        Case("help_project", "manage", "manage --help (in the project)",
+             lambda _url: [Step([MANAGE, "--help"], m, expect_text="makemigrations")]),
+        Case("help_project", "alembic", "alembic --help (in the project)",
+             lambda _url: [Step([ALEMBIC, "--help"], a, expect_text="upgrade")]),
+        Case("makemigrations", "manage", "manage makemigrations (nothing changed)",
+             manage_steps("makemigrations", text="No changes detected")),
+        Case("makemigrations", "alembic",
+             "alembic revision --autogenerate (database at head; the file is deleted untimed)",
+             alembic_steps((["revision", "--autogenerate", "-m", "nothing"], "Generating")),
+             discard_new_revisions(a / "versions", sqlite_migrated(a, upgrade_a, runner))),
     ]  # fmt: skip
+    if django:
+        cases += django_cases(out, runner, postgresql_url)
     if postgresql_url:
         fresh = postgresql_fresh(postgresql_url)
         cases += [
@@ -290,9 +356,57 @@ def cases_for_size(size: str, out: Path, runner: Runner, postgresql_url: str | N
     return cases
 
 
-def global_cases(neutral: Path) -> list[Case]:
+def django_cases(out: Path, runner: Runner, postgresql_url: str | None) -> list[Case]:
+    """Django's commands on the Django project (``python manage.py ...``)."""
+    d, d_edited = out / "django", edited_copy(out / "django", out / "django_edited")
+
+    def steps(*args: str, text: str | None = None, code: int = 0) -> Callable[..., list[Step]]:
+        def make(url: str | None) -> list[Step]:
+            env = {"DATABASE_URL": url} if url else None
+            return [Step([PYTHON, "manage.py", *args], d, env, code, text)]
+
+        return make
+
+    migrate_d = Step([PYTHON, "manage.py", "migrate"], d, expect_text="OK")
+    migrated = sqlite_migrated(d, migrate_d, runner)
+    check = ("makemigrations", "--check", "--dry-run")
+    cases = [
+        Case("floor_django", "floor", "python -c 'import django; django.setup()'",
+             lambda _url: [Step([PYTHON, "-c", "import django; django.setup()"], d,
+                                {"DJANGO_SETTINGS_MODULE": djangogen.SETTINGS_MODULE})]),
+        Case("help_project", "django", "python manage.py help",
+             steps("help", text="migrate")),
+        Case("check", "django", "python manage.py makemigrations --check --dry-run",
+             steps(*check, text="No changes detected"), migrated),
+        Case("check_edited", "django",
+             "python manage.py makemigrations --check --dry-run (a model changed)",
+             lambda _url: [Step([PYTHON, "manage.py", *check], d_edited, expect_code=1,
+                                expect_text="Add field bench_note")],
+             sqlite_migrated(d_edited, Step([PYTHON, "manage.py", "migrate"], d_edited), runner)),
+        Case("makemigrations", "django", "python manage.py makemigrations (nothing changed)",
+             steps("makemigrations", text="No changes detected"), migrated),
+        Case("show", "django", "python manage.py showmigrations (migrated)",
+             steps("showmigrations", text="[X]"), migrated),
+        Case("migrate_fresh", "django", "python manage.py migrate (fresh SQLite file)",
+             steps("migrate", text="OK"), sqlite_fresh(d)),
+        Case("migrate_head", "django", "python manage.py migrate (already at head)",
+             steps("migrate", text="No migrations to apply"), migrated),
+    ]  # fmt: skip
+    if postgresql_url:
+        cases += [
+            Case("pg_check", "django",
+                 "python manage.py makemigrations --check --dry-run (fresh PostgreSQL database)",
+                 steps(*check, text="No changes detected"), postgresql_fresh(postgresql_url)),
+            Case("pg_migrate_fresh", "django",
+                 "python manage.py migrate (fresh PostgreSQL database)",
+                 steps("migrate", text="OK"), postgresql_fresh(postgresql_url)),
+        ]  # fmt: skip
+    return cases
+
+
+def global_cases(neutral: Path, *, django: bool) -> list[Case]:
     """Size-independent commands, run once per benchmark."""
-    return [
+    cases = [
         Case("floor_pass", "floor", "python -c pass",
              lambda _url: [Step([PYTHON, "-c", "pass"], neutral)]),
         Case("floor_sqlalchemy", "floor", "python -c 'import sqlalchemy'",
@@ -302,6 +416,12 @@ def global_cases(neutral: Path) -> list[Case]:
         Case("help", "alembic", "alembic --help (outside any project)",
              lambda _url: [Step([ALEMBIC, "--help"], neutral, expect_text="upgrade")]),
     ]  # fmt: skip
+    if django:
+        cases.append(
+            Case("help", "django", "django-admin help (outside any project)",
+                 lambda _url: [Step([DJANGO_ADMIN, "help"], neutral, expect_text="migrate")])
+        )  # fmt: skip
+    return cases
 
 
 def measure(cases: list[Case], size: str, runs: int, runner: Runner) -> list[Result]:
@@ -362,6 +482,7 @@ def machine_info(postgresql_url: str | None) -> dict[str, str]:
         "SQLAlchemy": version("SQLAlchemy"),
         "Alembic": version("alembic"),
         "sqlalchemy-manage": version("sqlalchemy-manage"),
+        "Django": version("django") if djangogen.installed() else "not installed",
         "Commit": (_git("rev-parse", "--short", "HEAD") or "?")
         + (" + uncommitted changes" if _git("status", "--porcelain", "--", "manage") else ""),
     }
@@ -375,33 +496,79 @@ def machine_info(postgresql_url: str | None) -> dict[str, str]:
     return info
 
 
-ROWS = [
-    ("help", "`--help`, outside any project"),
+ROWS = [  # key, the row's label, a short name for the growth table
+    ("help", "`--help`, outside any project (Django: `django-admin help`)", "help, outside"),
+    (
+        "help_project",
+        "help inside the project: `manage --help` / `alembic --help` / `python manage.py help`",
+        "help, in the project",
+    ),
     (
         "check",
         "models match the history, from scratch: `makemigrations --check` with no caches / "
-        "fresh db + `upgrade head` + `check`",
+        "fresh db + `upgrade head` + `check` / `makemigrations --check --dry-run`",
+        "check, from scratch",
     ),
     (
         "check_replayed",
-        "models edited, history unchanged: `makemigrations --check` with its replay cached / "
-        "`check` at head",
+        "models' source touched, schema and history unchanged: `makemigrations --check` with its "
+        "caches / `check` at head / (Django: as above)",
+        "check, models touched",
     ),
-    ("check_again", "nothing changed since the last check: `makemigrations --check` / `check`"),
-    ("show", "list migrations: `showmigrations` / `history --indicate-current`"),
-    ("migrate_fresh", "migrate a fresh SQLite file: `migrate` / `upgrade head`"),
-    ("migrate_head", "migrate, already at head: `migrate` / `upgrade head`"),
+    (
+        "check_edited",
+        "a model changed (one column added), history unchanged: `makemigrations --check` / "
+        "`check` at head / `makemigrations --check --dry-run`",
+        "check, a model changed",
+    ),
+    (
+        "check_again",
+        "nothing changed since the last check: `makemigrations --check` / `check` / "
+        "(Django: as above)",
+        "check, nothing changed",
+    ),
+    (
+        "makemigrations",
+        "makemigrations, nothing changed: `makemigrations` / `revision --autogenerate` at head / "
+        "`makemigrations`",
+        "makemigrations, no change",
+    ),
+    (
+        "show",
+        "list migrations: `showmigrations` / `history --indicate-current` / `showmigrations`",
+        "showmigrations",
+    ),
+    (
+        "migrate_fresh",
+        "migrate a fresh SQLite file: `migrate` / `upgrade head` / `migrate`",
+        "migrate, fresh SQLite",
+    ),
+    (
+        "migrate_head",
+        "migrate, already at head: `migrate` / `upgrade head` / `migrate`",
+        "migrate, at head",
+    ),
     (
         "pg_check",
-        "PostgreSQL, from scratch: `makemigrations --check` / fresh db + `upgrade head` + `check`",
+        "PostgreSQL, from scratch: `makemigrations --check` / fresh db + `upgrade head` + `check` "
+        "/ `makemigrations --check --dry-run`",
+        "check, PostgreSQL",
     ),
-    ("pg_migrate_fresh", "PostgreSQL: migrate a fresh database"),
+    ("pg_migrate_fresh", "PostgreSQL: migrate a fresh database", "migrate, fresh PostgreSQL"),
 ]
 FLOORS = [
-    ("floor_pass", "`python -c pass`"),
-    ("floor_sqlalchemy", "`python -c 'import sqlalchemy'`"),
-    ("floor_models", "`python -c 'import benchapp.models'` (in the project)"),
+    ("floor_pass", "`python -c pass`", ""),
+    ("floor_sqlalchemy", "`python -c 'import sqlalchemy'`", ""),
+    ("floor_models", "`python -c 'import benchapp.models'` (in the project)", "import the models"),
+    (
+        "floor_django",
+        "`python -c 'import django; django.setup()'` (in the Django project)",
+        "Django's setup",
+    ),
 ]
+# Django has no cache: its one `makemigrations --check --dry-run` stands for these rows too.
+DJANGO_SAME_AS = {"check_replayed": "check", "check_again": "check"}
+TOOLS = ("manage", "alembic", "django")
 
 
 def _ratio(a: Result | None, b: Result | None) -> str:
@@ -414,6 +581,18 @@ def _mib(r: Result | None) -> str:
     return "-" if not r or r.error or not r.rss_kib else f"{r.peak_mib:.0f}"
 
 
+def _result(
+    by: dict[tuple[str, str, str], Result], size: str, key: str, tool: str
+) -> Result | None:
+    """The result shown in a row: help outside a project is measured once for all sizes, and
+    Django's check stands for the check rows it has no cache for."""
+    if key == "help":
+        size = "all"
+    if tool == "django":
+        key = DJANGO_SAME_AS.get(key, key)
+    return by.get((size, key, tool))
+
+
 def render_markdown(
     results: list[Result],
     sizes: list[str],
@@ -424,8 +603,10 @@ def render_markdown(
     smoke: bool,
     generation: dict[str, float],
     load: tuple[tuple[float, ...], tuple[float, ...]],
+    django: bool,
 ) -> str:
     by = {(r.size, r.key, r.tool): r for r in results}
+    tools = TOOLS if django else TOOLS[:2]
     lines = [
         "# Benchmarks",
         "",
@@ -440,17 +621,27 @@ def render_markdown(
             "",
         ]
     lines += [
-        "`manage` and plain Alembic, timed as whole processes on the same generated projects "
-        "(`bench/generate.py`: a seeded mix of tables, columns, foreign keys, indexes and unique "
-        "constraints; the history creates tables, then adds tables and columns and alters "
-        "nullability and types). Both projects hold the same migration files; the Alembic one "
-        "has the standard `alembic.ini` and `env.py`.",
+        "`manage`, plain Alembic and Django, timed as whole processes on the same generated "
+        "projects (`bench/generate.py`: a seeded mix of tables, columns, foreign keys, indexes "
+        "and unique constraints; the history creates tables, then adds tables and columns and "
+        "alters nullability and types). The `manage` and Alembic projects hold the same "
+        "migration files; the Alembic one has the standard `alembic.ini` and `env.py`. The "
+        "Django project has the same models and one Django migration per migration "
+        "(`CreateModel`, `AddField`, `AlterField`), and `generate.py --verify` checks that it "
+        "builds the same schema.",
         "",
+    ]
+    if not django:
+        lines += [
+            '> Django is not installed (`pip install -e ".[bench]"`), so its column is left out.',
+            "",
+        ]
+    lines += [
         f"Command: `{' '.join(['bench/run.py', *argv])}`. Each command ran once as a warm-up "
-        f"(which also checks its exit code and output), then {runs} timed runs, the two tools "
+        f"(which also checks its exit code and output), then {runs} timed runs, the tools "
         "alternating. Times are wall seconds, median (min-max); RSS is the peak resident set "
         "of the process (the largest one, for a recipe of several), in MiB. Preparing a fresh or "
-        "a migrated database is not timed.",
+        "a migrated database, and deleting the file `alembic revision` writes, is not timed.",
         "",
         "## Machine",
         "",
@@ -463,13 +654,17 @@ def render_markdown(
     ]
     lines += ["## Floors", "", "| command | " + " | ".join(f"{s}: s" for s in sizes) + " |"]
     lines.append("| --- |" + " --- |" * len(sizes))
-    for key, label in FLOORS:
+    for key, label, _ in FLOORS:
         cells = []
         for size in sizes:
             r = by.get((size, key, "floor")) or by.get(("all", key, "floor"))
             cells.append(r.cell() + f", {_mib(r)} MiB" if r else "-")
-        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+        if any(cell != "-" for cell in cells):
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
     lines.append("")
+    header = "| what |" + "".join(f" {tool} s | MiB |" for tool in tools)
+    ratios = ["manage/alembic", *(["manage/django"] if django else []), "manage/floor"]
+    header += "".join(f" {r} |" for r in ratios)
     for size in sizes:
         tables, migrations = size.split("x")
         floor = by.get((size, "floor_models", "floor"))
@@ -477,41 +672,66 @@ def render_markdown(
             f"## {size}: {tables} tables, {migrations} migrations",
             "",
             f"Generated in {generation[size]:.1f}s. manage/floor divides by "
-            "`python -c 'import benchapp.models'` at this size.",
+            "`python -c 'import benchapp.models'` at this size."
+            + (
+                " † Django has no cache: its check rows repeat its one "
+                "`makemigrations --check --dry-run` measurement."
+                if django
+                else ""
+            ),
             "",
-            "| what | manage s | MiB | alembic s | MiB | manage/alembic | manage/floor |",
-            "| --- | --- | --- | --- | --- | --- | --- |",
+            header,
+            "|" + " --- |" * (1 + 2 * len(tools) + len(ratios)),
         ]
-        for key, label in ROWS:
-            where = "all" if key == "help" else size
-            man, ale = by.get((where, key, "manage")), by.get((where, key, "alembic"))
-            if not man and not ale:
+        for key, label, _ in ROWS:
+            row = {tool: _result(by, size, key, tool) for tool in tools}
+            if not row["manage"] and not row["alembic"]:
                 continue
-            lines.append(
-                f"| {label} | {man.cell() if man else '-'} | {_mib(man)} | "
-                f"{ale.cell() if ale else '-'} | {_mib(ale)} | {_ratio(man, ale)} | "
-                f"{_ratio(man, floor)} |"
-            )
+            cells = [label]
+            for tool in tools:
+                r = row[tool]
+                mark = " †" if tool == "django" and key in DJANGO_SAME_AS and r else ""
+                cells += [(r.cell() if r else "-") + mark, _mib(r)]
+            cells.append(_ratio(row["manage"], row["alembic"]))
+            if django:
+                cells.append(_ratio(row["manage"], row["django"]))
+            cells.append(_ratio(row["manage"], floor))
+            lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
     if len(sizes) > 1:
-        first, last = sizes[0], sizes[-1]
+        steps = list(itertools.pairwise(sizes))
+        if len(sizes) > 2:
+            steps.append((sizes[0], sizes[-1]))
+
+        def linear(a: str, b: str) -> str:
+            return f"{int(b.split('x')[1]) / int(a.split('x')[1]):.1f}x"
+
         lines += [
             "## Growth with size",
             "",
-            f"Median seconds per size; growth is {last} over {first}.",
+            "Median seconds per size, and the ratio of the medians from one size to the next "
+            "(in the heading, the ratio of the migration counts: what linear growth would be).",
             "",
-            "| what | tool | " + " | ".join(sizes) + " | growth |",
-            "| --- | --- |" + " --- |" * len(sizes) + " --- |",
+            "| what | tool | "
+            + " | ".join(sizes)
+            + " | "
+            + " | ".join(f"{a} → {b} (linear {linear(a, b)})" for a, b in steps)
+            + " |",
+            "| --- | --- |" + " --- |" * (len(sizes) + len(steps)),
         ]
-        for key, label in [*ROWS[1:], FLOORS[2]]:
-            for tool in ("manage", "alembic", "floor"):
-                row = [by.get((s, key, tool)) for s in sizes]
-                if not any(row):
+        for key, _, label in [*ROWS[1:], *FLOORS[2:]]:
+            for tool in (*tools, "floor"):
+                if tool == "django" and key in DJANGO_SAME_AS:
                     continue
-                cells = [f"{r.median:.3f}" if r and not r.error else "-" for r in row]
-                lines.append(
-                    f"| {label} | {tool} | " + " | ".join(cells) + f" | {_ratio(row[-1], row[0])} |"
-                )
+                results_by_size = {s: by.get((s, key, tool)) for s in sizes}
+                if not any(results_by_size.values()):
+                    continue
+                cells = [
+                    f"{r.median:.3f}" if r and not r.error else "-"
+                    for r in results_by_size.values()
+                ]
+                growth = [_ratio(results_by_size[b], results_by_size[a]) for a, b in steps]
+                lines.append(f"| {label} | {tool} | " + " | ".join(cells + growth) + " |")
         lines.append("")
     failures = [r for r in results if r.error]
     if failures:
@@ -524,6 +744,7 @@ def render_markdown(
         "## Reproduce",
         "",
         "```sh",
+        '.venv/bin/pip install -e ".[dev,bench]"                          # Django too',
         ".venv/bin/python bench/run.py --write-docs                      # 20x20,100x100",
         ".venv/bin/python bench/run.py --sizes 20x20,100x100,300x300 --postgresql --write-docs",
         ".venv/bin/python bench/generate.py --tables 100 --migrations 100 --out /tmp/b --verify",
@@ -581,9 +802,16 @@ def main(argv: list[str] | None = None) -> int:
     base_env = {
         k: v
         for k, v in os.environ.items()
-        if k not in ("DATABASE_URL", "MANAGE_SETTINGS_MODULE", "PYTHONPATH")
+        if k
+        not in ("DATABASE_URL", "MANAGE_SETTINGS_MODULE", "PYTHONPATH", "DJANGO_SETTINGS_MODULE")
     }
     base_env["XDG_CACHE_HOME"] = str(args.work / "cache")  # manage's compiled migrations
+    django = djangogen.installed()
+    if not django:
+        print(
+            'Django is not installed (pip install -e ".[bench]"): no Django column.',
+            file=sys.stderr,
+        )
     load_start = os.getloadavg()
     info = machine_info(args.postgresql)
     results: list[Result] = []
@@ -594,7 +822,7 @@ def main(argv: list[str] | None = None) -> int:
         runner = Runner(base_env, Path(scratch))
         try:
             print("global: floors and --help", file=sys.stderr)
-            results += measure(global_cases(neutral), "all", args.runs, runner)
+            results += measure(global_cases(neutral, django=django), "all", args.runs, runner)
             for size in args.sizes:
                 tables, migrations = (int(n) for n in size.split("x"))
                 out = args.work / size
@@ -602,7 +830,7 @@ def main(argv: list[str] | None = None) -> int:
                 generate.generate(tables, migrations, args.seed, out)
                 generation[size] = time.perf_counter() - start
                 print(f"{size}: generated in {generation[size]:.1f}s", file=sys.stderr)
-                cases = cases_for_size(size, out, runner, args.postgresql)
+                cases = cases_for_size(size, out, runner, args.postgresql, django=django)
                 results += measure(cases, size, args.runs, runner)
         finally:
             runner.close()
@@ -615,6 +843,7 @@ def main(argv: list[str] | None = None) -> int:
         smoke=args.smoke,
         generation=generation,
         load=(load_start, os.getloadavg()),
+        django=django,
     )
     print(markdown)
     (args.work / "results.json").write_text(

@@ -1,5 +1,5 @@
 """``python -m manage``."""
 
-from manage.cli import main
+from manage.launcher import main
 
 main()

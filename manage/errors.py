@@ -9,6 +9,12 @@ class ManageError(Exception):
     exit_code = 3
 
 
+class UsageError(ManageError):
+    """Options that contradict each other or do nothing together: a usage error (exit 2)."""
+
+    exit_code = 2
+
+
 class SettingsError(ManageError):
     """The project's settings are missing or invalid."""
 
@@ -19,6 +25,18 @@ class DiscoveryError(ManageError):
 
 class DatabaseError(ManageError):
     """The database could not be reached or refused an operation."""
+
+
+class ProjectCommandError(ManageError):
+    """A project or plugin command could not be loaded, clashes with another, or was misused."""
+
+
+class DbShellError(ManageError):
+    """The database's client program is not installed, or its dialect has none."""
+
+
+class ShellError(ManageError):
+    """The shell interface asked for is unknown or not installed."""
 
 
 class MigrationError(ManageError):

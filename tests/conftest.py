@@ -24,6 +24,7 @@ from typer.testing import CliRunner, Result
 
 from manage.cli import app
 
+pytest_plugins = ["pytester"]  # tests/test_pytest_plugin.py runs pytest on generated projects
 sys.dont_write_bytecode = True  # an edited models.py must never be read back from a stale .pyc
 
 PROJECTS = Path(__file__).parent / "projects"
@@ -134,6 +135,20 @@ class Project:
             timeout=120,
         )
 
+    def subprocess_input(
+        self, args: list[str], stdin: str, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """``manage ARGS`` in a new process, with ``stdin`` as its input."""
+        return subprocess.run(
+            [str(BIN / "manage"), *args],
+            cwd=self.root,
+            env={**os.environ, **(env or {})},
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
     def files(self) -> dict[str, bytes]:
         """Every file of the project (not the SQLite database), to prove nothing was written."""
         return {
@@ -157,12 +172,15 @@ class Project:
         return True
 
     def tables(self) -> set[str]:
+        """The tables in the database, but manage's own history table (tests/cli/test_history.py
+        looks at that one)."""
         if not self.database_exists():
             return set()
         engine = self.engine()
         try:
             with engine.connect() as connection:
-                return set(sa.inspect(connection).get_table_names())
+                names = set(sa.inspect(connection).get_table_names())
+                return names - {"manage_migration_history"}
         finally:
             engine.dispose()
 

@@ -40,10 +40,18 @@ def alembic_project(project: Project) -> Path:
         )
     )
     env_py = project.root / "alembic/env.py"
+    # As docs/production.md says: plain autogenerate must leave manage's history table alone.
     env_py.write_text(
-        env_py.read_text().replace(
+        env_py.read_text()
+        .replace(
             "target_metadata = None",
-            "from shop.models import Base\ntarget_metadata = Base.metadata",
+            "from shop.models import Base\ntarget_metadata = Base.metadata\n\n\n"
+            "def include_name(name, type_, parent_names):\n"
+            '    return not (type_ == "table" and name == "manage_migration_history")\n',
+        )
+        .replace(
+            "target_metadata=target_metadata",
+            "include_name=include_name, target_metadata=target_metadata",
         )
     )
     alembic(project, "revision", "--autogenerate", "-m", "create author and book")

@@ -80,3 +80,54 @@ def test_server_defaults_and_the_enum_work_in_the_migrated_schema(
 
     assert created is not None
     assert loaned is not None
+
+
+def test_the_seed_project_command(example: tuple[Project, dict[str, str]]) -> None:
+    project, env = example
+
+    early = project.subprocess("seed", env=env)
+    assert project.subprocess("migrate", env=env).returncode == 0
+    seeded = project.subprocess("seed", env=env)
+    again = project.subprocess("seed", "--no-loans", env=env)
+
+    assert (early.returncode, early.stderr) == (
+        3,
+        "Error: The bookshop tables do not exist yet. Run 'manage migrate' first.\n",
+    )
+    assert (seeded.returncode, seeded.stdout) == (0, "Seeded 3 authors, 5 books and 2 loans.\n")
+    assert (again.returncode, again.stdout) == (
+        0,
+        "The database has authors already; nothing seeded.\n",
+    )
+    engine = project.engine()
+    with engine.connect() as connection:
+        rows = connection.exec_driver_sql(
+            "SELECT book.title, loan.borrower, loan.status FROM loan"
+            " JOIN book ON book.id = loan.book_id ORDER BY loan.borrower"
+        ).all()
+    engine.dispose()
+    assert [tuple(row) for row in rows] == [
+        ("Kindred", "Dana", "RETURNED"),
+        ("A Wizard of Earthsea", "Ged", "OUT"),
+    ]
+
+
+@pytest.mark.parametrize("dialect", ["sqlite"])
+def test_seed_without_loans_on_a_fresh_database(example: tuple[Project, dict[str, str]]) -> None:
+    project, env = example
+    assert project.subprocess("migrate", env=env).returncode == 0
+
+    seeded = project.subprocess("seed", "--no-loans", env={**env, "PYTHONWARNINGS": "error"})
+
+    assert (seeded.returncode, seeded.stdout, seeded.stderr) == (
+        0,
+        "Seeded 3 authors, 5 books and 0 loans.\n",
+        "",
+    )
+    engine = project.engine()
+    with engine.connect() as connection:
+        counts = connection.exec_driver_sql(
+            "SELECT (SELECT count(*) FROM book), (SELECT count(*) FROM loan)"
+        ).one()
+    engine.dispose()
+    assert tuple(counts) == (5, 0)

@@ -8,6 +8,7 @@ from typing import Literal
 
 from manage.commands.makemigrations import makemigrations
 from manage.commands.migrate import migrate
+from manage.commands.showmigrations import showmigrations
 from manage.core.database import connect, sqlite_file
 from manage.core.discovery import load_metadata
 from manage.core.environment import MigrationEnvironment
@@ -206,12 +207,19 @@ def _at_head(settings: Settings, env: MigrationEnvironment) -> CheckItem:
     try:
         steps = migrate(settings, check=True).steps
         current = _current(settings, env)
+        warnings = tuple(
+            m.edited_warning(settings.project_root)
+            for m in showmigrations(settings).migrations
+            if m.edited
+        )
     except ManageError as exc:
         return CheckItem(AT_HEAD, "fail", str(exc))
     at = f"at {', '.join(current)}" if current else "no migrations applied"
     if not steps:
-        return CheckItem(AT_HEAD, "ok", at if current else "(no migrations)")
-    return CheckItem(AT_HEAD, "fail", f"{at}, {len(steps)} unapplied (run 'manage migrate')")
+        return CheckItem(AT_HEAD, "ok", at if current else "(no migrations)", warnings)
+    return CheckItem(
+        AT_HEAD, "fail", f"{at}, {len(steps)} unapplied (run 'manage migrate')", warnings
+    )
 
 
 def _current(settings: Settings, env: MigrationEnvironment) -> tuple[str, ...]:

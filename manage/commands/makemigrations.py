@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from manage.core import revisions
+from manage.core import insync, revisions
 from manage.core.database import connect, shadow_database
 from manage.core.discovery import include_object_filter, load_metadata
-from manage.core.environment import MigrationEnvironment
+from manage.core.environment import MigrationEnvironment, check_unchanged_history
 from manage.core.replay import UnreplayableError
 from manage.core.revisions import Operation
 from manage.core.settings import Settings
-from manage.errors import DatabaseError, MigrationError
+from manage.errors import DatabaseError, MigrationError, UsageError
+
+if TYPE_CHECKING:
+    from manage.core.questions import Questioner
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +36,12 @@ class MakeMigrationsResult:
     """With ``dry_run``: the text of the file that would be written."""
     merged: tuple[str, ...] = ()
     """With ``merge``: the heads the merge migration joins."""
+    replaced: Path | None = None
+    """With ``update``: the latest migration's file before it was rewritten."""
+    sql_files: tuple[Path, ...] = ()
+    """With ``empty`` and ``sql``: the SQL files the migration runs."""
+    checked: str | None = None
+    """With ``update``: the only database checked for having applied the latest migration."""
 
 
 def _always(_question: str) -> bool:
@@ -51,13 +62,18 @@ def makemigrations(
     merge: bool = False,
     confirm: Callable[[str], bool] = _always,
     on_notice: Callable[[str], None] = _ignore,
+    questioner: Questioner | None = None,
+    update: bool = False,
+    sql: bool = False,
+    sql_dialects: tuple[str, ...] = (),
 ) -> MakeMigrationsResult:
     """Compare the models with the schema the migration history builds, and write the difference.
 
-    The history is replayed into a throwaway shadow database of the project's dialect; with
-    ``check`` it is replayed in memory instead, needing no database at all (a migration whose
-    effect cannot be known without one falls back to the shadow database, with a notice). The
-    development database is never read or created.
+    The history is replayed in memory first, needing no database at all: that answers
+    ``check``, and "no changes" for the others. A migration to write is generated against the
+    history replayed into a throwaway shadow database of the project's dialect (as is a check
+    whose history cannot be replayed in memory, with a notice). The development database is
+    never read or created.
 
     Args:
         name: the migration name (``-n``); derived from the operations when omitted.
@@ -67,9 +83,32 @@ def makemigrations(
         merge: write a migration joining several heads.
         confirm: asked before writing a merge; answers True when not interactive.
         on_notice: told why a check falls back to a shadow database.
+        questioner: answers the questions about renames and one-off defaults; by default
+            nothing is asked, renames are drops and adds, and a needed default is an error.
+        update: fold the changes into the latest migration instead, if no database has
+            applied it (``update.update_latest``).
+        sql: with ``empty``, a migration whose upgrade and downgrade run ``.sql`` files
+            beside it (``manage.sqlfiles``); one pair per name in ``sql_dialects`` if given.
     """
     if name is not None and (problem := revisions.name_problem(name)):
         raise MigrationError(problem)
+    answered = questioner is not None and bool(questioner.renames or questioner.defaults)
+    if conflict := flag_conflict(
+        check=check, dry_run=dry_run, empty=empty, merge=merge, update=update, sql=sql,
+        sql_dialects=sql_dialects, answered=answered,
+    ):  # fmt: skip
+        raise UsageError(conflict)
+    if update:
+        from manage.commands.update import update_latest
+
+        updated = update_latest(settings, name=name, questioner=questioner)
+        return MakeMigrationsResult(
+            updated.revision, updated.path, updated.operations, updated.path is not None,
+            replaced=updated.replaced, checked=updated.checked,
+        )  # fmt: skip
+    remembered = None if merge or empty else check_from_cache(settings, name)
+    if remembered is not None and (check or not remembered.operations):
+        return remembered  # a check, or nothing to write: no shadow database needed
     write = not (check or dry_run)
     with tempfile.TemporaryDirectory(prefix="manage-dry-run-") as scratch:
         scratch_dir = None if write else Path(scratch)
@@ -80,7 +119,11 @@ def makemigrations(
         if empty:
             slug = name or revisions.auto_name()
             path = env.write_revision(slug, write_to=scratch_dir)
-            return _result(env, path.stem, path, (), written=write)
+            sql_files = _sql_migration(path, sql_dialects) if sql else ()
+            if not write:  # where they would go, not the scratch folder about to be deleted
+                sql_files = tuple(env.migrations_dir / f.name for f in sql_files)
+            result = _result(env, path.stem, path, (), written=write, on_notice=on_notice)
+            return dataclasses.replace(result, sql_files=sql_files)
         metadata = load_metadata(settings)
         include_object = include_object_filter(settings)
         unreplayable: UnreplayableError | None = None
@@ -92,6 +135,14 @@ def makemigrations(
                 unreplayable = exc
             else:
                 return _would_write(settings, found.revision_id, found.operations)
+        else:  # the in-memory answer is the shadow database's: when it is "nothing", stop here
+            try:
+                found = env.check_in_memory(metadata, include_object=include_object, name=name)
+            except UnreplayableError:
+                pass
+            else:
+                if not found.operations:
+                    return _would_write(settings, None, ())
         try:
             with (
                 shadow_database(settings.database_url, settings.shadow_database_url) as shadow,
@@ -104,6 +155,7 @@ def makemigrations(
                     name=name,
                     write_to=None if check else (scratch_dir or settings.migrations_dir),
                     rollback=shadow.rollback,
+                    questioner=questioner or _no_questions(),
                 )
         except DatabaseError as exc:
             if unreplayable is None:
@@ -116,7 +168,116 @@ def makemigrations(
             ) from exc
         if generated.path is None:
             return _would_write(settings, generated.revision_id, generated.operations)
-        return _result(env, generated.revision_id, generated.path, generated.operations, write)
+        # Tables this migration creates, or gives an unnamed constraint: warned about once,
+        # not again each time a later migration touches the table.
+        touched = {op.subject for op in generated.operations if op.verb == "create"}
+        touched |= {
+            op.on_table
+            for op in generated.operations
+            if op.on_table and op.symbol == "+" and op.subject.endswith(_UNNAMED_KINDS)
+        }
+        from manage.core.safety import unnamed_constraints
+
+        if warning := unnamed_constraints(metadata, {t for t in touched if t}):
+            on_notice(warning)
+        return _result(
+            env,
+            generated.revision_id,
+            generated.path,
+            generated.operations,
+            write,
+            on_notice=on_notice,
+        )
+
+
+def flag_conflict(
+    *,
+    check: bool = False,
+    dry_run: bool = False,
+    empty: bool = False,
+    merge: bool = False,
+    update: bool = False,
+    sql: bool = False,
+    sql_dialects: tuple[str, ...] = (),
+    answered: bool = False,
+) -> str | None:
+    """Why these options cannot go together (a usage error), or None."""
+    if update and (check or dry_run or empty or merge or sql):
+        return "--update cannot be combined with --check, --dry-run, --empty, --merge or --sql."
+    if sql and not empty:
+        return (
+            "--sql writes a migration that runs .sql files, so it needs --empty: "
+            "run 'manage makemigrations --empty --sql -n NAME'."
+        )
+    if sql_dialects and not sql:
+        return (
+            "--dialect names the dialects of the .sql files that --sql writes: run "
+            "'manage makemigrations --empty --sql --dialect NAME -n NAME'."
+        )
+    if answered and (empty or merge):
+        return (
+            "--rename and --default answer questions about model changes; "
+            f"{'--empty' if empty else '--merge'} writes a migration without them, so it "
+            "asks none. Leave them out."
+        )
+    return None
+
+
+def check_from_cache(settings: Settings, name: str | None) -> MakeMigrationsResult | None:
+    """The check's answer for a history unchanged since an earlier check, from the cached replay
+    and the tables known to match, without loading the migration files (None: no such
+    history)."""
+    index = insync.unchanged_history(settings)
+    if index is None:
+        return None
+    found = check_unchanged_history(
+        settings,
+        index,
+        load_metadata(settings),
+        include_object=include_object_filter(settings),
+        name=name,
+    )
+    return None if found is None else _would_write(settings, found.revision_id, found.operations)
+
+
+_SQL_HEADER = """-- {direction} of migration {revision}{where}.
+-- Statements end with ';'. This file runs when you apply{unapply} the migration.
+"""
+
+
+def _sql_migration(path: Path, dialects: tuple[str, ...]) -> tuple[Path, ...]:
+    """Turn the empty migration at ``path`` into one that runs the SQL files beside it."""
+    text = path.read_text(encoding="utf-8")
+    for direction in ("upgrade", "downgrade"):
+        text = text.replace(
+            f"def {direction}() -> None:\n    pass",
+            f'def {direction}() -> None:\n    run_sql_file(__file__, "{direction}")',
+        )
+    text = text.replace(
+        "from alembic import op\n",
+        "from alembic import op\n\nfrom manage.sqlfiles import run_sql_file\n",
+        1,
+    )
+    path.write_text(text, encoding="utf-8")
+    written = []
+    for dialect in dialects or (None,):
+        for direction in ("upgrade", "downgrade"):
+            middle = f".{dialect}" if dialect else ""
+            sql_path = path.with_name(f"{path.stem}{middle}.{direction}.sql")
+            sql_path.write_text(
+                _SQL_HEADER.format(
+                    direction=direction.capitalize(),
+                    revision=path.stem,
+                    where=f" on {dialect}" if dialect else "",
+                    unapply="" if direction == "upgrade" else " (unapply)",
+                ).replace("apply (unapply)", "unapply"),
+                encoding="utf-8",
+            )
+            written.append(sql_path)
+    return tuple(written)
+
+
+_UNNAMED_KINDS = ("_foreign_key", "_unique_constraint", "_check_constraint")
 
 
 def _would_write(
@@ -151,10 +312,26 @@ def _result(
     operations: tuple[Operation, ...],
     written: bool,
     merged: tuple[str, ...] = (),
+    on_notice: Callable[[str], None] = _ignore,
 ) -> MakeMigrationsResult:
+    from manage.core.formatting import format_migration
+
+    format_migration(
+        path,
+        project_root=env.settings.project_root,
+        fix=bool(operations or merged),
+        on_problem=on_notice,
+    )
     if written:
         return MakeMigrationsResult(revision, path, operations, True, merged=merged)
     content = path.read_text(encoding="utf-8")
     return MakeMigrationsResult(
         revision, env.migrations_dir / path.name, operations, False, content, merged
     )
+
+
+def _no_questions() -> Questioner:
+    """Nothing is asked: renames are drops and adds, a needed default is an error."""
+    from manage.core.questions import Questioner
+
+    return Questioner()

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from sqlalchemy import inspect
+from sqlalchemy.engine import Connection
+
+if TYPE_CHECKING:
+    from manage.core.dataloss import DataLoss
 
 from manage.core.database import connect, database_exists
 from manage.core.environment import BASE, MigrationEnvironment, Step
+from manage.core.safety import destructive
 from manage.core.settings import Settings
+from manage.errors import MigrationError
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,9 +30,18 @@ class MigrateResult:
     """False for ``plan``, ``check`` and ``sql``."""
     fake: bool = False
     sql: str | None = None
+    faked: tuple[Step, ...] = ()
+    """With ``fake_initial``: the first migration, recorded without running (its tables exist);
+    with ``plan`` too, the one that would be."""
+    warnings: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """With ``plan``: per revision, the operations that lose data or break writes."""
 
 
 def _ignore(_step: Step) -> None:
+    return None
+
+
+def _nothing() -> None:
     return None
 
 
@@ -35,8 +53,15 @@ def migrate(
     plan: bool = False,
     sql: bool = False,
     check: bool = False,
+    fake_initial: bool = False,
     on_start: Callable[[Step], None] = _ignore,
     on_done: Callable[[Step], None] = _ignore,
+    on_faked: Callable[[Step], None] = _ignore,
+    lock_timeout: float | None = None,
+    on_wait: Callable[[], None] = _nothing,
+    allow_data_loss: bool = False,
+    confirm_data_loss: Callable[[tuple[DataLoss, ...]], bool] | None = None,
+    history: bool = True,
 ) -> MigrateResult:
     """Bring the database to ``target``: ``head``, a revision id or unique prefix, or ``zero``.
 
@@ -48,13 +73,26 @@ def migrate(
         sql: return the SQL instead of running it; touches no database. ``target`` may be
             ``FROM:TO``; without FROM the SQL starts from an empty database.
         check: like ``plan``; the caller exits 1 when steps are pending.
+        fake_initial: on a database without recorded migrations, record the first migration
+            without running it when every table it creates exists already (a legacy database).
         on_start: called before each migration runs.
         on_done: called after each migration has run and been recorded.
+        lock_timeout: seconds to wait for another ``migrate`` on the same database to finish;
+            None waits as long as it takes.
+        on_wait: called once when another ``migrate`` holds the lock and waiting begins.
+        allow_data_loss: unapply even when that drops tables or columns holding rows.
+        confirm_data_loss: asked, with the tables and columns and their row counts, before
+            unapplying would drop data; True goes ahead. Without it (and without
+            ``allow_data_loss``) such an unapply is refused.
+        history: record each migration in the history table (core/history.py); False for
+            throwaway databases, such as the pytest plugin's test databases.
 
     Raises:
         RevisionNotFoundError: unknown target, or the database is at a revision not on disk.
         MultipleHeadsError: ``head`` with a branched history.
         MigrationError: a migration failed.
+        LockTimeoutError: another ``migrate`` held the lock for more than ``lock_timeout``.
+        DataLossError: unapplying would drop data, and it was neither allowed nor confirmed.
     """
     env = MigrationEnvironment(settings)
     if sql:
@@ -64,21 +102,104 @@ def migrate(
         return MigrateResult(_label(resolved), (), executed=False, sql=text)
     resolved = env.resolve(target)
     if (plan or check) and not database_exists(settings.database_url):
-        return MigrateResult(_label(resolved), tuple(env.plan((), resolved)), executed=False)
+        steps = tuple(env.plan((), resolved))
+        return MigrateResult(_label(resolved), steps, False, warnings=_warnings(env, steps, plan))
     with connect(settings.database_url) as connection:
-        current = env.current(connection)
-        purge = fake and bool(env.unknown(current))
-        if purge:
-            current = ()
-        else:
-            env.ensure_known(current)
-        steps = tuple(env.plan(current, resolved))
+        steps, purge = _plan(env, connection, resolved, fake=fake)
+        faked: tuple[Step, ...] = ()
         if plan or check:
-            return MigrateResult(_label(resolved), steps, executed=False, fake=fake)
-        env.run(
-            connection, steps, resolved, fake=fake, purge=purge, on_start=on_start, on_done=on_done
+            if fake_initial and not fake and steps and not env.current(connection):
+                faked = _initial_to_fake(env, connection, steps[0])  # would be faked
+            warnings = _warnings(env, steps[len(faked) :], plan)
+            return MigrateResult(
+                _label(resolved), steps, False, fake=fake, faked=faked, warnings=warnings
+            )
+        if not steps and not purge:  # at the target already: no lock, no second query
+            return MigrateResult(_label(resolved), steps, executed=True, fake=fake)
+        from manage.core.locking import migration_lock
+
+        with migration_lock(
+            connection,
+            settings.database_url,
+            settings.version_table,
+            timeout=lock_timeout,
+            on_wait=on_wait,
+        ):
+            # Another run may have migrated while we waited: plan again from what it left.
+            steps, purge = _plan(env, connection, resolved, fake=fake)
+            if fake_initial and not fake and steps and not env.current(connection):
+                faked = _initial_to_fake(env, connection, steps[0])
+            if not fake and not allow_data_loss and any(s.direction == "unapply" for s in steps):
+                from manage.core.dataloss import data_at_risk, refusal
+
+                losses = data_at_risk(env, connection, steps)
+                if losses and confirm_data_loss is None:
+                    raise refusal(losses, declined=False)
+                if losses and confirm_data_loss is not None and not confirm_data_loss(losses):
+                    raise refusal(losses, declined=True)
+            if faked:
+                env.run(connection, faked, faked[0].revision, fake=True, history=history)
+                on_faked(faked[0])
+            env.run(
+                connection,
+                steps[len(faked) :],
+                resolved,
+                fake=fake,
+                purge=purge,
+                history=history,
+                on_start=on_start,
+                on_done=on_done,
+            )
+    return MigrateResult(_label(resolved), steps, executed=True, fake=fake, faked=faked)
+
+
+def _initial_to_fake(
+    env: MigrationEnvironment, connection: Connection, step: Step
+) -> tuple[Step, ...]:
+    """``(step,)`` when ``step`` is a first migration whose tables all exist already."""
+    if step.direction != "apply":
+        return ()
+    tables = env.created_tables(step.revision, connection.dialect.name)
+    if not tables:
+        return ()
+    existing = set(inspect(connection).get_table_names())
+    present = [t for t in tables if t in existing]
+    if len(present) == len(tables):
+        return (step,)
+    if present:
+        missing = [t for t in tables if t not in existing]
+        raise MigrationError(
+            f"--fake-initial: {step.revision} creates {', '.join(tables)}, but only "
+            f"{', '.join(present)} exist (not {', '.join(missing)}), so it can be neither faked "
+            "nor applied. Create or drop those tables by hand so that all or none exist."
         )
-    return MigrateResult(_label(resolved), steps, executed=True, fake=fake)
+    return ()
+
+
+def _plan(
+    env: MigrationEnvironment, connection: Connection, resolved: str, *, fake: bool
+) -> tuple[tuple[Step, ...], bool]:
+    """The steps from the database's recorded state to ``resolved``, and whether ``--fake``
+    must first clear revisions that are no longer on disk."""
+    current = env.current(connection)
+    purge = fake and bool(env.unknown(current))
+    if purge:
+        current = ()
+    else:
+        env.ensure_known(current)
+    return tuple(env.plan(current, resolved)), purge
+
+
+def _warnings(
+    env: MigrationEnvironment, steps: tuple[Step, ...], wanted: bool
+) -> dict[str, tuple[str, ...]]:
+    found: dict[str, tuple[str, ...]] = {}
+    for step in steps if wanted else ():
+        operations = env.operations_of(step.revision, backwards=step.direction == "unapply")
+        warnings = tuple(w for op in operations if (w := destructive(op)))
+        if warnings:
+            found[step.revision] = warnings
+    return found
 
 
 def _label(resolved: str) -> str:

@@ -49,10 +49,15 @@ def _stamp(path: Path) -> list[int] | None:
 def library_stamps() -> dict[str, Any]:
     """Where and when SQLAlchemy, Alembic and manage were installed: an upgrade changes answers."""
     stamps: dict[str, Any] = {"python": sys.version}
-    for name in ("sqlalchemy", "alembic", "manage"):
+    for name in ("sqlalchemy", "alembic"):
         spec = importlib.util.find_spec(name)
         origin = spec.origin if spec else None
         stamps[name] = [origin, _stamp(Path(origin)) if origin else None]
+    # manage itself by every file: an editable checkout changes without a new install.
+    package = Path(__file__).parent.parent
+    stamps["manage"] = sorted(
+        [str(path), _stamp(path)] for path in package.rglob("*") if path.suffix in {".py", ".mako"}
+    )
     return stamps
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import MetaData
 
+from manage.core.history import HISTORY_TABLE
 from manage.core.settings import (
     ModelsSpec,
     Settings,
@@ -109,8 +110,11 @@ def _describe(obj: object) -> str:
 
 
 def include_object_filter(settings: Settings) -> IncludeObject | None:
-    """Combine ``exclude_tables`` globs and the ``include_object`` hook into Alembic's hook."""
-    patterns = settings.exclude_tables
+    """Combine ``exclude_tables`` globs and the ``include_object`` hook into Alembic's hook.
+
+    manage's own history table is always left out, like Alembic's version table.
+    """
+    patterns = (*settings.exclude_tables, HISTORY_TABLE)
     hook = settings.include_object
     if isinstance(hook, str):
         resolved = import_string(hook, what="include_object")
@@ -121,8 +125,6 @@ def include_object_filter(settings: Settings) -> IncludeObject | None:
                 "Point it at a function(object, name, type_, reflected, compare_to) -> bool."
             )
         hook = resolved
-    if not patterns and hook is None:
-        return None
     user_hook = hook
 
     def include_object(

@@ -4,31 +4,41 @@ from __future__ import annotations
 
 import difflib
 import io
+import linecache
+import os
+import re
 import sys
+import time
 import traceback
 import warnings
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Literal
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any, Literal
 
 from alembic import util as alembic_util
 from alembic.autogenerate import RevisionContext, renderers
 from alembic.autogenerate.api import AutogenContext
 from alembic.config import Config
-from alembic.operations import ops
+from alembic.operations import BatchOperations, Operations, ops
 from alembic.runtime.environment import EnvironmentContext
 from alembic.runtime.migration import MigrationContext, MigrationInfo, RevisionStep
 from alembic.script import Script, ScriptDirectory
 from alembic.script.revision import ResolutionError, RevisionError, RevisionMap
-from sqlalchemy import Enum, MetaData, inspect
+from sqlalchemy import Enum, MetaData, event, inspect
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from manage.core import revisions
+from manage.core import history as migration_history
+from manage.core import insync, revisions
 from manage.core.database import driver_message
+from manage.core.defaults import server_default_changed
 from manage.core.discovery import IncludeObject
-from manage.core.replay import compare, replay_cached
+from manage.core.redact import redact
+from manage.core.replay import SchemaState, compare, load_state, replay_cached
 from manage.core.settings import Settings, cache_dir, describe_exception
 from manage.errors import (
     DatabaseError,
@@ -38,6 +48,9 @@ from manage.errors import (
     MultipleHeadsError,
     RevisionNotFoundError,
 )
+
+if TYPE_CHECKING:
+    from manage.core.questions import Questioner
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 
@@ -90,6 +103,13 @@ class MigrationEnvironment:
                 f"The migrations setting points at '{self.migrations_dir}', which is a file. "
                 "Point it at a folder."
             )
+        if self.migrations_dir.is_dir() and not os.access(self.migrations_dir, os.R_OK | os.X_OK):
+            raise MigrationError(
+                f"Cannot read the migrations folder {self.relative(self.migrations_dir)}/: "
+                "permission denied. Let the user running manage read it (e.g. chmod u+rx "
+                f"{self.relative(self.migrations_dir)}), or point the migrations setting at a "
+                "folder it can read."
+            )
         template_dir = (
             self.migrations_dir
             if (self.migrations_dir / "script.py.mako").is_file()
@@ -138,6 +158,20 @@ class MigrationEnvironment:
         except alembic_util.CommandError as exc:
             raise MigrationError(
                 f"{_sentence(exc)}. Fix the file in {self.relative(self.migrations_dir)}."
+            ) from exc
+        except RevisionError as exc:
+            bad = re.search(r"revision identifier '(.*)'", str(exc))
+            rev_id = bad.group(1) if bad else "?"
+            raise MigrationError(
+                f"Migration {self._file_naming(rev_id)} has revision = {rev_id!r}, which Alembic "
+                f"cannot use: {_sentence(exc).split(' in revision')[0]}. Use letters, digits and "
+                "underscores, e.g. the file's name without .py (and fix any down_revision that "
+                "points at it)."
+            ) from exc
+        except PermissionError as exc:
+            raise MigrationError(
+                f"Cannot read migration file {self.relative(exc.filename)}: permission denied. "
+                "Let the user running manage read it."
             ) from exc
         except Exception as exc:
             raise MigrationError(
@@ -194,6 +228,16 @@ class MigrationEnvironment:
                         f"Migration {where} has depends_on = {dependency!r}, but no migration "
                         "has that id or branch label. Fix depends_on."
                     )
+
+    def _file_naming(self, rev_id: str) -> str:
+        """The migration file that mentions ``rev_id`` (for errors raised before it loaded)."""
+        for path in sorted(self.migrations_dir.glob("*.py")):
+            try:
+                if rev_id in path.read_text(encoding="utf-8", errors="replace"):
+                    return self.relative(path)
+            except OSError:
+                continue
+        return f"in {self.relative(self.migrations_dir)}"
 
     def _failing_file(self, exc: BaseException) -> str:
         for frame in reversed(traceback.extract_tb(exc.__traceback__)):
@@ -280,11 +324,11 @@ class MigrationEnvironment:
         ids = self.revision_ids()
         if not ids:
             return "There are no migrations yet."
-        by_number = [i for i in ids if i[:4].isdigit() and target[:4].isdigit()]
+        wanted = _number(target)
+        numbered = {i: n for i in ids if (n := _number(i)) is not None}
         near = difflib.get_close_matches(target, ids, n=3)
-        if by_number and not near:
-            wanted = int(target[:4])
-            near = sorted(by_number, key=lambda i: abs(int(i[:4]) - wanted))[:3]
+        if wanted is not None and numbered and not near:
+            near = sorted(numbered, key=lambda i: abs(numbered[i] - wanted))[:3]
         if not near:
             near = [s.revision for s in self.script.walk_revisions()][:3]
         return f"Nearest valid ids: {', '.join(sorted(near))}."
@@ -299,10 +343,12 @@ class MigrationEnvironment:
             )
             heads = tuple(context.get_current_heads())
         except DBAPIError as exc:
+            fix = (
+                _rights_fix(exc, self.settings.dialect_name) or "Check the database user's rights."
+            )
             raise DatabaseError(
                 f"Could not read {self.settings.version_table} from {self.settings.display_url}: "
-                f"{driver_message(exc, self.settings.database_url)}. "
-                "Check the database user's rights."
+                f"{driver_message(exc, self.settings.database_url)}. {fix}"
             ) from None
         finally:
             if connection.in_transaction():
@@ -316,6 +362,18 @@ class MigrationEnvironment:
 
     def ensure_known(self, current: Sequence[str]) -> None:
         missing = self.unknown(current)
+        for script in self._scripts if missing else ():
+            replaces = tuple(getattr(script.module, "replaces", None) or ())
+            if missing[0] in replaces:
+                raise RevisionNotFoundError(
+                    f"The database is at revision {missing[0]!r}, which {script.revision} squashed "
+                    f"together with the other migrations from {replaces[0]} to {replaces[-1]}. "
+                    f"A database in the middle of a squashed range must first reach "
+                    f"{replaces[-1]} with the original migrations: restore them (from version "
+                    "control, or from the squashed_* folder that --keep wrote), run "
+                    f"'manage migrate {replaces[-1]}', then use the squashed history.",
+                    missing[0],
+                )
         if missing:
             raise RevisionNotFoundError(
                 f"The database is at revision {missing[0]!r}, which is not in "
@@ -359,6 +417,19 @@ class MigrationEnvironment:
         scripts = list(self.script.iterate_revisions(target, lower, implicit_base=True))
         return [self._step(s, "apply") for s in reversed(scripts) if s.revision not in applied]
 
+    def created_tables(self, revision: str, dialect_name: str) -> list[str] | None:
+        """The tables that ``revision`` creates, read without a database; None unless it is a
+        first migration (it has no parent)."""
+        from manage.core.replay import record
+
+        script = self.script.get_revision(revision)
+        if script is None or script.down_revision is not None:
+            return None
+        created = record(script, dialect_name)
+        return [
+            r.operation.table_name for r in created if isinstance(r.operation, ops.CreateTableOp)
+        ]
+
     @staticmethod
     def _step(script: Script, direction: Direction) -> Step:
         return Step(script.revision, direction, Path(script.path))
@@ -374,6 +445,7 @@ class MigrationEnvironment:
         fake: bool = False,
         purge: bool = False,
         in_transaction: bool = False,
+        history: bool = False,
         on_start: Callable[[Step], None] = lambda step: None,
         on_done: Callable[[Step], None] = lambda step: None,
     ) -> None:
@@ -381,7 +453,8 @@ class MigrationEnvironment:
 
         With ``fake`` only the version table changes (Alembic's stamp); ``purge`` first clears
         revisions that are no longer on disk. With ``in_transaction`` everything runs inside the
-        caller's open transaction instead.
+        caller's open transaction instead. With ``history`` each migration also adds a row to
+        the history table (core/history.py), in its own transaction.
 
         Raises:
             MigrationError: a migration failed; the message names it and the database's error.
@@ -391,10 +464,14 @@ class MigrationEnvironment:
         direction = steps[0].direction if steps else "apply"
         by_id = {step.revision: step for step in steps}
         running: list[Step] = []
+        executed: list[str] = []  # the statements of the migration now running
+        clock: list[tuple[datetime, float]] = []  # when the migration now running started
 
         def migrations_fn(heads: Any, _context: MigrationContext) -> Iterator[Any]:
             if fake:
-                yield from self.script._stamp_revs(target, heads)
+                for stamp in self.script._stamp_revs(target, heads):
+                    clock[:] = [(_utcnow(), time.monotonic())]
+                    yield stamp
                 return
             if direction == "apply":
                 alembic_steps: list[RevisionStep] = self.script._upgrade_revs(target, heads)
@@ -405,7 +482,9 @@ class MigrationEnvironment:
                     alembic_step.revision, direction
                 )
                 running.append(step)
+                executed.clear()
                 on_start(step)
+                clock[:] = [(_utcnow(), time.monotonic())]
                 yield alembic_step
 
         def on_version_apply(
@@ -414,11 +493,43 @@ class MigrationEnvironment:
             heads: Collection[Any],
             run_args: Mapping[str, Any],
         ) -> None:
+            if history and clock:
+                started_at, started = clock[0]
+                duration_ms = round((time.monotonic() - started) * 1000)
+                done = steps if fake else running[-1:]
+                assert ctx.connection is not None
+                for each in done:
+                    direction = f"fake {each.direction}" if fake else each.direction
+                    migration_history.record(
+                        ctx.connection,
+                        each.revision,
+                        direction,
+                        each.path,
+                        started_at,
+                        duration_ms,
+                        self.settings.version_table,
+                    )
+                clock.clear()
             if not fake and running:
                 on_done(running[-1])
 
+        def after_execute(*args: Any) -> None:
+            executed.append(args[2])  # (connection, cursor, statement, ...)
+
         if connection.in_transaction() and not in_transaction:
             connection.commit()
+        if history:
+            try:
+                migration_history.ensure_table(connection)
+            except DBAPIError as exc:
+                connection.rollback()
+                fix = _rights_fix(exc, self.settings.dialect_name) or "Check the database."
+                raise DatabaseError(
+                    f"Could not create the history table {migration_history.HISTORY_TABLE} in "
+                    f"{self.settings.display_url}: "
+                    f"{driver_message(exc, self.settings.database_url)}. {fix}"
+                ) from None
+        event.listen(connection, "after_cursor_execute", after_execute)
         try:
             with EnvironmentContext(
                 self.config,
@@ -440,29 +551,70 @@ class MigrationEnvironment:
                 with env.begin_transaction():
                     env.run_migrations()
         except (RevisionError, alembic_util.CommandError) as exc:
+            if running:  # raised by an operation of the migration, e.g. a MySQL alter_column
+                raise self._failure(exc, running[-1], executed) from exc
             raise MigrationError(
                 f"{_sentence(exc)}. Check the target with 'manage showmigrations'."
             ) from exc
         except Exception as exc:
-            raise self._failure(exc, running[-1] if running else None) from exc
+            raise self._failure(exc, running[-1] if running else None, executed) from exc
+        finally:
+            event.remove(connection, "after_cursor_execute", after_execute)
 
-    def _failure(self, exc: Exception, step: Step | None) -> MigrationError:
-        where = f"Migration {step.revision} ({self.relative(step.path)})" if step else "Migrating"
+    def _failure(
+        self, exc: Exception, step: Step | None, executed: Sequence[str]
+    ) -> MigrationError:
+        """Name the migration, its file and line, the operation, and the database's error; say
+        what state the database is left in and how to go on."""
+        if step is None:
+            where, operation = "Migrating", ""
+        else:
+            line, operation = _operation_at(exc, step.path)
+            at = f", line {line}" if line else ""
+            where = f"Migration {step.revision} ({self.relative(step.path)}{at})"
+            operation = f" {operation}" if operation else ""
         if isinstance(exc, DBAPIError):
-            reason = driver_message(exc, self.settings.database_url)
+            reason = redact(driver_message(exc, self.settings.database_url))
+        elif isinstance(exc, alembic_util.CommandError):
+            reason = _sentence(exc)
         elif isinstance(exc, SQLAlchemyError):
             reason = f"{type(exc).__name__}: {_sentence(exc)}"
         else:
             reason = describe_exception(exc)
-        action = "unapplying" if step and step.direction == "unapply" else "applying"
-        if self.settings.dialect_name in ("mysql", "mariadb"):
+        unapply = step is not None and step.direction == "unapply"
+        action = "unapplying" if unapply else "applying"
+        left_at = self._left_at(step)
+        rights = _rights_fix(exc, self.settings.dialect_name)
+        if self.settings.dialect_name not in ("mysql", "mariadb"):
             after = (
-                " MySQL/MariaDB cannot roll back DDL, so statements of it that ran before the "
-                "error stay applied: check the schema, undo them by hand, then run migrate again."
+                f" Its changes were rolled back; the database stays at {left_at}. "
+                f"{rights or 'Fix the migration and run migrate again.'}"
+            )
+        elif not executed:
+            after = (
+                f" No statement of it ran; the database stays at {left_at}. "
+                f"{rights or 'Fix the migration and run migrate again.'}"
             )
         else:
-            after = " Its changes were rolled back; fix the migration and run migrate again."
-        return MigrationError(f"{where} failed while {action}: {reason}.{after}")
+            ran = "; ".join(_short(statement) for statement in executed)
+            after = (
+                " MySQL/MariaDB cannot roll back DDL, so what these statements of it did before "
+                f"the error stays applied: {ran}. The database still records {left_at}: undo "
+                "those statements by hand (or finish them and record the migration with "
+                f"'manage migrate {step.revision if step else 'TARGET'} --fake'), fix the "
+                "migration, then run migrate again."
+            )
+        return MigrationError(f"{where} failed while {action}{operation}: {reason}.{after}")
+
+    def _left_at(self, step: Step | None) -> str:
+        """The revision the version table records after ``step`` failed."""
+        if step is None:
+            return "its previous revision"
+        if step.direction == "unapply":
+            return step.revision
+        script = self.script.get_revision(step.revision)
+        downs = alembic_util.to_tuple(script.down_revision) if script else None
+        return ", ".join(downs) if downs else "no migration applied"
 
     def sql(self, target: str, start: str | None) -> str:
         """The SQL that moves an empty database (or ``start``) to ``target``, touching no database.
@@ -523,6 +675,27 @@ class MigrationEnvironment:
             ) from exc
         return buffer.getvalue()
 
+    def operations_of(self, revision: str, *, backwards: bool = False) -> list[Any]:
+        """The Alembic operations ``revision``'s upgrade (or downgrade) issues, found by running
+        it against a recorder; empty when it cannot run without a database."""
+        script = self.script.get_revision(revision)
+        if script is None:
+            return []
+        function = getattr(script.module, "downgrade" if backwards else "upgrade")
+        context = MigrationContext.configure(
+            dialect_name=self.settings.dialect_name,
+            opts={"as_sql": True, "output_buffer": io.StringIO()},
+        )
+        operations, recorded = _recorder(context)
+        operations._install_proxy()
+        try:
+            function()
+        except Exception:
+            return recorded  # what it did before it needed a database
+        finally:
+            operations._remove_proxy()
+        return recorded
+
     # -- writing migrations ---------------------------------------------------------------------
 
     def check_in_memory(
@@ -540,26 +713,25 @@ class MigrationEnvironment:
         """
         self.single_head()
         scripts = list(reversed(list(self.script.walk_revisions())))
-        state = replay_cached(
+        state, state_file = replay_cached(
             scripts,
             self.settings.dialect_name,
             cache_dir() / "replay",
             also=self.imported_by_migrations,
         )
-        upgrade_ops = compare(
-            state,
-            metadata,
-            url=self.settings.database_url,
-            include_object=include_object,
-            version_table=self.settings.version_table,
+        upgrade_ops, history_tables = compare_remembering(
+            self.settings, state, metadata, include_object=include_object
         )
-        _tables_first_and_last(upgrade_ops)
-        operations = revisions.describe(upgrade_ops)
-        rev_id = None
-        if operations:
-            slug = name or revisions.suggest_name(operations, initial=not scripts)
-            rev_id = revisions.revision_id(revisions.next_number(self.revision_ids()), slug)
-        return Generated(rev_id, tuple(operations), None)
+        digest = insync.history_digest(self.settings)
+        if digest is not None and state_file is not None:
+            insync.write_index(
+                digest,
+                revision_ids=self.revision_ids(),
+                imported=self.imported_by_migrations,
+                state_file=state_file,
+                tables=history_tables,
+            )
+        return _generated(upgrade_ops, self.revision_ids(), name, initial=not scripts)
 
     def compare_with_history(
         self,
@@ -570,6 +742,7 @@ class MigrationEnvironment:
         name: str | None,
         write_to: Path | None,
         rollback: bool = False,
+        questioner: Questioner | None = None,
     ) -> Generated:
         """Replay the history into the empty shadow database ``connection``, then compare.
 
@@ -594,6 +767,7 @@ class MigrationEnvironment:
                 name=name,
                 write_to=write_to,
                 in_transaction=rollback,
+                questioner=questioner,
             )
         finally:
             if connection.in_transaction():
@@ -608,6 +782,7 @@ class MigrationEnvironment:
         name: str | None,
         write_to: Path | None,
         in_transaction: bool = False,
+        questioner: Questioner | None = None,
     ) -> Generated:
         """Compare ``metadata`` with the schema in ``connection`` (the replayed history).
 
@@ -620,6 +795,11 @@ class MigrationEnvironment:
             _context: MigrationContext, _rev: Any, directives: list[ops.MigrationScript]
         ) -> None:
             script = directives[0]
+            answers = []
+            if questioner is not None and write_to is not None:
+                from manage.core.questions import ask  # writing only: migrate does without
+
+                answers = ask(script, questioner, connection.dialect)
             for container in (*script.upgrade_ops_list, *script.downgrade_ops_list):
                 _tables_first_and_last(container)
             operations: list[revisions.Operation] = []
@@ -631,7 +811,11 @@ class MigrationEnvironment:
                 slug = name or revisions.suggest_name(operations, initial=initial)
                 rev_id = revisions.revision_id(number, slug)
                 script.rev_id = rev_id
-                script.message = slug.replace("_", " ").capitalize()
+                script.message = slug.replace("_", " ").capitalize() + "".join(
+                    ["\n\nAnswers given to makemigrations:\n", *(f"- {a}\n" for a in answers)]
+                    if answers
+                    else []
+                ).rstrip("\n")
                 script.version_path = str(write_to) if write_to else None
             _enum_types(script, metadata, connection)
             result["operations"] = tuple(operations)
@@ -673,6 +857,7 @@ class MigrationEnvironment:
                 env.configure(
                     connection=connection,
                     target_metadata=metadata,
+                    compare_server_default=server_default_changed,
                     include_object=include_object,
                     version_table=self.settings.version_table,
                     render_as_batch=self.settings.render_as_batch,
@@ -728,12 +913,171 @@ class MigrationEnvironment:
         return Path(script.path)
 
 
+def check_unchanged_history(
+    settings: Settings,
+    index: insync.HistoryIndex,
+    metadata: MetaData | tuple[MetaData, ...],
+    *,
+    include_object: IncludeObject | None,
+    name: str | None,
+) -> Generated | None:
+    """:meth:`MigrationEnvironment.check_in_memory` for a history whose files are unchanged since
+    it last ran (``index``): its replayed state and revision ids come from the cache, so no
+    migration file is loaded. None when the cache cannot answer."""
+    state = load_state(Path(index.state_file), settings.dialect_name)
+    if state is None:
+        return None
+    upgrade_ops, _ = compare_remembering(
+        settings, state, metadata, include_object=include_object, history=index.tables
+    )
+    return _generated(upgrade_ops, list(index.revision_ids), name, initial=not index.revision_ids)
+
+
+def compare_remembering(
+    settings: Settings,
+    state: SchemaState,
+    metadata: MetaData | tuple[MetaData, ...],
+    *,
+    include_object: IncludeObject | None,
+    history: Mapping[str, str | None] | None = None,
+) -> tuple[ops.UpgradeOps, Mapping[str, str | None] | None]:
+    """:func:`~manage.core.replay.compare`, leaving out the tables whose pair of fingerprints
+    was found equal before, and remembering the pairs it finds equal now. Also returns the
+    fingerprints of the history's tables (``history``: already known)."""
+    dialect = insync.project_dialect(settings)
+    context = insync.context_key(settings)
+    models = insync.fingerprints(insync.model_tables(metadata), dialect)
+    if history is None:
+        history = insync.fingerprints(state.tables().values(), dialect)
+    keys = (
+        insync.pair_keys(context, models, history)
+        if context is not None and models is not None and history is not None
+        else {}
+    )
+    known = insync.KnownPairs.load(context) if context is not None and keys else None
+    skip = frozenset(
+        table for table, key in keys.items() if known and key is not None and key in known
+    )
+    try:
+        upgrade_ops = compare(
+            state,
+            metadata,
+            url=settings.database_url,
+            include_object=include_object,
+            version_table=settings.version_table,
+            skip=skip,
+        )
+    except ManageError:
+        raise
+    except Exception as exc:  # the same words as the shadow database's comparison
+        reason = _sentence(exc) if isinstance(exc, SQLAlchemyError) else describe_exception(exc)
+        raise DiscoveryError(
+            f"Comparing the models with the migrations failed: {reason}. Fix the models."
+        ) from exc
+    changed = {getattr(op, "table_name", None) for op in upgrade_ops.ops}
+    if known is not None and None not in changed:
+        known.add(
+            key
+            for table, key in keys.items()
+            if key is not None and table not in skip and table not in changed
+        )
+        known.save()
+    _tables_first_and_last(upgrade_ops)
+    return upgrade_ops, history
+
+
+def _generated(
+    upgrade_ops: ops.UpgradeOps, revision_ids: list[str], name: str | None, *, initial: bool
+) -> Generated:
+    operations = revisions.describe(upgrade_ops)
+    rev_id = None
+    if operations:
+        slug = name or revisions.suggest_name(operations, initial=initial)
+        rev_id = revisions.revision_id(revisions.next_number(revision_ids), slug)
+    return Generated(rev_id, tuple(operations), None)
+
+
+def _recorder(context: MigrationContext) -> tuple[Operations, list[ops.MigrateOperation]]:
+    """Operations that record what a migration issues instead of running it. Alembic's proxy
+    (``from alembic import op``) is keyed by class, so the instance is patched, not subclassed."""
+    recorded: list[ops.MigrateOperation] = []
+    operations = Operations(context)
+
+    def invoke(operation: ops.MigrateOperation) -> None:
+        recorded.append(operation)
+
+    @contextmanager
+    def batch_alter_table(
+        table_name: str, schema: str | None = None, **_kw: Any
+    ) -> Iterator[BatchOperations]:
+        impl = SimpleNamespace(table_name=table_name, schema=schema)
+        batch = BatchOperations(context, impl=impl)  # type: ignore[arg-type]
+        batch.invoke = invoke  # type: ignore[method-assign, assignment]
+        yield batch
+
+    operations.invoke = invoke  # type: ignore[method-assign, assignment]
+    operations.batch_alter_table = batch_alter_table  # type: ignore[method-assign, assignment]
+    return operations, recorded
+
+
 def _write_error(exc: OSError) -> MigrationError:
     path = exc.filename or "the migrations folder"
     return MigrationError(
         f"Could not write {path}: {exc.strerror or exc}. Make the migrations folder writable, "
         "or point the migrations setting at a folder that can be."
     )
+
+
+def _rights_fix(exc: BaseException, dialect_name: str) -> str | None:
+    """The fix for a database error that is about rights or locks, not the migration."""
+    orig = getattr(exc, "orig", None) or exc
+    text = str(orig).lower()
+    if dialect_name == "sqlite":
+        if "database is locked" in text:
+            return (
+                "Another connection holds a write lock on the SQLite file (an open transaction, "
+                "e.g. in a sqlite3 shell or the running app): end it, then run again."
+            )
+        if "readonly database" in text or "unable to open database" in text:
+            return (
+                "The SQLite file is read-only: make the file and its folder writable by the "
+                "user running manage, then run again."
+            )
+        return None
+    code = getattr(orig, "sqlstate", None) or (
+        orig.args[0] if getattr(orig, "args", None) else None
+    )
+    if code in ("42501", 1142, 1044, 1227):  # PostgreSQL insufficient_privilege; MySQL denied
+        return (
+            "The database user may not change the schema: run migrate as a user that may (e.g. "
+            "the schema's owner), or grant this one the rights (GRANT CREATE / ALL PRIVILEGES)."
+        )
+    return None
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def _operation_at(exc: BaseException, path: Path | None) -> tuple[int | None, str]:
+    """The line of migration file ``path`` that was running when ``exc`` was raised, and the
+    source of the statement there (all of its lines), e.g. ``op.add_column("book", ...)``."""
+    if path is None:
+        return None, ""
+    target = path.resolve()
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        if frame.lineno is None or Path(frame.filename).resolve() != target:
+            continue
+        end = getattr(frame, "end_lineno", None) or frame.lineno
+        lines = [linecache.getline(frame.filename, n) for n in range(frame.lineno, end + 1)]
+        source = re.sub(r",?\s*\n\s*\)", ")", re.sub(r"([(\[{])\s*\n\s*", r"\1", "".join(lines)))
+        return frame.lineno, _short(source, 100)
+    return None, ""
+
+
+def _short(text: str, limit: int = 160) -> str:
+    one_line = " ".join(redact(text).split())  # before cutting: a cut may split a password
+    return one_line if len(one_line) <= limit else one_line[: limit - 3] + "..."
 
 
 def _sentence(exc: BaseException) -> str:
@@ -876,13 +1220,27 @@ def _add_enum_types(container: ops.OpContainer, used_after: Callable[[set[str]],
 
 def render_enum_without_create(
     type_: str, obj: Any, _context: AutogenContext
-) -> str | Literal[False]:
+) -> str | Literal[False]:  # also: imports for the project's own types
     """Alembic's ``render_item``: named enums are created by their own idempotent statement
     (``EnumTypeOp``), so tables render them with ``create_type=False`` and never CREATE TYPE
     twice, e.g. when a downgrade re-creates a table whose type another table still uses."""
+    module = type(obj).__module__ if type_ == "type" else "sqlalchemy"
+    if module.split(".")[0] not in ("sqlalchemy", "builtins"):
+        # Alembic renders a project's own type (a TypeDecorator) as module.Name(...) but
+        # imports nothing: add the import, so the migration runs without a hand edit.
+        _context.imports.add(f"import {module}")
     enum = _named_enum(obj) if type_ == "type" else None
     if enum is None:
         return False
     values = "".join(f"{value!r}, " for value in enum.enums)
     schema = f", schema={enum.schema!r}" if enum.schema else ""
     return f"sa.Enum({values}name={enum.name!r}{schema}, create_type=False)"
+
+
+def _number(revision: str) -> int | None:
+    """The number a revision id starts with (its first four characters, all digits), or None.
+
+    ASCII digits only: ``str.isdigit()`` also accepts '²', which ``int()`` refuses.
+    """
+    head = revision[:4]
+    return int(head) if head.isascii() and head.isdigit() else None

@@ -34,6 +34,7 @@ from sqlalchemy.engine import Dialect, Inspector, make_url
 from sqlalchemy.schema import DefaultClause
 from sqlalchemy.sql.elements import TextClause
 
+from manage.core.defaults import server_default_changed
 from manage.errors import MigrationError
 
 Direction = Literal["upgrade", "downgrade"]
@@ -477,32 +478,62 @@ def _describe(operation: ops.MigrateOperation) -> str:
     return type(operation).__name__.removesuffix("Op")
 
 
+KEEP_REPLAYS = 24
+"""Replayed histories kept in the cache; the least recently written go first."""
+LOOKBACK = 8
+"""How many migrations back a replay looks for a remembered shorter history to continue."""
+
+
 def replay_cached(
     scripts: Sequence[Script], dialect_name: str, cache: Path, *, also: Sequence[Path] = ()
-) -> SchemaState:
+) -> tuple[SchemaState, Path | None]:
     """:func:`replay`, remembered in ``cache`` under a hash of the migration files, the project
     modules they import (``also``), the dialect and the library versions, so an unchanged
-    history is not replayed again."""
+    history is not replayed again, and a history that grew by a few migrations replays only
+    those. Returns the state and the file it is remembered in (None when it cannot be)."""
     from manage.core.answers import library_stamps
 
-    digest = hashlib.sha256(json.dumps([dialect_name, library_stamps()], sort_keys=True).encode())
-    for file in (*(Path(s.path) for s in scripts), *also):
-        digest.update(str(file).encode() + b"\0" + file.read_bytes())
-    path = cache / f"{digest.hexdigest()[:40]}.pickle"
-    try:
-        state = SchemaState(dialect_name)
-        state.metadata = pickle.loads(path.read_bytes())
-        return state
-    except Exception:  # absent, or from another version: replay
-        pass
-    state = replay(scripts, dialect_name)
+    seed = hashlib.sha256(json.dumps([dialect_name, library_stamps()], sort_keys=True).encode())
+    for file in also:
+        seed.update(str(file).encode() + b"\0" + file.read_bytes())
+    digests = [seed.hexdigest()[:40]]
+    for script in scripts:  # each prefix of the history has a key of its own
+        file = Path(script.path)
+        digest = hashlib.sha256(digests[-1].encode() + str(file).encode() + b"\0")
+        digest.update(file.read_bytes())
+        digests.append(digest.hexdigest()[:40])
+    path = cache / f"{digests[-1]}.pickle"
+    state = load_state(path, dialect_name)
+    if state is not None:
+        return state, path
+    state, done = SchemaState(dialect_name), 0
+    for known in range(len(scripts) - 1, max(len(scripts) - LOOKBACK, 0) - 1, -1):
+        if (earlier := load_state(cache / f"{digests[known]}.pickle", dialect_name)) is not None:
+            state, done = earlier, known
+            break
+    for script in scripts[done:]:
+        for item in record(script, dialect_name):
+            state.apply(script.revision, item.operation)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         temporary = path.with_suffix(f".{os.getpid()}.tmp")
         temporary.write_bytes(pickle.dumps(state.metadata))
         temporary.replace(path)
     except Exception:  # e.g. a type defined inside a migration cannot be pickled
-        pass
+        return state, None
+    from manage.core.insync import prune
+
+    prune(cache, "*.pickle", KEEP_REPLAYS)
+    return state, path
+
+
+def load_state(path: Path, dialect_name: str) -> SchemaState | None:
+    """The state :func:`replay_cached` remembered in ``path``, or None if it is gone."""
+    try:
+        state = SchemaState(dialect_name)
+        state.metadata = pickle.loads(path.read_bytes())
+    except Exception:
+        return None
     return state
 
 
@@ -535,14 +566,24 @@ class StateInspector(Inspector):
     def schema_for_object(self, obj: Any) -> str | None:
         return getattr(obj, "schema", None)
 
+    def _schema(self, schema: str | None) -> str | None:
+        """None for the connection's default schema, which a database also reports as None."""
+        return None if schema == self.dialect.default_schema_name else schema
+
     def _table(self, name: str, schema: str | None) -> Table:
+        for table in self.state.metadata.tables.values():
+            if table.name == name and self._schema(table.schema) == self._schema(schema):
+                return table
         return self.state.table(name, schema)
 
     def get_schema_names(self, **_kw: Any) -> list[str]:
         return []
 
     def get_table_names(self, schema: str | None = None, **_kw: Any) -> list[str]:
-        return sorted(t.name for t in self.state.metadata.tables.values() if t.schema == schema)
+        wanted = self._schema(schema)
+        return sorted(
+            t.name for t in self.state.metadata.tables.values() if self._schema(t.schema) == wanted
+        )
 
     def get_view_names(self, schema: str | None = None, **_kw: Any) -> list[str]:
         return []
@@ -583,7 +624,7 @@ class StateInspector(Inspector):
                 {
                     "name": _name(fk.name),
                     "constrained_columns": [c.name for c in fk.columns],
-                    "referred_schema": target[0] if len(target) == 3 else None,
+                    "referred_schema": self._schema(target[0]) if len(target) == 3 else None,
                     "referred_table": target[-2],
                     "referred_columns": [e.target_fullname.split(".")[-1] for e in fk.elements],
                     "options": options,
@@ -688,6 +729,10 @@ def _default_text(column: Column[Any], dialect: Dialect) -> str | None:
     return str(arg.compile(dialect=dialect))
 
 
+# The schema a new connection starts in; MySQL/MariaDB: the URL's database.
+_DEFAULT_SCHEMAS = {"postgresql": "public", "sqlite": "main"}
+
+
 def compare(
     state: SchemaState,
     metadata: MetaData | tuple[MetaData, ...],
@@ -695,15 +740,35 @@ def compare(
     url: str,
     include_object: Callable[..., bool] | None,
     version_table: str,
+    skip: frozenset[str] = frozenset(),
 ) -> ops.UpgradeOps:
-    """What autogenerate would write, comparing ``metadata`` with ``state``, not a database."""
-    context = MigrationContext.configure(
-        url=make_url(url),
-        opts={
-            "target_metadata": metadata,
-            "include_object": include_object,
-            "version_table": version_table,
-        },
+    """What autogenerate would write, comparing ``metadata`` with ``state``, not a database.
+
+    ``skip`` names tables known to match: they are left out on both sides.
+    """
+    opts: dict[str, Any] = {
+        "target_metadata": metadata,
+        "compare_server_default": server_default_changed,
+        "include_object": include_object,
+        "version_table": version_table,
+    }
+    if skip:
+
+        def include_name(name: str | None, type_: str, _parents: Any) -> bool:
+            return not (type_ == "table" and name in skip)
+
+        def include_unskipped(
+            obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
+        ) -> bool:
+            if type_ == "table" and name in skip:
+                return False
+            return include_object is None or include_object(obj, name, type_, reflected, compare_to)
+
+        opts.update(include_name=include_name, include_object=include_unskipped)
+    context = MigrationContext.configure(url=make_url(url), opts=opts)
+    # What a connection would set: tables in it are reported without a schema.
+    context.dialect.default_schema_name = _DEFAULT_SCHEMAS.get(
+        context.dialect.name, make_url(url).database
     )
     autogen = AutogenContext(context, metadata=metadata)
     inspector = StateInspector(state, context.dialect)

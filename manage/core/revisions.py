@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from alembic.operations import ops
+
+from manage.core.safety import destructive
 
 MAX_REVISION_ID_LENGTH = 32
 """Alembic's version table stores ids in VARCHAR(32); longer ids break plain Alembic databases."""
@@ -29,6 +32,8 @@ class Operation:
     on_table: str | None = None
     """For an index or constraint: its table. It is left out of the name when the same
     migration creates that table or adds columns to it, as Django names a field, not its index."""
+    warning: str | None = None
+    """Set when the operation loses data or breaks writes: ``Drop column book.isbn (...)``."""
 
     def __str__(self) -> str:
         return f"{self.symbol} {self.description}"
@@ -106,7 +111,10 @@ def merge_name(heads: Iterable[str]) -> str:
 
 def describe(upgrade_ops: ops.OpContainer) -> list[Operation]:
     """Flatten Alembic's operation tree into one Operation per change."""
-    return [_describe(op) for op in _flatten(upgrade_ops.ops)]
+    return [
+        dataclasses.replace(_describe(op), warning=destructive(op))
+        for op in _flatten(upgrade_ops.ops)
+    ]
 
 
 def _flatten(items: Iterable[ops.MigrateOperation]) -> Iterator[ops.MigrateOperation]:
@@ -142,6 +150,42 @@ def _describe(op: ops.MigrateOperation) -> Operation:
             "remove",
             op.table_name,
             op.column_name,
+        )
+    if isinstance(op, ops.AlterColumnOp) and op.modify_name is not None:
+        return Operation(
+            "~",
+            f"Rename column {op.table_name}.{op.column_name} to {op.modify_name}",
+            "rename",
+            op.table_name,
+            op.column_name,
+        )
+    from manage.core import questions  # only generated migrations hold its operations
+
+    if isinstance(op, questions.EnforceNotNullOp):
+        return Operation(
+            "~",
+            f"Alter column {op.column_name} on {op.table_name} (now NOT NULL)",
+            "alter",
+            op.table_name,
+            op.column_name,
+            on_table=op.table_name,
+        )
+    if isinstance(op, questions.FillColumnOp):
+        return Operation(
+            "~",
+            f"Set {op.column_name} to {op.value} on the rows already in {op.table_name}",
+            "fill",
+            op.table_name,
+            op.column_name,
+            on_table=op.table_name,
+        )
+    if isinstance(op, ops.RenameTableOp):
+        return Operation(
+            "~",
+            f"Rename table {op.table_name} to {op.new_table_name}",
+            "rename",
+            op.table_name,
+            op.new_table_name,
         )
     if isinstance(op, ops.AlterColumnOp):
         return Operation(

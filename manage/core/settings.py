@@ -475,3 +475,43 @@ def describe_exception(exc: BaseException) -> str:
         where = f" ({last.filename}, line {last.lineno})"
     message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     return f"{type(exc).__name__}: {message}{where}" if message else f"{type(exc).__name__}{where}"
+
+
+# -- the loader's pieces that manage init and the project commands reuse ----------------------
+
+
+def nearest_pyproject_dir(start: Path) -> Path | None:
+    """The nearest folder from ``start`` upward holding a ``pyproject.toml``."""
+    return _nearest_pyproject_dir(start)
+
+
+def find_manage_table(start: Path) -> tuple[Path, dict[str, Any]] | None:
+    """The first ``[tool.manage]`` table from ``start`` upward: its folder and the table.
+
+    Raises:
+        SettingsError: that pyproject.toml is broken or the table holds an unknown setting.
+    """
+    return _find_manage_table(start)
+
+
+def prepend_sys_path(root: Path) -> None:
+    """Put the project root first on ``sys.path``, so the project's modules import."""
+    _prepend_sys_path(root)
+
+
+def require_str_list(value: object, name: str, origin: str) -> tuple[str, ...]:
+    """``value`` as a tuple of non-empty strings (a lone string is a list of one).
+
+    Raises:
+        SettingsError: naming the setting ``name`` and where it comes from (``origin``).
+    """
+    return _require_str_list(value, name, origin)
+
+
+def require_import_path(value: object, name: str, origin: str) -> str:
+    """``value`` checked to be ``package.module`` or ``package.module:Name``.
+
+    Raises:
+        SettingsError: naming the setting ``name`` and where it comes from (``origin``).
+    """
+    return _require_import_path(value, name, origin)

@@ -42,12 +42,12 @@ def check(project: Project, **env: str) -> tuple[int, str, bool]:
         timeout=120,
         env={**os.environ, **env},
     )
-    return result.returncode, result.stdout, imported_sqlalchemy(result.stderr)
+    return result.returncode, result.stdout, imported(result.stderr, "sqlalchemy")
 
 
-def imported_sqlalchemy(importtime: str) -> bool:
-    """Whether ``python -X importtime`` output lists the sqlalchemy package (nested or not)."""
-    return any(line.split("|")[-1].strip() == "sqlalchemy" for line in importtime.splitlines())
+def imported(importtime: str, package: str) -> bool:
+    """Whether ``python -X importtime`` output lists ``package`` (nested or not)."""
+    return any(line.split("|")[-1].strip() == package for line in importtime.splitlines())
 
 
 def test_an_unchanged_project_is_answered_without_importing_sqlalchemy(bookshop: Project) -> None:
@@ -153,7 +153,7 @@ def test_global_options_bypass_the_remembered_answer(bookshop: Project) -> None:
     )
 
     assert result.returncode == 0
-    assert imported_sqlalchemy(result.stderr)
+    assert imported(result.stderr, "sqlalchemy")
 
 
 def test_a_project_below_a_dot_folder_still_notices_model_edits(tmp_path: Path) -> None:

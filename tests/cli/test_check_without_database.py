@@ -132,7 +132,7 @@ def test_a_hand_edited_migration_counts_as_written(
     text = migration.read_text()
     edited = [
         line[: len(line) - len(line.lstrip())] + "pass"
-        if "add_column(" in line and "'price'" in line
+        if "add_column(" in line and '"price"' in line
         else line
         for line in text.splitlines()
     ]
@@ -418,3 +418,61 @@ def test_an_expression_index_falls_back_to_the_shadow_database(make_project: obj
     assert "with an index on an expression, which the in-memory replay does not model" in (
         result.stderr
     )
+
+
+DEFAULT_SCHEMA = {"postgresql": "public", "sqlite": "main"}
+
+
+def test_tables_named_in_the_default_schema_agree(project: Project) -> None:
+    """A model may name the default schema (``public``, ``main``); a database reports those
+    tables without a schema, and so does the replay."""
+    if project.dialect == "mariadb":
+        pytest.skip(
+            "MariaDB's default schema is the database itself: a model naming it points outside "
+            "the shadow database, so no replay into a database can be compared with"
+        )
+    schema = DEFAULT_SCHEMA[project.dialect]
+    models = f'''
+import sqlalchemy as sa
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    metadata = sa.MetaData(naming_convention={{"fk": "fk_%(table_name)s_%(column_0_name)s"}})
+
+
+class Author(Base):
+    __tablename__ = "author"
+    __table_args__ = {{"schema": "{schema}"}}
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(50))
+'''
+    project.write("shop/models.py", models)
+    assert project.run("makemigrations").exit_code == 0
+    project.edit("shop/models.py", "sa.String(50)", "sa.String(80)")
+
+    pending, expected = answers(project.root)
+
+    assert pending == expected
+    assert len(pending) == 1, pending
+
+
+@pytest.mark.parametrize("server", ["postgresql", "mariadb"])
+def test_makemigrations_with_nothing_to_write_needs_no_database(
+    make_project: object, server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project: Project = make_project(server)  # type: ignore[operator]
+    assert project.run("makemigrations").exit_code == 0  # written with the server up
+    monkeypatch.setenv("DATABASE_URL", DOWN[server])
+
+    nothing = project.run("makemigrations")
+    dry = project.run("makemigrations", "--dry-run")
+    project.edit("shop/models.py", "String(200)", "String(220)")
+    something = project.run("makemigrations")
+
+    assert (nothing.exit_code, nothing.stdout) == (0, "No changes detected\n")
+    assert (dry.exit_code, dry.stdout) == (0, "No changes detected\n")
+    assert something.exit_code == 3  # a migration to write is generated against a shadow database
+    assert something.stderr.startswith("Error: ")
+    assert [name for name in project.migrations() if name != "__init__.py"] == ["0001_initial.py"]

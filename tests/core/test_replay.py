@@ -171,7 +171,7 @@ def reflected(connection: sa.Connection) -> dict[str, dict[str, Any]]:
             "fks": inspector.get_foreign_keys(name),
         }
         for name in inspector.get_table_names()
-        if name != "alembic_version"
+        if name not in ("alembic_version", "manage_migration_history")  # manage's own tables
     }
 
 

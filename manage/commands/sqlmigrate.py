@@ -1,0 +1,44 @@
+"""Print the SQL of one migration for the project's dialect (Django's ``sqlmigrate``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from manage.core.environment import BASE, MigrationEnvironment
+from manage.core.settings import Settings
+from manage.errors import RevisionNotFoundError
+
+
+@dataclass(frozen=True, slots=True)
+class SqlMigrateResult:
+    """The SQL of one migration, in one direction."""
+
+    revision: str
+    backwards: bool
+    sql: str
+    """Empty when the migration runs no statements (a merge, or an empty migration)."""
+
+
+def sqlmigrate(settings: Settings, revision: str, *, backwards: bool = False) -> SqlMigrateResult:
+    """The SQL that ``revision``'s upgrade (``backwards``: downgrade) runs, offline.
+
+    Args:
+        revision: a migration id or unique prefix.
+        backwards: the SQL that unapplies it.
+
+    Raises:
+        RevisionNotFoundError: no (or several) migrations match ``revision``.
+        MigrationError: the migration cannot be rendered without a database.
+    """
+    env = MigrationEnvironment(settings)
+    if revision in ("head", "zero"):
+        raise RevisionNotFoundError(
+            f"sqlmigrate shows one migration; {revision!r} is not one. Give a migration id or "
+            "prefix, e.g. 'manage sqlmigrate 0002'.",
+            revision,
+        )
+    from manage.core.offline import migration_sql  # not loaded by migrate
+
+    resolved = env.resolve(revision)
+    assert resolved != BASE
+    return SqlMigrateResult(resolved, backwards, migration_sql(env, resolved, backwards=backwards))

@@ -1,0 +1,60 @@
+"""Whether a column's server default changed: one answer for a real database and for the
+in-memory replay (core/replay.py), on every dialect.
+
+Alembic's own comparison asks PostgreSQL itself (``SELECT 'a' = 'b'``), which the in-memory
+replay cannot do, and each database reflects a default its own way (PostgreSQL ``'x'::character
+varying``, MariaDB ``current_timestamp()``, ``1`` for ``true``). Both sides are reduced to one
+spelling and compared as text.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlalchemy import Column
+from sqlalchemy.sql.schema import DefaultClause
+
+_CAST = re.compile(r"::[a-z_ ]+(\(\d+(,\s*\d+)?\))?(\[\])?", re.IGNORECASE)
+_SAME = {"now()": "current_timestamp", "current_timestamp()": "current_timestamp"}
+_BOOLEANS = {"true": "1", "false": "0"}
+
+
+def normalized(default: str | None) -> str | None:
+    """``default`` (a reflected or rendered server default) in one spelling."""
+    if default is None:
+        return None
+    text = _CAST.sub("", default.strip())
+    while text.startswith("(") and text.endswith(")") and _balanced(text[1:-1]):
+        text = text[1:-1].strip()
+    if len(text) >= 2 and text[0] == text[-1] == "'":
+        return text[1:-1].replace("''", "'")
+    lowered = text.lower()
+    return _SAME.get(lowered) or _BOOLEANS.get(lowered) or lowered
+
+
+def _balanced(text: str) -> bool:
+    depth = 0
+    for char in text:
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth < 0:
+            return False
+    return depth == 0
+
+
+def server_default_changed(
+    _context: Any,
+    _inspected_column: Column[Any],
+    metadata_column: Column[Any],
+    inspected_default: str | None,
+    metadata_default: Any,
+    rendered_metadata_default: str | None,
+) -> bool | None:
+    """Alembic's ``compare_server_default`` hook. None (Alembic decides) for computed and
+    identity columns; False for the serial primary key, whose sequence default the models
+    leave to the database."""
+    if metadata_default is not None and not isinstance(metadata_default, DefaultClause):
+        return None
+    if metadata_default is None and metadata_column.table._autoincrement_column is metadata_column:
+        return False
+    return normalized(inspected_default) != normalized(rendered_metadata_default)

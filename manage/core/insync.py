@@ -1,0 +1,347 @@
+"""Which tables are known to match the migration history, so a check compares only the others.
+
+A table's answer depends on two things only: the table as the models declare it, and the table as
+the history builds it. Both are reduced to a fingerprint (the dialect's DDL plus the attributes
+Alembic compares that DDL does not show); a pair of fingerprints that Alembic's comparison once
+found equal is remembered, so the next check compares only the tables whose pair is new. When
+every pair is known, the check needs neither Alembic nor the migration files: this module imports
+neither.
+
+The history's side comes from an index written beside the replay cache, keyed by the bytes of the
+migration files: their revision ids, the project modules they import, and each table's
+fingerprint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Column, ForeignKeyConstraint, MetaData, Table
+from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.schema import CreateIndex, CreateTable
+
+from manage.core.answers import library_stamps
+from manage.core.settings import Settings, cache_dir
+
+FORMAT = 1
+MAX_KNOWN = 20_000
+"""Pairs remembered per project context; the oldest are forgotten first."""
+KEEP_INDEXES = 24
+"""History indexes kept; the least recently written go first."""
+
+
+def project_dialect(settings: Settings) -> Dialect:
+    """The dialect of the project's URL, without its driver: what Alembic's comparison uses."""
+    dialect: Dialect = make_url(settings.database_url).get_dialect()()
+    return dialect
+
+
+def model_tables(metadata: MetaData | tuple[MetaData, ...]) -> list[Table]:
+    collections = metadata if isinstance(metadata, tuple) else (metadata,)
+    return [table for each in collections for table in each.tables.values()]
+
+
+def table_fingerprint(table: Table, dialect: Dialect) -> str | None:
+    """Everything about ``table`` that Alembic's comparison looks at, as text; None when some of
+    it cannot be written down reliably (then the table is always compared)."""
+    try:
+        parts = [str(CreateTable(table).compile(dialect=dialect)).strip()]
+        parts += sorted(
+            str(CreateIndex(index).compile(dialect=dialect)).strip() for index in table.indexes
+        )
+        parts.append(f"comment={table.comment!r} options={_options(table)}")
+        parts += [_column(column, dialect) for column in table.columns]
+        parts += sorted(
+            f"{type(item).__name__} {item.name!r} {_options(item)}" for item in table.constraints
+        )
+        parts += sorted(
+            _foreign_key(item)
+            for item in table.constraints
+            if isinstance(item, ForeignKeyConstraint)
+        )
+        parts += sorted(
+            f"index {index.name!r} unique={index.unique} {_options(index)}"
+            for index in table.indexes
+        )
+    except Exception:  # a type the dialect cannot compile, a custom construct: always compare
+        return None
+    text = "\n".join(parts)
+    if " at 0x" in text:  # an object shown by its address: not the same text twice
+        return None
+    return text
+
+
+def _options(item: Any) -> str:
+    kwargs = getattr(item, "dialect_kwargs", None) or {}
+    return repr(sorted((key, repr(value)) for key, value in kwargs.items()))
+
+
+def _column(column: Column[Any], dialect: Dialect) -> str:
+    default = column.server_default
+    default_text = None
+    if default is not None:
+        arg = getattr(default, "arg", None)
+        default_text = (
+            arg
+            if isinstance(arg, str)
+            else str(arg.compile(dialect=dialect))
+            if arg is not None
+            else type(default).__name__
+        )
+    return (
+        f"column {column.name!r} type={column.type!r} nullable={column.nullable} "
+        f"pk={column.primary_key} autoincrement={column.autoincrement!r} "
+        f"default={default_text!r} comment={column.comment!r} "
+        f"computed={_computed(column, dialect)} identity={column.identity!r} "
+        f"options={_options(column)}"
+    )
+
+
+def _computed(column: Column[Any], dialect: Dialect) -> str | None:
+    computed = column.computed
+    if computed is None:
+        return None
+    return f"{computed.sqltext.compile(dialect=dialect)} persisted={computed.persisted}"
+
+
+def _foreign_key(constraint: ForeignKeyConstraint) -> str:
+    return (
+        f"fk {constraint.name!r} {list(constraint.column_keys)} -> "
+        f"{[element.target_fullname for element in constraint.elements]} "
+        f"ondelete={constraint.ondelete} onupdate={constraint.onupdate} "
+        f"deferrable={constraint.deferrable} initially={constraint.initially} "
+        f"match={constraint.match} use_alter={constraint.use_alter}"
+    )
+
+
+def fingerprints(tables: Iterable[Table], dialect: Dialect) -> dict[str, str | None] | None:
+    """Each table's fingerprint by name; None when a table has a schema of its own, since the
+    comparison then pairs tables by rules this cache does not follow."""
+    found: dict[str, str | None] = {}
+    for table in tables:
+        if table.schema is not None:
+            return None
+        found[table.name] = table_fingerprint(table, dialect)
+    return found
+
+
+def _digest(*parts: Any) -> hashlib._Hash:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode())
+
+
+def _hook_identity(hook: object) -> str | None:
+    """The include_object hook, as the bytes of the file that defines it: a changed hook changes
+    the answers. None when its source cannot be found."""
+    if hook is None:
+        return "none"
+    try:
+        if isinstance(hook, str):
+            import importlib.util
+
+            spec = importlib.util.find_spec(hook.partition(":")[0])
+            source = spec.origin if spec else None
+        else:
+            source = inspect.getsourcefile(hook)  # type: ignore[arg-type]
+        if not source:
+            return None
+        return hashlib.sha256(Path(source).read_bytes()).hexdigest()
+    except Exception:
+        return None
+
+
+def context_key(settings: Settings) -> str | None:
+    """Everything besides the two tables that decides a comparison; None when unknowable."""
+    hook = _hook_identity(settings.include_object)
+    if hook is None:
+        return None
+    return _digest(
+        FORMAT,
+        settings.dialect_name,
+        make_url(settings.database_url).drivername,
+        settings.version_table,
+        list(settings.exclude_tables),
+        hook,
+        library_stamps(),
+    ).hexdigest()[:40]
+
+
+def pair_key(context: str, name: str, model: str | None, history: str | None) -> str:
+    return _digest(context, name, model, history).hexdigest()[:32]
+
+
+@dataclass
+class KnownPairs:
+    """The pairs (model table, history table) found equal, for one project context."""
+
+    path: Path
+    keys: dict[str, None]  # ordered: oldest first
+    added: bool = False
+
+    @classmethod
+    def load(cls, context: str) -> KnownPairs:
+        path = cache_dir() / "insync" / f"{context}.json"
+        try:
+            keys = dict.fromkeys(json.loads(path.read_text(encoding="utf-8")))
+        except Exception:  # absent or damaged: nothing is known
+            keys = {}
+        return cls(path, keys)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.keys
+
+    def add(self, keys: Iterable[str]) -> None:
+        for key in keys:
+            if key not in self.keys:
+                self.keys[key] = None
+                self.added = True
+
+    def save(self) -> None:
+        if not self.added:
+            return
+        keys = list(self.keys)[-MAX_KNOWN:]
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            temporary = self.path.with_suffix(f".{os.getpid()}.tmp")
+            temporary.write_text(json.dumps(keys), encoding="utf-8")
+            temporary.replace(self.path)
+        except OSError:  # a read-only cache only costs speed
+            pass
+
+
+def pair_keys(
+    context: str,
+    models: Mapping[str, str | None],
+    history: Mapping[str, str | None],
+) -> dict[str, str | None]:
+    """Each table name's pair key; None for a table that must always be compared."""
+    keys: dict[str, str | None] = {}
+    for name in sorted({*models, *history}):
+        model, past = models.get(name, "absent"), history.get(name, "absent")
+        keys[name] = None if model is None or past is None else pair_key(context, name, model, past)
+    return keys
+
+
+# -- the history's side, without loading the migration files ------------------------------------
+
+
+def history_digest(settings: Settings) -> str | None:
+    """A hash of the migration files' names and bytes (the files Alembic loads), or None when the
+    folder holds files this shortcut does not understand."""
+    folder = settings.migrations_dir
+    digest = _digest(FORMAT, settings.dialect_name, library_stamps())
+    try:
+        entries = sorted(folder.iterdir())
+    except OSError:
+        return None
+    for path in entries:
+        name = path.name
+        if name.startswith((".#", "__init__")) or not path.is_file():
+            continue
+        if name.endswith((".pyc", ".pyo")):
+            return None
+        if name.endswith(".py"):
+            try:
+                digest.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
+            except OSError:  # unreadable: the full check reports it
+                return None
+    return digest.hexdigest()[:40]
+
+
+def _files_digest(paths: Iterable[str]) -> str | None:
+    digest = hashlib.sha256()
+    try:
+        for path in paths:
+            digest.update(path.encode() + b"\0" + Path(path).read_bytes() + b"\0")
+    except OSError:
+        return None
+    return digest.hexdigest()
+
+
+def _index_path(history: str) -> Path:
+    return cache_dir() / "replay" / f"{history}.index.json"
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryIndex:
+    """What a check needs of an unchanged history, remembered from the last time it was loaded."""
+
+    revision_ids: tuple[str, ...]
+    state_file: str
+    tables: dict[str, str | None] | None
+
+
+def write_index(
+    history: str,
+    *,
+    revision_ids: Iterable[str],
+    imported: Iterable[Path],
+    state_file: Path,
+    tables: Mapping[str, str | None] | None,
+) -> None:
+    also = [str(path) for path in imported]
+    record = {
+        "revision_ids": list(revision_ids),
+        "also": also,
+        "also_digest": _files_digest(also),
+        "state_file": str(state_file),
+        "tables": None if tables is None else dict(tables),
+    }
+    path = _index_path(history)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_suffix(f".{os.getpid()}.tmp")
+        temporary.write_text(json.dumps(record), encoding="utf-8")
+        temporary.replace(path)
+    except OSError:  # a read-only cache only costs speed
+        return
+    prune(path.parent, "*.index.json", KEEP_INDEXES)
+
+
+def prune(folder: Path, pattern: str, keep: int) -> None:
+    """Delete all but the ``keep`` most recently written files matching ``pattern``."""
+    try:
+        files = sorted(folder.glob(pattern), key=lambda f: f.stat().st_mtime_ns, reverse=True)
+        for file in files[keep:]:
+            file.unlink(missing_ok=True)
+    except OSError:  # another process pruned first
+        pass
+
+
+def read_index(history: str) -> HistoryIndex | None:
+    """The index of an unchanged history whose imported project modules are unchanged too."""
+    try:
+        record = json.loads(_index_path(history).read_text(encoding="utf-8"))
+        if _files_digest(record["also"]) != record["also_digest"]:
+            return None
+        return HistoryIndex(tuple(record["revision_ids"]), record["state_file"], record["tables"])
+    except Exception:
+        return None
+
+
+def unchanged_history(settings: Settings) -> HistoryIndex | None:
+    """The index of the migration history, if its files are as they were at an earlier check."""
+    digest = history_digest(settings)
+    return None if digest is None else read_index(digest)
+
+
+def known_in_sync(
+    settings: Settings, metadata: MetaData | tuple[MetaData, ...], index: HistoryIndex
+) -> bool:
+    """True when every table's pair of fingerprints (``metadata``'s and the unchanged history's)
+    was found equal before: the models match the history, with nothing to compare."""
+    context = context_key(settings)
+    if context is None or index.tables is None:
+        return False
+    models = fingerprints(model_tables(metadata), project_dialect(settings))
+    if models is None:
+        return False
+    known = KnownPairs.load(context)
+    keys = pair_keys(context, models, index.tables)
+    return all(key is not None and key in known for key in keys.values())

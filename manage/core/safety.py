@@ -1,0 +1,135 @@
+"""Which schema operations lose data or break writes: dropped tables and columns, narrowed
+types, and NOT NULL columns losing their server default."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from alembic.operations import ops
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Constraint,
+    ForeignKeyConstraint,
+    Integer,
+    MetaData,
+    Numeric,
+    PrimaryKeyConstraint,
+    SmallInteger,
+    String,
+    UniqueConstraint,
+)
+
+
+def destructive(op: ops.MigrateOperation) -> str | None:
+    """A one-line warning when ``op`` loses data or breaks writes, else None."""
+    if isinstance(op, ops.DropTableOp):
+        return f"Drop table {op.table_name} (destructive: its rows are lost)"
+    if isinstance(op, ops.DropColumnOp):
+        return f"Drop column {op.table_name}.{op.column_name} (destructive: data in it is lost)"
+    if not isinstance(op, ops.AlterColumnOp):
+        return None
+    where = f"{op.table_name}.{op.column_name}"
+    old, new = op.existing_type, op.modify_type
+    if old is not None and new is not None and narrower(old, new):
+        return (
+            f"Narrow column {where} from {_show(old)} to {_show(new)} "
+            "(destructive: values that do not fit are cut or refused)"
+        )
+    removes_default = op.modify_server_default is None and op.existing_server_default not in (
+        None,
+        False,
+    )
+    not_null = op.modify_nullable is False or (
+        op.modify_nullable is None and op.existing_nullable is False
+    )
+    if removes_default and not_null:
+        return (
+            f"Remove the server default of NOT NULL column {where} "
+            "(destructive: inserts that leave it out will fail)"
+        )
+    return None
+
+
+def narrower(old: Any, new: Any) -> bool:
+    """Whether values of type ``old`` may not fit type ``new``."""
+    if isinstance(old, String) and isinstance(new, String):
+        if new.length is None:
+            return False
+        return old.length is None or new.length < old.length
+    if isinstance(old, Integer) and isinstance(new, Integer):
+        return _int_rank(new) < _int_rank(old)
+    if isinstance(old, Numeric) and isinstance(new, Numeric):
+        if isinstance(old, Integer) or isinstance(new, Integer):
+            return False
+        return _smaller(new.precision, old.precision) or _smaller(new.scale, old.scale)
+    if isinstance(old, String) and isinstance(new, Integer | Numeric):
+        return True
+    return bool(isinstance(old, Numeric) and isinstance(new, Integer))
+
+
+def _int_rank(type_: Integer) -> int:
+    if isinstance(type_, BigInteger):
+        return 3
+    if isinstance(type_, SmallInteger):
+        return 1
+    return 2
+
+
+def _smaller(new: int | None, old: int | None) -> bool:
+    return new is not None and (old is None or new < old)
+
+
+def _show(type_: Any) -> str:
+    try:
+        return str(type_.compile())
+    except Exception:  # a type the default dialect cannot render: its repr names it
+        return repr(type_)
+
+
+NAMING_CONVENTION_DOCS = (
+    "https://docs.sqlalchemy.org/en/20/core/constraints.html"
+    "#configuring-constraint-naming-conventions"
+)
+
+
+def unnamed_constraints(metadata: MetaData | tuple[MetaData, ...], tables: set[str]) -> str | None:
+    """A warning naming the constraints of ``tables`` the models leave unnamed, or None.
+
+    A database names such a constraint itself (``book_author_id_fkey``, ``book_ibfk_1``, or
+    nothing on SQLite), so a later migration cannot name it to alter or drop it reliably.
+    """
+    found = []
+    for meta in metadata if isinstance(metadata, tuple) else (metadata,):
+        for table in meta.sorted_tables:
+            if table.name not in tables:
+                continue
+            for constraint in sorted(table.constraints, key=_constraint_label):
+                if isinstance(constraint, PrimaryKeyConstraint) or _has_name(constraint):
+                    continue
+                found.append(_constraint_label(constraint))
+    if not found:
+        return None
+    return (
+        f"Warning: unnamed constraints: {', '.join(found)}. A constraint without a name cannot "
+        "be altered or dropped reliably by a later migration; give the models' MetaData a "
+        f"naming_convention ({NAMING_CONVENTION_DOCS})."
+    )
+
+
+def _has_name(constraint: Constraint) -> bool:
+    name = constraint.name
+    return isinstance(name, str) and bool(name)  # SQLAlchemy's NONE_NAME is not a str
+
+
+def _constraint_label(constraint: Constraint) -> str:
+    table = getattr(constraint, "table", None)
+    columns = ", ".join(c.name for c in getattr(constraint, "columns", ()))
+    where = f"{table.name if table is not None else '?'}({columns})"
+    if isinstance(constraint, ForeignKeyConstraint):
+        return f"foreign key {where} -> {constraint.referred_table.name}"
+    if isinstance(constraint, UniqueConstraint):
+        return f"unique {where}"
+    if isinstance(constraint, CheckConstraint):
+        return f"check on {where.split('(')[0]}"
+    return f"constraint on {where}"

@@ -1,0 +1,203 @@
+"""makemigrations --check remembers which tables match the history: an edit that changes no table
+is answered without Alembic, and every schema change is still seen, as a check without any cache
+sees it (on each dialect, with the database server never contacted)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from manage.cli import app
+from tests.cli.test_check_cache import aged, imported
+from tests.conftest import Project, forget_modules
+
+EXAMPLE = Path(__file__).parents[2] / "example_project"
+
+# Servers that are never contacted: the check needs no database.
+URLS = {
+    "sqlite": None,
+    "postgresql": "postgresql+psycopg://app:secret@127.0.0.1:9/bookshop",
+    "mariadb": "mysql+pymysql://app:secret@127.0.0.1:9/bookshop",
+}
+
+MODELS = "bookshop/models.py"
+
+# Each edit is a change Alembic's comparison reports on at least one dialect.
+EDITS = {
+    "add a column": (
+        "    returned_at: Mapped[dt.datetime | None]",
+        "    note: Mapped[str | None] = mapped_column(String(100))\n"
+        "    returned_at: Mapped[dt.datetime | None]",
+    ),
+    "widen a string": ("mapped_column(String(200))", "mapped_column(String(220))"),
+    "allow NULL": ("    borrower: Mapped[str]", "    borrower: Mapped[str | None]"),
+    "drop a server default": (
+        "DateTime(timezone=True), server_default=func.now()\n    )\n\n    author",
+        "DateTime(timezone=True)\n    )\n\n    author",
+    ),
+    "drop an index": ("String(300), index=True)", "String(300))"),
+    "add a unique constraint": (
+        "name: Mapped[str] = mapped_column(String(250))",
+        "name: Mapped[str] = mapped_column(String(250), unique=True)",
+    ),
+    "change a foreign key's ON DELETE": ('ondelete="CASCADE"', 'ondelete="SET NULL"'),
+    "add a table comment": (
+        '    __tablename__ = "author"\n',
+        '    __tablename__ = "author"\n    __table_args__ = {"comment": "People who write"}\n',
+    ),
+    "drop a table": (
+        '    __tablename__ = "loan"\n',
+        '    __abstract__ = True\n    __tablename__ = "loan"\n',
+    ),
+}
+
+
+@pytest.fixture(params=sorted(URLS))
+def bookshop(request: pytest.FixtureRequest, tmp_path: Path) -> Project:
+    root = tmp_path / "bookshop"
+    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns("*.sqlite3", "__pycache__"))
+    url = URLS[request.param]
+    if url is not None:
+        (root / ".env").write_text(f"DATABASE_URL={url}\n")
+    return Project(root, url or f"sqlite:///{root}/db.sqlite3", request.param)
+
+
+def check(project: Project) -> tuple[int, str, bool]:
+    """(exit code, stdout, whether Alembic was imported) of the commit hook's command, as a new
+    process, with the remembered answers forgotten (this file tests the table cache)."""
+    cache = Path(project.root.parent / "cache")
+    shutil.rmtree(cache / "sqlalchemy-manage" / "answers", ignore_errors=True)
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "manage", "makemigrations", "--check"],
+        cwd=project.root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**_environ(), "XDG_CACHE_HOME": str(cache)},
+    )
+    assert "Traceback" not in result.stderr, result.stderr
+    return result.returncode, timeless(result.stdout), imported(result.stderr, "alembic")
+
+
+def check_without_caches(project: Project, tmp_path: Path) -> tuple[int, str]:
+    """The same check in a cache folder of its own, so nothing is remembered."""
+    forget_modules(project.root)
+    cache = tmp_path / f"fresh-{len(list(tmp_path.glob('fresh-*')))}"
+    result = CliRunner().invoke(
+        app,
+        ["--project", str(project.root), "makemigrations", "--check"],
+        env={"XDG_CACHE_HOME": str(cache)},
+        catch_exceptions=False,
+    )
+    return result.exit_code, timeless(result.stdout)
+
+
+def timeless(output: str) -> str:
+    """The output with the minute in a proposed ``auto_<timestamp>`` name blanked: two runs may
+    fall on either side of a minute."""
+    return re.sub(r"auto_\d{8}_\d{4}", "auto_<minute>", output)
+
+
+def _environ() -> dict[str, str]:
+    return {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
+
+
+def test_an_edit_that_changes_no_table_needs_no_alembic(bookshop: Project) -> None:
+    first = check(bookshop)
+    path = bookshop.root / MODELS
+    aged(path, path.read_text() + "\n\ndef helper() -> int:\n    return 1\n")
+
+    second = check(bookshop)
+
+    assert first == (0, "No changes detected\n", True)
+    assert second == (0, "No changes detected\n", False)
+
+
+def test_every_schema_change_is_seen_as_without_caches(bookshop: Project, tmp_path: Path) -> None:
+    path = bookshop.root / MODELS
+    original = path.read_text()
+    assert check(bookshop)[0] == 0  # every table now known to match
+    seen = 0
+    for edit, (old, new) in EDITS.items():
+        assert old in original, edit
+        aged(path, original.replace(old, new, 1))
+
+        warm = check(bookshop)
+        cold = check_without_caches(bookshop, tmp_path)
+
+        assert warm[:2] == cold, edit
+        seen += cold[0] == 1
+    # Back to the models the history builds: every table's pair is known, no Alembic needed.
+    aged(path, original)
+    assert check(bookshop) == (0, "No changes detected\n", False)
+    assert seen >= len(EDITS) - 2  # a comment or an index may be invisible to a dialect
+
+
+def test_a_changed_include_object_hook_is_not_answered_from_the_cache(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "bookshop"
+    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns("*.sqlite3", "__pycache__"))
+    project = Project(root, f"sqlite:///{root}/db.sqlite3", "sqlite")
+    hook = root / "bookshop/hooks.py"
+    aged(hook, "def include(obj, name, type_, reflected, compare_to):\n    return True\n")
+    pyproject = root / "pyproject.toml"
+    aged(
+        pyproject,
+        pyproject.read_text().replace(
+            "[tool.manage]\n", '[tool.manage]\ninclude_object = "bookshop.hooks:include"\n', 1
+        ),
+    )
+    assert check(project)[:2] == (0, "No changes detected\n")
+    models = root / MODELS
+    old, new = EDITS["add a column"]
+    aged(models, models.read_text().replace(old, new, 1))
+    aged(
+        hook,
+        "def include(obj, name, type_, reflected, compare_to):\n"
+        "    return getattr(obj, 'name', name) != 'note'\n",
+    )
+    assert check(project)[:2] == (0, "No changes detected\n")
+
+    aged(hook, "def include(obj, name, type_, reflected, compare_to):\n    return True\n")
+
+    assert check(project)[:2] == (
+        1,
+        "Model changes without a migration:\n"
+        "    + Add column note to loan\n"
+        "Run 'manage makemigrations' to write migrations/0005_add_loan_note.py.\n",
+    )
+
+
+def test_a_grown_history_replays_only_its_new_migrations(tmp_path: Path) -> None:
+    root = tmp_path / "bookshop"
+    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns("*.sqlite3", "__pycache__"))
+    project = Project(root, f"sqlite:///{root}/db.sqlite3", "sqlite")
+    log = root / "replayed.log"
+    first = next((root / "migrations").glob("0001_*.py"))
+    first.write_text(
+        first.read_text().replace(
+            "def upgrade() -> None:\n",
+            "def upgrade() -> None:\n"
+            f"    with open({str(log)!r}, 'a') as log:\n"
+            "        log.write('0001\\n')\n",
+        )
+    )
+    assert check(project) == (0, "No changes detected\n", True)
+    models = root / MODELS
+    old, new = EDITS["add a column"]
+    models.write_text(models.read_text().replace(old, new, 1))
+    forget_modules(root)
+    assert CliRunner().invoke(app, ["-C", str(root), "makemigrations"]).exit_code == 0
+    replays = log.read_text().count("0001")
+
+    assert check(project) == (0, "No changes detected\n", True)
+
+    assert log.read_text().count("0001") == replays  # 0001..0004 came from the cache

@@ -1,0 +1,204 @@
+"""A migration that fails mid-history: exit 3, what failed and where, and what was left behind."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import sqlalchemy as sa
+
+from tests.cli.test_history import history
+from tests.conftest import Project
+
+FIRST = '''
+"""first"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0001_author"
+down_revision = None
+
+
+def upgrade() -> None:
+    op.create_table("author", sa.Column("id", sa.Integer, primary_key=True))
+    op.execute("INSERT INTO author (id) VALUES (1)")
+
+
+def downgrade() -> None:
+    op.drop_table("author")
+'''
+
+# Three changes, then an operation the database refuses.
+BROKEN = '''
+"""broken"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0002_broken"
+down_revision = "0001_author"
+
+
+def upgrade() -> None:
+    op.add_column("author", sa.Column("nickname", sa.String(50)))
+    op.create_table("book", sa.Column("id", sa.Integer, primary_key=True))
+    op.execute("UPDATE author SET nickname = 'x'")
+    op.create_index(
+        "ix_nowhere",
+        "no_such_table",
+        ["title"],
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("book")
+    op.drop_column("author", "nickname")
+'''
+
+RAISES = '''
+"""raises"""
+
+from alembic import op
+
+revision = "0003_raises"
+down_revision = "0002_fixed"
+
+
+def upgrade() -> None:
+    op.execute("DELETE FROM author")
+    raise RuntimeError("the data is not what this migration expects")
+
+
+def downgrade() -> None:
+    pass
+'''
+
+ERRORS = {
+    "sqlite": "no such table: main.no_such_table",
+    "postgresql": 'relation "no_such_table" does not exist',
+    "mariadb": "no_such_table' doesn't exist",
+}
+
+
+def rows(project: Project, sql: str) -> list[tuple[object, ...]]:
+    engine = project.engine()
+    with engine.connect() as connection:
+        found = [tuple(row) for row in connection.exec_driver_sql(sql)]
+    engine.dispose()
+    return found
+
+
+def test_a_failing_migration_names_file_operation_and_error(project: Project) -> None:
+    project.write("migrations/0001_author.py", FIRST)
+    project.write("migrations/0002_broken.py", BROKEN)
+
+    result = project.run("migrate")
+
+    assert result.exit_code == 3
+    assert result.stdout.splitlines()[-2:] == [
+        "  Applying 0001_author... OK",
+        "  Applying 0002_broken...",
+    ]
+    assert "Traceback" not in result.output
+    stderr = " ".join(result.stderr.split())
+    assert stderr.startswith(
+        "Error: Migration 0002_broken (migrations/0002_broken.py, line 14) failed while applying "
+        'op.create_index("ix_nowhere", "no_such_table", ["title"]): '
+    ), stderr
+    assert ERRORS[project.dialect] in stderr
+    assert project.version() == {"0001_author"}
+    assert [(r[0], r[1]) for r in history(project)] == [("0001_author", "apply")]
+    assert rows(project, "SELECT id FROM author") == [(1,)]
+    if project.dialect == "mariadb":
+        # DDL commits implicitly there: the message lists what ran and how to recover.
+        assert stderr.endswith(
+            "MySQL/MariaDB cannot roll back DDL, so what these statements of it did before the "
+            "error stays applied: ALTER TABLE author ADD COLUMN nickname VARCHAR(50); CREATE "
+            "TABLE book ( id INTEGER NOT NULL AUTO_INCREMENT, PRIMARY KEY (id) ); UPDATE author "
+            "SET nickname = 'x'. The database still records 0001_author: undo those statements "
+            "by hand (or finish them and record the migration with 'manage migrate 0002_broken "
+            "--fake'), fix the migration, then run migrate again."
+        ), stderr
+        assert "nickname" in project.columns("author")
+        assert "book" in project.tables()
+    else:
+        assert stderr.endswith(
+            "Its changes were rolled back; the database stays at 0001_author. Fix the migration "
+            "and run migrate again."
+        ), stderr
+        assert project.columns("author") == ["id"]
+        assert project.tables() == {"alembic_version", "author"}
+
+
+def test_a_migration_raising_a_python_error_rolls_its_data_back(project: Project) -> None:
+    project.write("migrations/0001_author.py", FIRST)
+    project.write(
+        "migrations/0002_fixed.py",
+        BROKEN.replace("0002_broken", "0002_fixed")
+        .replace('"no_such_table"', '"book"')
+        .replace('["title"]', '["id"]'),
+    )
+    project.write("migrations/0003_raises.py", RAISES)
+
+    result = project.run("migrate")
+
+    assert result.exit_code == 3
+    stderr = " ".join(result.stderr.split())
+    assert stderr.startswith(
+        "Error: Migration 0003_raises (migrations/0003_raises.py, line 11) failed while applying "
+        'raise RuntimeError("the data is not what this migration expects"): RuntimeError: the '
+        "data is not what this migration expects ("
+    ), stderr
+    assert project.version() == {"0002_fixed"}
+    # The DELETE ran in the migration's transaction, which was rolled back, even on MariaDB.
+    assert rows(project, "SELECT id, nickname FROM author") == [(1, "x")]
+    engine = project.engine()
+    with engine.connect() as connection:
+        assert [i["name"] for i in sa.inspect(connection).get_indexes("book")] == ["ix_nowhere"]
+    engine.dispose()
+
+    project.write("migrations/0003_raises.py", RAISES.replace("    raise RuntimeError", "    # "))
+    again = project.run("migrate")
+    assert again.exit_code == 0, again.output
+    assert again.stdout.splitlines()[-1] == "  Applying 0003_raises... OK"
+    assert project.version() == {"0003_raises"}
+
+
+ALTER_WITHOUT_TYPE = """
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0002_isbn"
+down_revision = "0001_author"
+
+
+def upgrade() -> None:
+    op.add_column("author", sa.Column("isbn", sa.String(13)))
+    op.alter_column("author", "isbn", nullable=False)
+
+
+def downgrade() -> None:
+    op.drop_column("author", "isbn")
+"""
+
+
+def test_an_alembic_error_inside_a_migration_is_a_migration_failure(
+    make_project: Callable[[str], Project],
+) -> None:
+    project = make_project("mariadb")
+    project.write("migrations/0001_author.py", FIRST)
+    project.write("migrations/0002_isbn.py", ALTER_WITHOUT_TYPE)
+
+    result = project.run("migrate")
+
+    assert result.exit_code == 3
+    assert result.stderr == (
+        "Error: Migration 0002_isbn (migrations/0002_isbn.py, line 10) failed while applying "
+        'op.alter_column("author", "isbn", nullable=False): All MySQL CHANGE/MODIFY COLUMN '
+        "operations require the existing type. MySQL/MariaDB cannot roll back DDL, so what "
+        "these statements of it did before the error stays applied: ALTER TABLE author ADD "
+        "COLUMN isbn VARCHAR(13). The database still records 0001_author: undo those "
+        "statements by hand (or finish them and record the migration with 'manage migrate "
+        "0002_isbn --fake'), fix the migration, then run migrate again.\n"
+    )
+    assert project.version() == {"0001_author"}

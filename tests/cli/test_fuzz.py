@@ -1,0 +1,97 @@
+"""Property-based fuzz: whatever names, targets and settings values a user types, no traceback.
+
+Every run must end in exit 0, 1, 2 or 3 with its message, never an exception escaping the CLI (the
+project's CliRunner re-raises anything but SystemExit, which fails the example).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from tests.cli.test_bad_input import MIGRATION
+from tests.conftest import Project
+
+FUZZ = settings(
+    max_examples=40,
+    deadline=None,
+    database=None,  # write no .hypothesis folder
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+# What people type: identifiers, paths, URLs and typos, plus anything at all.
+TYPED = st.one_of(
+    st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789_.:-/ @*?[]\\'\"", max_size=30),
+    st.text(max_size=20),
+)
+# Only unreachable ports: a fuzzed URL must never reach a real server.
+PREFIXES = [
+    "sqlite:///",
+    "foo://",
+    "postgresql+psycopg://u:p@127.0.0.1:1/",
+    "mysql+pymysql://u:p@127.0.0.1:1/",
+    "shop.models:",
+    "shop.",
+]
+TABLE = '[tool.manage]\nmodels = "shop.models:Base"\n'
+
+
+def assert_clean(result: object) -> None:
+    exit_code = result.exit_code  # type: ignore[attr-defined]
+    output = result.output  # type: ignore[attr-defined]
+    assert exit_code in (0, 1, 2, 3), output
+    assert "Traceback" not in output
+    if exit_code == 3:
+        assert output.splitlines()[-1].startswith("Error: "), output
+
+
+@pytest.fixture
+def history(sqlite_project: Project) -> Project:
+    for rev, down in (("0001_a", None), ("0002_b", "0001_a")):
+        sqlite_project.write(f"migrations/{rev}.py", MIGRATION.format(rev=rev, down=down))
+    return sqlite_project
+
+
+@FUZZ
+@given(name=TYPED)
+def test_any_migration_name(history: Project, name: str) -> None:
+    result = history.run("makemigrations", "--dry-run", "-n", name)
+
+    assert_clean(result)
+    assert history.migrations() == ["0001_a.py", "0002_b.py"]
+
+
+@FUZZ
+@given(target=TYPED)
+@example(target="²")  # a digit to str.isdigit(), not to int(): once a ValueError
+def test_any_migrate_target(history: Project, target: str) -> None:
+    assert_clean(history.run("migrate", "--plan", target))
+    assert_clean(history.run("migrate", "--sql", target))
+
+
+@FUZZ
+@given(
+    key=st.sampled_from(
+        ["models", "database_url", "migrations", "version_table", "import", "exclude_tables",
+         "include_object", "shadow_database_url", "commands"]
+    ),
+    value=st.one_of(
+        TYPED,
+        st.builds(lambda p, s: p + s, st.sampled_from(PREFIXES), TYPED),
+        st.lists(TYPED, max_size=3),
+        st.integers(),
+        st.booleans(),
+    ),
+)  # fmt: skip
+def test_any_settings_value(history: Project, key: str, value: object) -> None:
+    pyproject = history.root / "pyproject.toml"
+    original = pyproject.read_text()
+    pyproject.write_text(original.replace(TABLE, TABLE + f"{key} = {json.dumps(value)}\n"))
+    try:
+        assert_clean(history.run("showmigrations"))
+        assert_clean(history.run("migrate", "--plan"))
+    finally:
+        pyproject.write_text(original)
