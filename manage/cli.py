@@ -20,9 +20,10 @@ from manage import __version__, launcher
 from manage.errors import ManageError
 
 if TYPE_CHECKING:
-    # The only private Typer names manage uses, for type hints only (Typer >= 0.26 vendors
-    # Click as typer._click); at run time manage uses Typer's public API alone.
-    from typer._click.core import Command, Context
+    # Private Typer names for type hints only (Typer >= 0.26 vendors Click as typer._click). At
+    # run time manage uses Typer's public API, except the guarded coercion shortcut below
+    # (_coerce_lightly).
+    from typer._click.core import Command, Context, Parameter
 
     from manage.commands import (
         CheckResult,
@@ -42,13 +43,23 @@ class ManageGroup(TyperGroup):
     ``manage migrate`` never imports them.
     """
 
+    def get_params(self, ctx: Context) -> list[Parameter]:
+        params = super().get_params(ctx)
+        for param in params:
+            _coerce_lightly(param)
+        return params
+
     def list_commands(self, ctx: Context) -> list[str]:
         names = super().list_commands(ctx)
         return names + [name for name in self._extra(ctx, strict=False) if name not in names]
 
     def get_command(self, ctx: Context, cmd_name: str) -> Command | None:
         found = super().get_command(ctx, cmd_name)
-        return found if found is not None else self._extra(ctx, strict=True).get(cmd_name)
+        if found is None:
+            return self._extra(ctx, strict=True).get(cmd_name)
+        for param in found.get_params(ctx):
+            _coerce_lightly(param)
+        return found
 
     def parse_args(self, ctx: Context, args: list[str]) -> list[str]:
         # --help runs before the other options are processed (processing one makes Typer
@@ -99,6 +110,50 @@ class ManageGroup(TyperGroup):
             state.note(f"Warning: {error} The built-in commands still work.")
         extra: dict[str, Command] = ctx.meta["manage.extra"]
         return extra
+
+
+class _LightCoercion:
+    """Typer coerces every option's value through a pydantic ``TypeAdapter``, built on first use
+    even for an option left at its default: that imports pydantic (~50 ms) on every run. This
+    passes through the values that need no coercion (an absent value, a ``str`` for a ``str``
+    option, an in-range ``int`` default) and hands any other value to Typer's own coercion, so
+    a value given on the command line is checked, and reported, exactly as Typer does.
+    """
+
+    def __init__(self, param: Any) -> None:
+        self.param = param
+
+    def coerce(self, value: Any, param: Any, ctx: Context) -> Any:
+        if value is None:
+            return () if param.multiple or param.nargs == -1 else None
+        annotation = param.type_descriptor.annotation
+        if annotation is str and type(value) is str:
+            return value
+        if annotation is int and type(value) is int and _in_range(value, param):
+            return value
+        param._runtime_param = None  # Typer builds its own coercion from here on
+        return param.get_runtime_param().coerce(value, param=param, ctx=ctx)
+
+
+def _in_range(value: int, param: Any) -> bool:
+    return (param.min is None or value >= param.min) and (param.max is None or value <= param.max)
+
+
+def _coerce_lightly(param: Any) -> None:
+    """Give one of Typer's parameters the light coercion above (private Typer attributes: when a
+    Typer release no longer has them the parameter keeps Typer's own coercion, and
+    tests/test_lazy_imports.py notices the pydantic import)."""
+    descriptor = getattr(param, "type_descriptor", None)
+    info = getattr(descriptor, "parameter_info", None)
+    if (
+        info is None
+        or getattr(param, "_runtime_param", False) is not None
+        or not hasattr(param, "get_runtime_param")
+        or getattr(info, "parser", None) is not None
+        or getattr(info, "click_type", None) is not None
+    ):
+        return
+    param._runtime_param = _LightCoercion(param)
 
 
 def _raw_option(args: list[str], *names: str) -> str | None:

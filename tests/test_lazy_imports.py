@@ -39,3 +39,37 @@ def test_migrate_and_showmigrations_import_lazily(sqlite_project: Project) -> No
         loaded = set(done.stderr.split())
         assert "manage.commands.migrate" in loaded or command == ["showmigrations"], done.stderr
         assert loaded & NOT_NEEDED == set(), command
+
+
+def test_options_left_at_their_defaults_do_not_import_pydantic(sqlite_project: Project) -> None:
+    """Typer coerces option values through pydantic; manage skips that (~50 ms) for values that
+    need no coercion, and a value given on the command line is still checked by Typer."""
+    assert sqlite_project.run("makemigrations").exit_code == 0
+    probe = PROBE.rsplit("print(", 1)[0] + 'print("pydantic" in sys.modules, file=sys.stderr)'
+
+    def pydantic_imported(*command: str) -> tuple[int, str]:
+        done = subprocess.run(
+            [sys.executable, "-c", probe, *command],
+            cwd=sqlite_project.root,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        return done.returncode, done.stderr.splitlines()[-1]
+
+    assert pydantic_imported("migrate") == (0, "False")
+    assert pydantic_imported("showmigrations") == (0, "False")
+    assert pydantic_imported("migrate", "head", "--plan") == (0, "False")
+    assert pydantic_imported("makemigrations", "--check", "-n", "x", "--dry-run") == (0, "False")
+    assert pydantic_imported("-v", "2", "showmigrations") == (0, "True")  # an int to coerce
+
+    too_verbose = sqlite_project.run("-v", "4", "showmigrations")
+    not_a_number = sqlite_project.run("migrate", "--lock-timeout", "soon")
+    assert too_verbose.exit_code == not_a_number.exit_code == 2
+    assert "Input should be less than or equal to 3" in words(too_verbose.output)
+    assert "Input should be a valid number" in words(not_a_number.output)
+
+
+def words(output: str) -> str:
+    """Rich's error box, unwrapped."""
+    return " ".join(output.replace("│", " ").split())
