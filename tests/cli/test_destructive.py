@@ -60,9 +60,9 @@ def test_destructive_operations_are_flagged(project: Project) -> None:
 
 
 def test_removing_the_server_default_of_a_not_null_column_is_flagged(
-    sqlite_project: Project,
+    project: Project,
 ) -> None:
-    sqlite_project.write(
+    project.write(
         "migrations/0001_default.py",
         """
         import sqlalchemy as sa
@@ -88,7 +88,7 @@ def test_removing_the_server_default_of_a_not_null_column_is_flagged(
         """,
     )
 
-    result = sqlite_project.run("migrate", "--plan")
+    result = project.run("migrate", "--plan")
 
     assert result.stdout == (
         "Planned operations:\n"
