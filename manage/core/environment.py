@@ -1339,11 +1339,14 @@ def _render_enum_values(autogen: AutogenContext, op: EnumValuesOp) -> list[str]:
         f"op.execute({f'CREATE TYPE {name} AS ENUM ({values})'!r})",
     ]
     enum = render_enum_without_create("type", op.enum, autogen)
+    # The values the column had, under the name the old type has now (for migrate --plan).
+    was = Enum(*op.old, name=f"{op.enum.name}_old", schema=op.enum.schema)
+    existing = render_enum_without_create("type", was, autogen)
     for table, column, table_schema in op.columns:
         where = f", schema={table_schema!r}" if table_schema else ""
         using = f"{quote(column)}::text::{name}"
         lines.append(
-            f"op.alter_column({table!r}, {column!r}, type_={enum}, "
+            f"op.alter_column({table!r}, {column!r}, existing_type={existing}, type_={enum}, "
             f"postgresql_using={using!r}{where})"
         )
     lines.append(f"op.execute({f'DROP TYPE {schema}{renamed}'!r})")

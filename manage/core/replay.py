@@ -28,6 +28,7 @@ from sqlalchemy import (
     Index,
     MetaData,
     PrimaryKeyConstraint,
+    String,
     Table,
     UniqueConstraint,
 )
@@ -644,7 +645,7 @@ class StateInspector(Inspector):
         return [
             {
                 "name": column.name,
-                "type": column.type,
+                "type": _reflected_type(column.type, self.dialect),
                 "nullable": bool(column.nullable),
                 "default": _default_text(column, self.dialect),
                 "autoincrement": column.autoincrement,
@@ -768,6 +769,14 @@ for _key in (
     "table_options",
 ):
     setattr(StateInspector, f"get_multi_{_key}", _multi(_key))
+
+
+def _reflected_type(type_: Any, dialect: Dialect) -> Any:
+    """``type_`` as the database reports it: an enum that is not native there (SQLite) is a
+    VARCHAR as long as its longest value, so its values are not compared, as on a database."""
+    if isinstance(type_, Enum) and not (dialect.supports_native_enum and type_.native_enum):
+        return String(type_.length)
+    return type_
 
 
 def _default_text(column: Column[Any], dialect: Dialect) -> str | None:

@@ -43,10 +43,10 @@ def destructive(op: ops.MigrateOperation) -> str | None:
             f"Narrow column {where} from {_show(old)} to {_show(new)} "
             "(destructive: values that do not fit are cut or refused)"
         )
-    removes_default = op.modify_server_default is None and op.existing_server_default not in (
-        None,
-        False,
-    )
+    # ``server_default=None`` removes the default. Alembic writes ``existing_server_default``
+    # only when the default stays, so a migration file that removes one leaves it out (False):
+    # only ``existing_server_default=None`` says there was none.
+    removes_default = op.modify_server_default is None and op.existing_server_default is not None
     not_null = op.modify_nullable is False or (
         op.modify_nullable is None and op.existing_nullable is False
     )
