@@ -1281,6 +1281,8 @@ class EnumValuesOp(ops.MigrateOperation):
         self.enum = enum
         self.old = tuple(old)
         self.columns = tuple(columns)
+        self.defaults: dict[tuple[str, str, str | None], str] = {}
+        """Server defaults of the columns (``'draft'``), which a type change cannot cast."""
 
     @property
     def new(self) -> tuple[str, ...]:
@@ -1342,13 +1344,22 @@ def _render_enum_values(autogen: AutogenContext, op: EnumValuesOp) -> list[str]:
     # The values the column had, under the name the old type has now (for migrate --plan).
     was = Enum(*op.old, name=f"{op.enum.name}_old", schema=op.enum.schema)
     existing = render_enum_without_create("type", was, autogen)
-    for table, column, table_schema in op.columns:
+    for key in op.columns:
+        table, column, table_schema = key
         where = f", schema={table_schema!r}" if table_schema else ""
         using = f"{quote(column)}::text::{name}"
+        default = op.defaults.get(key)
+        if default is not None:  # PostgreSQL cannot cast it: dropped, then set again
+            lines.append(f"op.alter_column({table!r}, {column!r}, server_default=None{where})")
         lines.append(
             f"op.alter_column({table!r}, {column!r}, existing_type={existing}, type_={enum}, "
             f"postgresql_using={using!r}{where})"
         )
+        if default is not None:
+            lines.append(
+                f"op.alter_column({table!r}, {column!r}, "
+                f"server_default=sa.text({default!r}){where})"
+            )
     lines.append(f"op.execute({f'DROP TYPE {schema}{renamed}'!r})")
     return lines
 
@@ -1379,6 +1390,10 @@ def _enum_value_changes(container: ops.OpContainer, dialect_name: str) -> None:
                 changes[str(enum.name)].columns += (column,)
             else:
                 changes[str(enum.name)] = EnumValuesOp(enum, old, [column])
+            default = getattr(item.existing_server_default, "arg", None)  # a DefaultClause
+            default = getattr(default, "text", default)
+            if isinstance(default, str):  # as reflected: 'draft'::status
+                changes[str(enum.name)].defaults[column] = re.sub(r"::[\w.\"]+$", "", default)
             item.modify_type = None  # anything else the alter_column changes stays
             if item.has_changes():
                 kept.append(item)

@@ -142,20 +142,21 @@ def test_an_enum_used_by_a_table_the_models_do_not_own_is_kept(project: Project)
 
 # -- changing the values of an enum ------------------------------------------------------------
 
-STATUS = '    status: Mapped[str] = mapped_column(sa.Enum({}, name="status"))\n'
+STATUS = '    status: Mapped[str] = mapped_column(sa.Enum({}, name="status"){})\n'
 
 
-def with_status(project: Project, *values: str) -> None:
-    """The author's status column, an enum of ``values``."""
+def with_status(project: Project, *values: str, default: str = "") -> None:
+    """The author's status column, an enum of ``values`` (with a server ``default``)."""
     models = project.root / "shop/models.py"
     text = models.read_text()
     if "status:" not in text:
         with_sa_import(project)
-        text = models.read_text().replace(AUTHOR_NAME, AUTHOR_NAME + STATUS.format('"draft"'))
+        text = models.read_text().replace(AUTHOR_NAME, AUTHOR_NAME + "    status:\n")
     start = text.index("    status:")
     end = text.index("\n", start) + 1
-    values_text = ", ".join(f'"{v}"' for v in values)
-    models.write_text(text[:start] + STATUS.format(values_text) + text[end:])
+    quoted = ", ".join(f'"{v}"' for v in values)
+    extra = f", server_default={default!r}" if default else ""
+    models.write_text(text[:start] + STATUS.format(quoted, extra) + text[end:])
 
 
 def statuses(project: Project) -> list[str]:
@@ -234,11 +235,14 @@ def test_adding_enum_values(project: Project) -> None:
     assert applied.exit_code == 0, applied.output
     insert(project, "out_of_print", "review")
     assert statuses(project) == ["draft", "published", "out_of_print", "review"]
-    assert column_type(project) == {
-        "postgresql": ["draft", "review", "published", "out_of_print"],
-        "mariadb": "enum('draft','review','published','out_of_print')",
-        "sqlite": "VARCHAR(12)",
-    }[project.dialect]
+    assert (
+        column_type(project)
+        == {
+            "postgresql": ["draft", "review", "published", "out_of_print"],
+            "mariadb": "enum('draft','review','published','out_of_print')",
+            "sqlite": "VARCHAR(12)",
+        }[project.dialect]
+    )
     assert project.run("makemigrations", "--check").stdout == "No changes detected\n"
     if project.dialect != "sqlite":  # a database refuses to drop values rows still hold
         refused = project.run("migrate", "0001")
@@ -251,11 +255,14 @@ def test_adding_enum_values(project: Project) -> None:
     back = project.run("migrate", "0001")
     assert back.exit_code == 0, back.output
     assert statuses(project) == ["draft", "published"]
-    assert column_type(project) == {
-        "postgresql": ["draft", "published"],
-        "mariadb": "enum('draft','published')",
-        "sqlite": "VARCHAR(9)",
-    }[project.dialect]
+    assert (
+        column_type(project)
+        == {
+            "postgresql": ["draft", "published"],
+            "mariadb": "enum('draft','published')",
+            "sqlite": "VARCHAR(9)",
+        }[project.dialect]
+    )
     assert project.run("migrate").exit_code == 0
 
 
@@ -267,11 +274,11 @@ REMOVED_WARNING = (
 
 
 def test_removing_an_enum_value(project: Project) -> None:
-    with_status(project, "draft", "review", "published")
+    with_status(project, "draft", "review", "published", default="draft")
     project.run("makemigrations")
     assert project.run("migrate").exit_code == 0
     insert(project, "published", "review", "draft")
-    with_status(project, "draft", "published")
+    with_status(project, "draft", "published", default="draft")
 
     made = project.run("makemigrations")
 
@@ -297,10 +304,13 @@ def test_removing_an_enum_value(project: Project) -> None:
     applied = project.run("migrate")
     assert applied.exit_code == 0, applied.output
     assert statuses(project) == ["published", "draft", "draft"]
-    assert column_type(project) == {
-        "postgresql": ["draft", "published"],
-        "mariadb": "enum('draft','published')",
-    }[project.dialect]
+    assert (
+        column_type(project)
+        == {
+            "postgresql": ["draft", "published"],
+            "mariadb": "enum('draft','published')",
+        }[project.dialect]
+    )
     assert project.run("makemigrations", "--check").stdout == "No changes detected\n"
     back = project.run("migrate", "0001")
     assert back.exit_code == 0, back.output
@@ -328,10 +338,13 @@ def test_check_without_a_database_agrees_on_enum_values(project: Project) -> Non
         assert pending == expected == [], f"step {number}, after writing"
         applied = project.run("migrate")
         assert applied.exit_code == 0, applied.output
-    assert column_type(project) == {
-        "postgresql": ["withdrawn_by_its_author", "published", "draft", "out_of_print"],
-        "mariadb": "enum('withdrawn_by_its_author','published','draft','out_of_print')",
-        "sqlite": "VARCHAR(23)",
-    }[project.dialect]
+    assert (
+        column_type(project)
+        == {
+            "postgresql": ["withdrawn_by_its_author", "published", "draft", "out_of_print"],
+            "mariadb": "enum('withdrawn_by_its_author','published','draft','out_of_print')",
+            "sqlite": "VARCHAR(23)",
+        }[project.dialect]
+    )
     back = project.run("migrate", "zero", "--allow-data-loss")
     assert back.exit_code == 0, back.output

@@ -72,9 +72,7 @@ def test_custom_types_render_with_their_import(project: Project) -> None:
 
 def test_generated_migrations_pass_ruff(project: Project) -> None:
     project.run("makemigrations")
-    project.edit(
-        "shop/models.py", "    title: Mapped[str] = mapped_column(String(200))\n", ""
-    )
+    project.edit("shop/models.py", "    title: Mapped[str] = mapped_column(String(200))\n", "")
     project.run("makemigrations")  # drops only: nothing uses sa.
     project.run("makemigrations", "--empty", "-n", "by_hand")
 
@@ -103,9 +101,7 @@ def test_unnamed_constraints_are_warned_about(project: Project) -> None:
         "class Base(DeclarativeBase):\n"
         "    metadata = MetaData(naming_convention={'fk': 'fk_%(table_name)s_%(column_0_name)s'})",
     )
-    project.edit(
-        "shop/models.py", "from sqlalchemy import", "from sqlalchemy import MetaData,"
-    )
+    project.edit("shop/models.py", "from sqlalchemy import", "from sqlalchemy import MetaData,")
     (project.root / "migrations/0001_initial.py").unlink()
     named = project.run("makemigrations")
 

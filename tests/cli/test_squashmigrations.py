@@ -149,9 +149,7 @@ def test_squash_keep_moves_the_originals_out_of_the_history(project: Project) ->
         "migrations/0005_add_tag_color.py",
         "  The replaced files are in migrations/squashed_0001_0005/ (not loaded).",
     ]
-    kept = sorted(
-        p.name for p in Path(project.root / "migrations/squashed_0001_0005").iterdir()
-    )
+    kept = sorted(p.name for p in Path(project.root / "migrations/squashed_0001_0005").iterdir())
     assert kept == [
         "0001_initial.py",
         "0002_add_book_isbn.py",
