@@ -1296,6 +1296,11 @@ class EnumValuesOp(ops.MigrateOperation):
     def removed(self) -> tuple[str, ...]:
         return tuple(v for v in self.old if v not in self.new)
 
+    @property
+    def only_added(self) -> bool:
+        """The old values keep their order, with new ones among them."""
+        return [v for v in self.new if v in self.old] == list(self.old)
+
     def alter_columns(self) -> list[ops.AlterColumnOp]:
         """The change as Alembic's ``alter_column`` of each column, to describe it."""
         old = Enum(*self.old, name=self.enum.name, schema=self.enum.schema)
@@ -1303,11 +1308,6 @@ class EnumValuesOp(ops.MigrateOperation):
             ops.AlterColumnOp(t, c, schema=s, existing_type=old, modify_type=self.enum)
             for t, c, s in self.columns
         ]
-
-    @property
-    def only_added(self) -> bool:
-        """The old values keep their order, with new ones among them."""
-        return [v for v in self.new if v in self.old] == list(self.old)
 
 
 def _sql_literal(value: str) -> str:
@@ -1381,10 +1381,13 @@ def _enum_value_changes(container: ops.OpContainer, dialect_name: str) -> None:
                     kept.append(item)
                 continue
             enum = _named_enum(item.modify_type) if isinstance(item, ops.AlterColumnOp) else None
-            old = getattr(getattr(item, "existing_type", None), "enums", None)
-            if enum is None or old is None or not isinstance(item, ops.AlterColumnOp):
-                kept.append(item)
+            existing = getattr(item, "existing_type", None)
+            old = getattr(existing, "enums", None)
+            same_type = enum is not None and getattr(existing, "name", None) == enum.name
+            if not same_type or old is None or not isinstance(item, ops.AlterColumnOp):
+                kept.append(item)  # e.g. a column moved to another enum type: Alembic's way
                 continue
+            assert enum is not None
             column = (item.table_name, item.column_name, item.schema)
             if str(enum.name) in changes:
                 changes[str(enum.name)].columns += (column,)
