@@ -348,3 +348,38 @@ def test_check_without_a_database_agrees_on_enum_values(project: Project) -> Non
     )
     back = project.run("migrate", "zero", "--allow-data-loss")
     assert back.exit_code == 0, back.output
+
+
+RENAME_VALUE = """
+from alembic import op
+
+revision = "0002_rename_draft"
+down_revision = "0001_initial"
+
+
+def upgrade() -> None:
+    op.execute("ALTER TYPE status RENAME VALUE 'draft' TO 'drafted'")
+
+
+def downgrade() -> None:
+    op.execute("ALTER TYPE status RENAME VALUE 'drafted' TO 'draft'")
+"""
+
+
+def test_other_enum_ddl_is_not_guessed_at(make_project: object) -> None:
+    """Only manage's own statement forms are followed in memory; a hand-written RENAME VALUE
+    sends the check to a shadow database, which sees the renamed value."""
+    project: Project = make_project("postgresql")  # type: ignore[operator]
+    with_status(project, "draft", "published")
+    project.run("makemigrations")
+    project.write("migrations/0002_rename_draft.py", RENAME_VALUE)
+    with_status(project, "drafted", "published")
+
+    result = project.run("makemigrations", "--check")
+
+    assert (result.exit_code, result.stdout) == (0, "No changes detected\n")
+    assert result.stderr == (
+        "Migration 0002_rename_draft runs op.execute(\"ALTER TYPE status RENAME VALUE 'draft' "
+        "TO 'drafted'\"), whose effect on the schema cannot be known without a database; "
+        "comparing against a shadow database instead.\n"
+    )
