@@ -383,3 +383,70 @@ def test_other_enum_ddl_is_not_guessed_at(make_project: object) -> None:
         "TO 'drafted'\"), whose effect on the schema cannot be known without a database; "
         "comparing against a shadow database instead.\n"
     )
+
+
+BOOK_STATUS = '    status: Mapped[str | None] = mapped_column(sa.Enum({}, name="status"))\n'
+BOOK_TITLE = "    title: Mapped[str] = mapped_column(String(200))\n"
+SHARED_STEPS = [
+    (("draft", "published"), []),
+    (
+        ("draft", "review", "published"),
+        [
+            "    ~ Alter column status on author (enum values: add 'review')",
+            "    ~ Alter column status on book (enum values: add 'review')",
+        ],
+    ),
+    (
+        ("review", "published"),
+        [
+            "    ~ Alter column status on author (enum values: remove 'draft')",
+            "    ~ Alter column status on book (enum values: remove 'draft')",
+            "  ! Remove 'draft' from the values of column author.status "
+            "(destructive: rows that hold them make the migration fail)",
+            "  ! Remove 'draft' from the values of column book.status "
+            "(destructive: rows that hold them make the migration fail)",
+        ],
+    ),
+]
+
+
+def test_two_tables_sharing_an_enum(project: Project) -> None:
+    """One type, two columns: PostgreSQL adds each value once, and drops the old type only
+    after casting both columns to the new one."""
+    models = project.root / "shop/models.py"
+    for number, (values, lines) in enumerate(SHARED_STEPS, start=1):
+        with_status(project, *values)
+        quoted = ", ".join(f'"{v}"' for v in values)
+        text = models.read_text()
+        if number == 1:
+            text = text.replace(BOOK_TITLE, BOOK_TITLE + BOOK_STATUS.format(quoted))
+        else:
+            before = ", ".join(f'"{v}"' for v in SHARED_STEPS[number - 2][0])
+            text = text.replace(BOOK_STATUS.format(before), BOOK_STATUS.format(quoted))
+        models.write_text(text)
+        pending, expected = answers(project.root)
+        assert pending == expected, f"step {number}"
+
+        made = project.run("makemigrations")
+        applied = project.run("migrate")
+
+        assert made.exit_code == 0, made.output
+        if number > 1 and project.dialect == "sqlite":  # VARCHAR(9) throughout
+            assert made.stdout == "No changes detected\n"
+        elif number > 1:
+            assert made.stdout.splitlines()[2:] == lines
+        assert applied.exit_code == 0, applied.output
+        if number == 2:
+            insert(project, "review")
+        assert project.run("makemigrations", "--check").stdout == "No changes detected\n"
+    if project.dialect == "postgresql":
+        second, third = sorted((project.root / "migrations").glob("000[23]_*.py"))
+        assert second.read_text().count("ADD VALUE") == 1
+        upgrade = third.read_text().split("def downgrade")[0]
+        assert upgrade.count("op.alter_column(") == 2
+        assert upgrade.rindex("op.alter_column(") < upgrade.index("DROP TYPE")
+        assert column_type(project) == ["review", "published"]
+    assert statuses(project) == ["review"]
+    back = project.run("migrate", "0001")  # a row holds 'review', which 0002 added
+    assert back.exit_code == (0 if project.dialect == "sqlite" else 3), back.output
+    assert statuses(project) == ["review"]
