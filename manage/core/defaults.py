@@ -1,5 +1,5 @@
-"""Whether a column's server default changed: one answer for a real database and for the
-in-memory replay (core/replay.py), on every dialect.
+"""Whether a column's server default or enum values changed: one answer for a real database
+and for the in-memory replay (core/replay.py), on every dialect.
 
 Alembic's own comparison asks PostgreSQL itself (``SELECT 'a' = 'b'``), which the in-memory
 replay cannot do, and each database reflects a default its own way (PostgreSQL ``'x'::character
@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlalchemy import Column
+from sqlalchemy import Column, Enum
 from sqlalchemy.sql.schema import DefaultClause
 
 _CAST = re.compile(r"::[a-z_ ]+(\(\d+(,\s*\d+)?\))?(\[\])?", re.IGNORECASE)
@@ -58,3 +58,24 @@ def server_default_changed(
     if metadata_default is None and metadata_column.table._autoincrement_column is metadata_column:
         return False
     return normalized(inspected_default) != normalized(rendered_metadata_default)
+
+
+def enum_values_changed(
+    context: Any,
+    _inspected_column: Column[Any],
+    _metadata_column: Column[Any],
+    inspected_type: Any,
+    metadata_type: Any,
+) -> bool | None:
+    """Alembic's ``compare_type`` hook: where enums are native (PostgreSQL's named types,
+    MySQL/MariaDB's ``ENUM``), a model's enum whose values differ from the schema's, in order,
+    has changed; Alembic compares only the type's name on PostgreSQL. None (Alembic decides)
+    when they are the same and: SQLite keeps an enum as a VARCHAR as long as its longest value."""
+    if not isinstance(metadata_type, Enum) or not metadata_type.native_enum:
+        return None
+    if not context.dialect.supports_native_enum:
+        return None
+    values = getattr(inspected_type, "enums", None)
+    if values is None:
+        return None
+    return True if list(values) != list(metadata_type.enums) else None

@@ -35,7 +35,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from manage.core import history as migration_history
 from manage.core import insync, revisions
 from manage.core.database import driver_message
-from manage.core.defaults import server_default_changed
+from manage.core.defaults import enum_values_changed, server_default_changed
 from manage.core.discovery import IncludeObject
 from manage.core.redact import redact
 from manage.core.replay import SchemaState, compare, load_state, replay_cached
@@ -731,7 +731,13 @@ class MigrationEnvironment:
                 state_file=state_file,
                 tables=history_tables,
             )
-        return _generated(upgrade_ops, self.revision_ids(), name, initial=not scripts)
+        return _generated(
+            upgrade_ops,
+            self.revision_ids(),
+            name,
+            initial=not scripts,
+            dialect_name=self.settings.dialect_name,
+        )
 
     def compare_with_history(
         self,
@@ -802,6 +808,7 @@ class MigrationEnvironment:
                 answers = ask(script, questioner, connection.dialect)
             for container in (*script.upgrade_ops_list, *script.downgrade_ops_list):
                 _tables_first_and_last(container)
+                _enum_value_changes(container, connection.dialect.name)
             operations: list[revisions.Operation] = []
             for upgrade_ops in script.upgrade_ops_list:
                 operations.extend(revisions.describe(upgrade_ops))
@@ -858,6 +865,7 @@ class MigrationEnvironment:
                     connection=connection,
                     target_metadata=metadata,
                     compare_server_default=server_default_changed,
+                    compare_type=enum_values_changed,
                     include_object=include_object,
                     version_table=self.settings.version_table,
                     render_as_batch=self.settings.render_as_batch,
@@ -930,7 +938,13 @@ def check_unchanged_history(
     upgrade_ops, _ = compare_remembering(
         settings, state, metadata, include_object=include_object, history=index.tables
     )
-    return _generated(upgrade_ops, list(index.revision_ids), name, initial=not index.revision_ids)
+    return _generated(
+        upgrade_ops,
+        list(index.revision_ids),
+        name,
+        initial=not index.revision_ids,
+        dialect_name=settings.dialect_name,
+    )
 
 
 def compare_remembering(
@@ -987,8 +1001,14 @@ def compare_remembering(
 
 
 def _generated(
-    upgrade_ops: ops.UpgradeOps, revision_ids: list[str], name: str | None, *, initial: bool
+    upgrade_ops: ops.UpgradeOps,
+    revision_ids: list[str],
+    name: str | None,
+    *,
+    initial: bool,
+    dialect_name: str,
 ) -> Generated:
+    _enum_value_changes(upgrade_ops, dialect_name)  # as makemigrations writes them
     operations = revisions.describe(upgrade_ops)
     rev_id = None
     if operations:
@@ -1244,3 +1264,143 @@ def _number(revision: str) -> int | None:
     """
     head = revision[:4]
     return int(head) if head.isascii() and head.isdigit() else None
+
+
+class EnumValuesOp(ops.MigrateOperation):
+    """Change the values of PostgreSQL's named enum type ``enum.name`` (from ``old`` to
+    ``enum.enums``) for ``columns`` ((table, column, schema)), which use it.
+
+    Values only added (in place): ``ALTER TYPE ... ADD VALUE``, which keeps every row and takes
+    no table lock. Otherwise (values removed or moved): the type is recreated and the columns
+    cast to it, which fails, changing nothing, while a row holds a removed value.
+    """
+
+    def __init__(
+        self, enum: Enum, old: Sequence[str], columns: Sequence[tuple[str, str, str | None]]
+    ) -> None:
+        self.enum = enum
+        self.old = tuple(old)
+        self.columns = tuple(columns)
+        self.defaults: dict[tuple[str, str, str | None], str] = {}
+        """Server defaults of the columns (``'draft'``), which a type change cannot cast."""
+
+    @property
+    def new(self) -> tuple[str, ...]:
+        return tuple(self.enum.enums)
+
+    @property
+    def added(self) -> tuple[str, ...]:
+        return tuple(v for v in self.new if v not in self.old)
+
+    @property
+    def removed(self) -> tuple[str, ...]:
+        return tuple(v for v in self.old if v not in self.new)
+
+    @property
+    def only_added(self) -> bool:
+        """The old values keep their order, with new ones among them."""
+        return [v for v in self.new if v in self.old] == list(self.old)
+
+    def alter_columns(self) -> list[ops.AlterColumnOp]:
+        """The change as Alembic's ``alter_column`` of each column, to describe it."""
+        old = Enum(*self.old, name=self.enum.name, schema=self.enum.schema)
+        return [
+            ops.AlterColumnOp(t, c, schema=s, existing_type=old, modify_type=self.enum)
+            for t, c, s in self.columns
+        ]
+
+
+def _sql_literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def enum_add_value_sql(type_name: str, value: str, new: Sequence[str]) -> str:
+    """``ALTER TYPE ... ADD VALUE``, placed where ``value`` stands in ``new`` (replay.py reads
+    this form back)."""
+    at = list(new).index(value)
+    where = f" AFTER {_sql_literal(new[at - 1])}" if at else f" BEFORE {_sql_literal(new[at + 1])}"
+    return f"ALTER TYPE {type_name} ADD VALUE IF NOT EXISTS {_sql_literal(value)}{where}"
+
+
+@renderers.dispatch_for(EnumValuesOp)
+def _render_enum_values(autogen: AutogenContext, op: EnumValuesOp) -> list[str]:
+    quote = autogen.dialect.identifier_preparer.quote if autogen.dialect else str
+    schema = f"{quote(op.enum.schema)}." if op.enum.schema else ""
+    name = f"{schema}{quote(str(op.enum.name))}"
+    if op.only_added and op.old:
+        lines, present = [], set(op.old)
+        for value in op.added:  # each goes in where it stands, after those before it are in
+            present.add(value)
+            sql = enum_add_value_sql(name, value, [v for v in op.new if v in present])
+            lines.append(f"op.execute({sql!r})")
+        return lines
+    renamed = quote(f"{op.enum.name}_old")
+    values = ", ".join(_sql_literal(v) for v in op.new)
+    lines = [
+        f"op.execute({f'ALTER TYPE {name} RENAME TO {renamed}'!r})",
+        f"op.execute({f'CREATE TYPE {name} AS ENUM ({values})'!r})",
+    ]
+    enum = render_enum_without_create("type", op.enum, autogen)
+    # The values the column had, under the name the old type has now (for migrate --plan).
+    was = Enum(*op.old, name=f"{op.enum.name}_old", schema=op.enum.schema)
+    existing = render_enum_without_create("type", was, autogen)
+    for key in op.columns:
+        table, column, table_schema = key
+        where = f", schema={table_schema!r}" if table_schema else ""
+        using = f"{quote(column)}::text::{name}"
+        default = op.defaults.get(key)
+        if default is not None:  # PostgreSQL cannot cast it: dropped, then set again
+            lines.append(f"op.alter_column({table!r}, {column!r}, server_default=None{where})")
+        lines.append(
+            f"op.alter_column({table!r}, {column!r}, existing_type={existing}, type_={enum}, "
+            f"postgresql_using={using!r}{where})"
+        )
+        if default is not None:
+            lines.append(
+                f"op.alter_column({table!r}, {column!r}, "
+                f"server_default=sa.text({default!r}){where})"
+            )
+    lines.append(f"op.execute({f'DROP TYPE {schema}{renamed}'!r})")
+    return lines
+
+
+def _enum_value_changes(container: ops.OpContainer, dialect_name: str) -> None:
+    """On PostgreSQL, replace the type change of columns whose enum values changed (Alembic
+    would write ``ALTER COLUMN ... TYPE`` to the type the column already has) by one
+    :class:`EnumValuesOp` per type, before the other operations."""
+    if dialect_name != "postgresql":
+        return
+    changes: dict[str, EnumValuesOp] = {}
+
+    def rewrite(items: list[ops.MigrateOperation]) -> list[ops.MigrateOperation]:
+        kept: list[ops.MigrateOperation] = []
+        for item in items:
+            if isinstance(item, ops.ModifyTableOps):
+                item.ops = rewrite(item.ops)
+                if item.ops:
+                    kept.append(item)
+                continue
+            enum = _named_enum(item.modify_type) if isinstance(item, ops.AlterColumnOp) else None
+            existing = getattr(item, "existing_type", None)
+            old = getattr(existing, "enums", None)
+            same_type = enum is not None and getattr(existing, "name", None) == enum.name
+            if not same_type or old is None or not isinstance(item, ops.AlterColumnOp):
+                kept.append(item)  # e.g. a column moved to another enum type: Alembic's way
+                continue
+            assert enum is not None
+            column = (item.table_name, item.column_name, item.schema)
+            if str(enum.name) in changes:
+                changes[str(enum.name)].columns += (column,)
+            else:
+                changes[str(enum.name)] = EnumValuesOp(enum, old, [column])
+            default = getattr(item.existing_server_default, "arg", None)  # a DefaultClause
+            default = getattr(default, "text", default)
+            if isinstance(default, str):  # as reflected: 'draft'::status
+                changes[str(enum.name)].defaults[column] = re.sub(r"::[\w.\"]+$", "", default)
+            item.modify_type = None  # anything else the alter_column changes stays
+            if item.has_changes():
+                kept.append(item)
+        return kept
+
+    rest = rewrite(container.ops)
+    container.ops = [*changes.values(), *rest]

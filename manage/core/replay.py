@@ -23,10 +23,12 @@ from alembic.script import Script
 from sqlalchemy import (
     CheckConstraint,
     Column,
+    Enum,
     ForeignKeyConstraint,
     Index,
     MetaData,
     PrimaryKeyConstraint,
+    String,
     Table,
     UniqueConstraint,
 )
@@ -34,7 +36,7 @@ from sqlalchemy.engine import Dialect, Inspector, make_url
 from sqlalchemy.schema import DefaultClause
 from sqlalchemy.sql.elements import TextClause
 
-from manage.core.defaults import server_default_changed
+from manage.core.defaults import enum_values_changed, server_default_changed
 from manage.errors import MigrationError
 
 Direction = Literal["upgrade", "downgrade"]
@@ -140,6 +142,8 @@ class SchemaState:
         handler = _HANDLERS.get(type(operation))
         if handler is None:
             if isinstance(operation, ops.ExecuteSQLOp) and _data_only(operation.sqltext):
+                return
+            if isinstance(operation, ops.ExecuteSQLOp) and _enum_type_ddl(self, operation):
                 return
             if isinstance(operation, ops.BulkInsertOp):
                 return
@@ -456,6 +460,54 @@ _HANDLERS: dict[type[Any], Callable[[SchemaState, Any], None]] = {
 }
 
 
+# What makemigrations writes when the values of a PostgreSQL enum change (environment.py's
+# EnumValuesOp): values added in place, or the type renamed away, created anew, the columns
+# cast to it with alter_column (which the replay follows), and the old type dropped.
+_ENUM_NAME = r'(?:"?\w+"?\.)?"?(?P<name>\w+)"?'
+_ADD_ENUM_VALUE = re.compile(
+    rf"^ALTER TYPE {_ENUM_NAME} ADD VALUE (?:IF NOT EXISTS )?'(?P<value>(?:[^']|'')*)'"
+    r"(?: (?P<where>BEFORE|AFTER) '(?P<other>(?:[^']|'')*)')?$"
+)
+_RECREATE_ENUM = re.compile(
+    rf"^(ALTER TYPE {_ENUM_NAME} RENAME TO \S+|CREATE TYPE {_ENUM_NAME.replace('name', 'new')}"
+    r" AS ENUM \(.*\)|DROP TYPE \S+)$",
+    re.DOTALL,
+)
+
+
+def _enum_type_ddl(state: SchemaState, operation: ops.ExecuteSQLOp) -> bool:
+    """Follow manage's own enum-type statements; False for any other SQL."""
+    sql = operation.sqltext
+    if not isinstance(sql, str) or state.dialect_name != "postgresql":
+        return False
+    sql = sql.strip().rstrip(";").strip()
+    if _RECREATE_ENUM.match(sql):
+        return True  # the columns change type through the alter_column that follows
+    found = _ADD_ENUM_VALUE.match(sql)
+    if found is None:
+        return False
+    name, value = found["name"], found["value"].replace("''", "'")
+    for table in state.metadata.tables.values():
+        for column in table.columns:
+            type_ = column.type
+            if not (isinstance(type_, Enum) and type_.name == name) or value in type_.enums:
+                continue
+            values = list(type_.enums)
+            other = (found["other"] or "").replace("''", "'")
+            at = len(values)
+            if other in values:
+                at = values.index(other) + (found["where"] == "AFTER")
+            values.insert(at, value)
+            column.type = Enum(
+                *values,
+                name=type_.name,
+                schema=type_.schema,
+                create_type=False,
+                native_enum=type_.native_enum,
+            )
+    return True
+
+
 def _statements(sql: str) -> list[str]:
     return [part.strip() for part in sql.split(";") if part.strip()]
 
@@ -593,7 +645,7 @@ class StateInspector(Inspector):
         return [
             {
                 "name": column.name,
-                "type": column.type,
+                "type": _reflected_type(column.type, self.dialect),
                 "nullable": bool(column.nullable),
                 "default": _default_text(column, self.dialect),
                 "autoincrement": column.autoincrement,
@@ -719,6 +771,14 @@ for _key in (
     setattr(StateInspector, f"get_multi_{_key}", _multi(_key))
 
 
+def _reflected_type(type_: Any, dialect: Dialect) -> Any:
+    """``type_`` as the database reports it: an enum that is not native there (SQLite) is a
+    VARCHAR as long as its longest value, so its values are not compared, as on a database."""
+    if isinstance(type_, Enum) and not (dialect.supports_native_enum and type_.native_enum):
+        return String(type_.length)
+    return type_
+
+
 def _default_text(column: Column[Any], dialect: Dialect) -> str | None:
     default = column.server_default
     if default is None or not isinstance(default, DefaultClause):
@@ -749,6 +809,7 @@ def compare(
     opts: dict[str, Any] = {
         "target_metadata": metadata,
         "compare_server_default": server_default_changed,
+        "compare_type": enum_values_changed,
         "include_object": include_object,
         "version_table": version_table,
     }

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from alembic.operations import ops
 
-from manage.core.safety import destructive
+from manage.core.safety import describe_enum_change, destructive, enum_values
 
 MAX_REVISION_ID_LENGTH = 32
 """Alembic's version table stores ids in VARCHAR(32); longer ids break plain Alembic databases."""
@@ -121,6 +121,8 @@ def _flatten(items: Iterable[ops.MigrateOperation]) -> Iterator[ops.MigrateOpera
     for item in items:
         if isinstance(item, ops.OpContainer):
             yield from _flatten(item.ops)
+        elif hasattr(item, "alter_columns"):  # environment.EnumValuesOp: one line per column
+            yield from item.alter_columns()
         else:
             yield item
 
@@ -245,7 +247,9 @@ def _describe(op: ops.MigrateOperation) -> Operation:
 
 def _alter_details(op: ops.AlterColumnOp) -> str:
     changes = []
-    if op.modify_type is not None:
+    if op.modify_type is not None and enum_values(op.existing_type) is not None:
+        changes.append(describe_enum_change(op.existing_type, op.modify_type))
+    elif op.modify_type is not None:
         changes.append(f"type {op.existing_type} -> {op.modify_type}")
     if op.modify_nullable is not None:
         changes.append("now nullable" if op.modify_nullable else "now NOT NULL")

@@ -31,15 +31,22 @@ def destructive(op: ops.MigrateOperation) -> str | None:
         return None
     where = f"{op.table_name}.{op.column_name}"
     old, new = op.existing_type, op.modify_type
-    if old is not None and new is not None and narrower(old, new):
+    if enum_values(old) is not None and enum_values(new) is not None:
+        _added, removed = enum_change(old, new)
+        if removed:
+            return (
+                f"Remove {_quoted(removed)} from the values of column {where} "
+                "(destructive: rows that hold them make the migration fail)"
+            )
+    elif old is not None and new is not None and narrower(old, new):
         return (
             f"Narrow column {where} from {_show(old)} to {_show(new)} "
             "(destructive: values that do not fit are cut or refused)"
         )
-    removes_default = op.modify_server_default is None and op.existing_server_default not in (
-        None,
-        False,
-    )
+    # ``server_default=None`` removes the default. Alembic writes ``existing_server_default``
+    # only when the default stays, so a migration file that removes one leaves it out (False):
+    # only ``existing_server_default=None`` says there was none.
+    removes_default = op.modify_server_default is None and op.existing_server_default is not None
     not_null = op.modify_nullable is False or (
         op.modify_nullable is None and op.existing_nullable is False
     )
@@ -49,6 +56,31 @@ def destructive(op: ops.MigrateOperation) -> str | None:
             "(destructive: inserts that leave it out will fail)"
         )
     return None
+
+
+def enum_values(type_: Any) -> list[str] | None:
+    """The values of an enum type (a model's or a reflected one), else None."""
+    values = getattr(type_, "enums", None)
+    return None if values is None else [str(v) for v in values]
+
+
+def enum_change(old: Any, new: Any) -> tuple[list[str], list[str]]:
+    """The values enum type ``new`` adds to ``old``, and those it removes."""
+    before, after = enum_values(old) or [], enum_values(new) or []
+    return [v for v in after if v not in before], [v for v in before if v not in after]
+
+
+def describe_enum_change(old: Any, new: Any) -> str:
+    """``enum values: add 'review'; remove 'draft'`` (or ``reorder``)."""
+    added, removed = enum_change(old, new)
+    changes = [f"add {_quoted(added)}"] if added else []
+    if removed:
+        changes.append(f"remove {_quoted(removed)}")
+    return "enum values: " + ("; ".join(changes) or "reorder")
+
+
+def _quoted(values: list[str]) -> str:
+    return ", ".join(repr(v) for v in values)
 
 
 def narrower(old: Any, new: Any) -> bool:

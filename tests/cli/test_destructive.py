@@ -60,9 +60,9 @@ def test_destructive_operations_are_flagged(project: Project) -> None:
 
 
 def test_removing_the_server_default_of_a_not_null_column_is_flagged(
-    sqlite_project: Project,
+    project: Project,
 ) -> None:
-    sqlite_project.write(
+    project.write(
         "migrations/0001_default.py",
         """
         import sqlalchemy as sa
@@ -88,7 +88,7 @@ def test_removing_the_server_default_of_a_not_null_column_is_flagged(
         """,
     )
 
-    result = sqlite_project.run("migrate", "--plan")
+    result = project.run("migrate", "--plan")
 
     assert result.stdout == (
         "Planned operations:\n"
@@ -96,3 +96,36 @@ def test_removing_the_server_default_of_a_not_null_column_is_flagged(
         "    ! Remove the server default of NOT NULL column book.isbn "
         "(destructive: inserts that leave it out will fail)\n"
     )
+
+
+ISBN = '    isbn: Mapped[str] = mapped_column(String(13), server_default="unknown")\n'
+NO_DEFAULT = (
+    "Remove the server default of NOT NULL column book.isbn "
+    "(destructive: inserts that leave it out will fail)"
+)
+
+
+def test_a_model_losing_the_server_default_of_a_not_null_column_is_flagged(
+    project: Project,
+) -> None:
+    project.edit("shop/models.py", TITLE, TITLE + ISBN)
+    assert project.run("makemigrations").exit_code == 0
+    assert project.run("migrate").exit_code == 0
+    project.edit("shop/models.py", ISBN, ISBN.replace(', server_default="unknown"', ""))
+
+    written = project.run("makemigrations", "-n", "no_default")
+    plan = project.run("migrate", "--plan")
+
+    assert written.exit_code == 0, written.output
+    assert written.stdout.splitlines()[1:] == [
+        "  migrations/0002_no_default.py",
+        "    ~ Alter column isbn on book (server default)",
+        "  ! " + NO_DEFAULT,
+    ]
+    assert plan.stdout.splitlines() == [
+        "Planned operations:",
+        "  Apply 0002_no_default",
+        "    ! " + NO_DEFAULT,
+    ]
+    assert project.run("migrate").exit_code == 0
+    assert project.run("makemigrations", "--check").stdout == "No changes detected\n"

@@ -3,6 +3,9 @@ which Alembic neither creates for add_column nor drops with drop_table/drop_colu
 
 from __future__ import annotations
 
+import sqlalchemy as sa
+
+from tests.cli.test_check_without_database import answers
 from tests.conftest import Project
 
 STATE = 'sa.Enum("draft", "published", name="pubstate")'
@@ -135,3 +138,315 @@ def test_an_enum_used_by_a_table_the_models_do_not_own_is_kept(project: Project)
     if project.dialect == "postgresql":
         assert ".drop(op.get_bind()" not in text, "legacy_review still uses the type"
     round_trip(project, "0002")
+
+
+# -- changing the values of an enum ------------------------------------------------------------
+
+STATUS = '    status: Mapped[str] = mapped_column(sa.Enum({}, name="status"){})\n'
+
+
+def with_status(project: Project, *values: str, default: str = "") -> None:
+    """The author's status column, an enum of ``values`` (with a server ``default``)."""
+    models = project.root / "shop/models.py"
+    text = models.read_text()
+    if "status:" not in text:
+        with_sa_import(project)
+        text = models.read_text().replace(AUTHOR_NAME, AUTHOR_NAME + "    status:\n")
+    start = text.index("    status:")
+    end = text.index("\n", start) + 1
+    quoted = ", ".join(f'"{v}"' for v in values)
+    extra = f", server_default={default!r}" if default else ""
+    models.write_text(text[:start] + STATUS.format(quoted, extra) + text[end:])
+
+
+def statuses(project: Project) -> list[str]:
+    engine = project.engine()
+    with engine.connect() as connection:
+        rows = connection.exec_driver_sql("SELECT status FROM author ORDER BY id")
+        found = [row[0] for row in rows]
+    engine.dispose()
+    return found
+
+
+def insert(project: Project, *values: str) -> None:
+    engine = project.engine()
+    with engine.begin() as connection:
+        for value in values:
+            connection.execute(
+                sa.text("INSERT INTO author (name, status) VALUES ('x', :status)"),
+                {"status": value},
+            )
+    engine.dispose()
+
+
+def column_type(project: Project) -> object:
+    """What the database keeps: the enum type's values in order (PostgreSQL), the column's type
+    (MariaDB's ``enum(...)``, SQLite's ``VARCHAR(n)``)."""
+    engine = project.engine()
+    with engine.connect() as connection:
+        if project.dialect == "postgresql":
+            rows = connection.exec_driver_sql("SELECT unnest(enum_range(NULL::status))::text")
+            found: object = [row[0] for row in rows]
+        elif project.dialect == "mariadb":
+            found = connection.exec_driver_sql(
+                "SELECT COLUMN_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = "
+                "DATABASE() AND TABLE_NAME = 'author' AND COLUMN_NAME = 'status'"
+            ).scalar()
+        else:
+            found = next(
+                row[2]
+                for row in connection.exec_driver_sql("PRAGMA table_info(author)")
+                if row[1] == "status"
+            )
+    engine.dispose()
+    return found
+
+
+ADDED = "    ~ Alter column status on author (enum values: add 'review', 'out_of_print')"
+LONGER = "    ~ Alter column status on author (type VARCHAR(9) -> VARCHAR(12))"
+ADD_VALUES = [
+    "    op.execute(\"ALTER TYPE status ADD VALUE IF NOT EXISTS 'review' AFTER 'draft'\")",
+    "    op.execute(\n"
+    "        \"ALTER TYPE status ADD VALUE IF NOT EXISTS 'out_of_print' AFTER 'published'\"\n"
+    "    )",
+]
+
+
+def test_adding_enum_values(project: Project) -> None:
+    with_status(project, "draft", "published")
+    project.run("makemigrations")
+    assert project.run("migrate").exit_code == 0
+    insert(project, "draft", "published")
+    with_status(project, "draft", "review", "published", "out_of_print")
+
+    check = project.run("makemigrations", "--check")
+    made = project.run("makemigrations")
+    applied = project.run("migrate")
+
+    # SQLite keeps an enum as a VARCHAR as long as its longest value, without a CHECK.
+    line = LONGER if project.dialect == "sqlite" else ADDED
+    assert (check.exit_code, check.stdout.splitlines()[1:2]) == (1, [line])
+    assert made.exit_code == 0, made.output
+    assert made.stdout.splitlines()[1:] == ["  migrations/0002_alter_author_status.py", line]
+    text = (project.root / "migrations/0002_alter_author_status.py").read_text()
+    if project.dialect == "postgresql":
+        upgrade = text[text.index("def upgrade") : text.index("def downgrade")]
+        assert [line for line in ADD_VALUES if line in upgrade] == ADD_VALUES
+    assert applied.exit_code == 0, applied.output
+    insert(project, "out_of_print", "review")
+    assert statuses(project) == ["draft", "published", "out_of_print", "review"]
+    assert (
+        column_type(project)
+        == {
+            "postgresql": ["draft", "review", "published", "out_of_print"],
+            "mariadb": "enum('draft','review','published','out_of_print')",
+            "sqlite": "VARCHAR(12)",
+        }[project.dialect]
+    )
+    assert project.run("makemigrations", "--check").stdout == "No changes detected\n"
+    if project.dialect != "sqlite":  # a database refuses to drop values rows still hold
+        refused = project.run("migrate", "0001")
+        assert refused.exit_code == 3, refused.output
+        assert statuses(project) == ["draft", "published", "out_of_print", "review"]
+    engine = project.engine()
+    with engine.begin() as connection:
+        connection.exec_driver_sql("DELETE FROM author WHERE status IN ('review', 'out_of_print')")
+    engine.dispose()
+    back = project.run("migrate", "0001")
+    assert back.exit_code == 0, back.output
+    assert statuses(project) == ["draft", "published"]
+    assert (
+        column_type(project)
+        == {
+            "postgresql": ["draft", "published"],
+            "mariadb": "enum('draft','published')",
+            "sqlite": "VARCHAR(9)",
+        }[project.dialect]
+    )
+    assert project.run("migrate").exit_code == 0
+
+
+REMOVED = "    ~ Alter column status on author (enum values: remove 'review')"
+REMOVED_WARNING = (
+    "  ! Remove 'review' from the values of column author.status "
+    "(destructive: rows that hold them make the migration fail)"
+)
+
+
+def test_removing_an_enum_value(project: Project) -> None:
+    with_status(project, "draft", "review", "published", default="draft")
+    project.run("makemigrations")
+    assert project.run("migrate").exit_code == 0
+    insert(project, "published", "review", "draft")
+    with_status(project, "draft", "published", default="draft")
+
+    made = project.run("makemigrations")
+
+    assert made.exit_code == 0, made.output
+    if project.dialect == "sqlite":  # VARCHAR(9) either way: nothing changes in the database
+        assert made.stdout == "No changes detected\n"
+        return
+    assert made.stdout.splitlines()[1:] == [
+        "  migrations/0002_alter_author_status.py",
+        REMOVED,
+        REMOVED_WARNING,
+    ]
+    plan = project.run("migrate", "--plan")
+    assert plan.stdout.splitlines()[2:] == ["  " + REMOVED_WARNING]
+    refused = project.run("migrate")
+    assert refused.exit_code == 3, refused.output
+    assert statuses(project) == ["published", "review", "draft"]
+    assert "0002_alter_author_status" not in project.version()
+    engine = project.engine()
+    with engine.begin() as connection:
+        connection.exec_driver_sql("UPDATE author SET status = 'draft' WHERE status = 'review'")
+    engine.dispose()
+    applied = project.run("migrate")
+    assert applied.exit_code == 0, applied.output
+    assert statuses(project) == ["published", "draft", "draft"]
+    assert (
+        column_type(project)
+        == {
+            "postgresql": ["draft", "published"],
+            "mariadb": "enum('draft','published')",
+        }[project.dialect]
+    )
+    assert project.run("makemigrations", "--check").stdout == "No changes detected\n"
+    back = project.run("migrate", "0001")
+    assert back.exit_code == 0, back.output
+    assert statuses(project) == ["published", "draft", "draft"]
+
+
+ENUM_STEPS = [
+    ("draft", "published"),
+    ("draft", "review", "published", "out_of_print"),  # added, in the middle and at the end
+    ("draft", "published", "out_of_print"),  # removed (SQLite: VARCHAR(12) still)
+    ("published", "draft", "out_of_print"),  # reordered
+    ("withdrawn_by_its_author", "published", "draft", "out_of_print"),  # added first
+]
+
+
+def test_check_without_a_database_agrees_on_enum_values(project: Project) -> None:
+    for number, values in enumerate(ENUM_STEPS, start=1):
+        with_status(project, *values)
+        pending, expected = answers(project.root)
+        assert pending == expected, f"step {number}, changes pending"
+        if project.dialect != "sqlite" or number in (1, 2, 5):
+            assert pending, f"step {number} has changes"
+        assert project.run("makemigrations").exit_code == 0
+        pending, expected = answers(project.root)
+        assert pending == expected == [], f"step {number}, after writing"
+        applied = project.run("migrate")
+        assert applied.exit_code == 0, applied.output
+    assert (
+        column_type(project)
+        == {
+            "postgresql": ["withdrawn_by_its_author", "published", "draft", "out_of_print"],
+            "mariadb": "enum('withdrawn_by_its_author','published','draft','out_of_print')",
+            "sqlite": "VARCHAR(23)",
+        }[project.dialect]
+    )
+    back = project.run("migrate", "zero", "--allow-data-loss")
+    assert back.exit_code == 0, back.output
+
+
+RENAME_VALUE = """
+from alembic import op
+
+revision = "0002_rename_draft"
+down_revision = "0001_initial"
+
+
+def upgrade() -> None:
+    op.execute("ALTER TYPE status RENAME VALUE 'draft' TO 'drafted'")
+
+
+def downgrade() -> None:
+    op.execute("ALTER TYPE status RENAME VALUE 'drafted' TO 'draft'")
+"""
+
+
+def test_other_enum_ddl_is_not_guessed_at(make_project: object) -> None:
+    """Only manage's own statement forms are followed in memory; a hand-written RENAME VALUE
+    sends the check to a shadow database, which sees the renamed value."""
+    project: Project = make_project("postgresql")  # type: ignore[operator]
+    with_status(project, "draft", "published")
+    project.run("makemigrations")
+    project.write("migrations/0002_rename_draft.py", RENAME_VALUE)
+    with_status(project, "drafted", "published")
+
+    result = project.run("makemigrations", "--check")
+
+    assert (result.exit_code, result.stdout) == (0, "No changes detected\n")
+    assert result.stderr == (
+        "Migration 0002_rename_draft runs op.execute(\"ALTER TYPE status RENAME VALUE 'draft' "
+        "TO 'drafted'\"), whose effect on the schema cannot be known without a database; "
+        "comparing against a shadow database instead.\n"
+    )
+
+
+BOOK_STATUS = '    status: Mapped[str | None] = mapped_column(sa.Enum({}, name="status"))\n'
+BOOK_TITLE = "    title: Mapped[str] = mapped_column(String(200))\n"
+SHARED_STEPS = [
+    (("draft", "published"), []),
+    (
+        ("draft", "review", "published"),
+        [
+            "    ~ Alter column status on author (enum values: add 'review')",
+            "    ~ Alter column status on book (enum values: add 'review')",
+        ],
+    ),
+    (
+        ("review", "published"),
+        [
+            "    ~ Alter column status on author (enum values: remove 'draft')",
+            "    ~ Alter column status on book (enum values: remove 'draft')",
+            "  ! Remove 'draft' from the values of column author.status "
+            "(destructive: rows that hold them make the migration fail)",
+            "  ! Remove 'draft' from the values of column book.status "
+            "(destructive: rows that hold them make the migration fail)",
+        ],
+    ),
+]
+
+
+def test_two_tables_sharing_an_enum(project: Project) -> None:
+    """One type, two columns: PostgreSQL adds each value once, and drops the old type only
+    after casting both columns to the new one."""
+    models = project.root / "shop/models.py"
+    for number, (values, lines) in enumerate(SHARED_STEPS, start=1):
+        with_status(project, *values)
+        quoted = ", ".join(f'"{v}"' for v in values)
+        text = models.read_text()
+        if number == 1:
+            text = text.replace(BOOK_TITLE, BOOK_TITLE + BOOK_STATUS.format(quoted))
+        else:
+            before = ", ".join(f'"{v}"' for v in SHARED_STEPS[number - 2][0])
+            text = text.replace(BOOK_STATUS.format(before), BOOK_STATUS.format(quoted))
+        models.write_text(text)
+        pending, expected = answers(project.root)
+        assert pending == expected, f"step {number}"
+
+        made = project.run("makemigrations")
+        applied = project.run("migrate")
+
+        assert made.exit_code == 0, made.output
+        if number > 1 and project.dialect == "sqlite":  # VARCHAR(9) throughout
+            assert made.stdout == "No changes detected\n"
+        elif number > 1:
+            assert made.stdout.splitlines()[2:] == lines
+        assert applied.exit_code == 0, applied.output
+        if number == 2:
+            insert(project, "review")
+        assert project.run("makemigrations", "--check").stdout == "No changes detected\n"
+    if project.dialect == "postgresql":
+        second, third = sorted((project.root / "migrations").glob("000[23]_*.py"))
+        assert second.read_text().count("ADD VALUE") == 1
+        upgrade = third.read_text().split("def downgrade")[0]
+        assert upgrade.count("op.alter_column(") == 2
+        assert upgrade.rindex("op.alter_column(") < upgrade.index("DROP TYPE")
+        assert column_type(project) == ["review", "published"]
+    assert statuses(project) == ["review"]
+    back = project.run("migrate", "0001")  # a row holds 'review', which 0002 added
+    assert back.exit_code == (0 if project.dialect == "sqlite" else 3), back.output
+    assert statuses(project) == ["review"]

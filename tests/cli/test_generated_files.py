@@ -70,44 +70,40 @@ def test_custom_types_render_with_their_import(project: Project) -> None:
     assert project.run("makemigrations", "--check").stdout == "No changes detected\n"
 
 
-def test_generated_migrations_pass_ruff(sqlite_project: Project) -> None:
-    sqlite_project.run("makemigrations")
-    sqlite_project.edit(
-        "shop/models.py", "    title: Mapped[str] = mapped_column(String(200))\n", ""
-    )
-    sqlite_project.run("makemigrations")  # drops only: nothing uses sa.
-    sqlite_project.run("makemigrations", "--empty", "-n", "by_hand")
+def test_generated_migrations_pass_ruff(project: Project) -> None:
+    project.run("makemigrations")
+    project.edit("shop/models.py", "    title: Mapped[str] = mapped_column(String(200))\n", "")
+    project.run("makemigrations")  # drops only: nothing uses sa.
+    project.run("makemigrations", "--empty", "-n", "by_hand")
 
-    checked = ruff(sqlite_project, "check")
-    formatted = ruff(sqlite_project, "format", "--check")
+    checked = ruff(project, "check")
+    formatted = ruff(project, "format", "--check")
 
-    assert sqlite_project.migrations() == [
+    assert project.migrations() == [
         "0001_initial.py",
         "0002_remove_book_title.py",
         "0003_by_hand.py",
     ]
     assert checked.returncode == 0, checked.stdout
     assert formatted.returncode == 0, formatted.stdout
-    text = (sqlite_project.root / "migrations/0001_initial.py").read_text()
+    text = (project.root / "migrations/0001_initial.py").read_text()
     assert 'revision: str = "0001_initial"' in text
-    by_hand = (sqlite_project.root / "migrations/0003_by_hand.py").read_text()
+    by_hand = (project.root / "migrations/0003_by_hand.py").read_text()
     assert "from alembic import op  # noqa: F401\n" in by_hand, "kept for the user to fill in"
-    assert not (sqlite_project.root / ".ruff_cache").exists()
+    assert not (project.root / ".ruff_cache").exists()
 
 
-def test_unnamed_constraints_are_warned_about(sqlite_project: Project) -> None:
-    unnamed = sqlite_project.run("makemigrations")
-    sqlite_project.edit(
+def test_unnamed_constraints_are_warned_about(project: Project) -> None:
+    unnamed = project.run("makemigrations")
+    project.edit(
         "shop/models.py",
         "class Base(DeclarativeBase):\n    pass",
         "class Base(DeclarativeBase):\n"
         "    metadata = MetaData(naming_convention={'fk': 'fk_%(table_name)s_%(column_0_name)s'})",
     )
-    sqlite_project.edit(
-        "shop/models.py", "from sqlalchemy import", "from sqlalchemy import MetaData,"
-    )
-    (sqlite_project.root / "migrations/0001_initial.py").unlink()
-    named = sqlite_project.run("makemigrations")
+    project.edit("shop/models.py", "from sqlalchemy import", "from sqlalchemy import MetaData,")
+    (project.root / "migrations/0001_initial.py").unlink()
+    named = project.run("makemigrations")
 
     assert unnamed.exit_code == 0
     assert unnamed.stderr == UNNAMED

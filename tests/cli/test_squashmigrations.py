@@ -136,10 +136,10 @@ def test_squash_keeps_the_schema_and_every_database_working(
     assert project.run("makemigrations", "--check").stdout == "No changes detected\n"
 
 
-def test_squash_keep_moves_the_originals_out_of_the_history(sqlite_project: Project) -> None:
-    history_of_five(sqlite_project)
+def test_squash_keep_moves_the_originals_out_of_the_history(project: Project) -> None:
+    history_of_five(project)
 
-    result = sqlite_project.run("squashmigrations", "0005", "--keep", input="y\n")
+    result = project.run("squashmigrations", "0005", "--keep", input="y\n")
 
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines() == [
@@ -149,9 +149,7 @@ def test_squash_keep_moves_the_originals_out_of_the_history(sqlite_project: Proj
         "migrations/0005_add_tag_color.py",
         "  The replaced files are in migrations/squashed_0001_0005/ (not loaded).",
     ]
-    kept = sorted(
-        p.name for p in Path(sqlite_project.root / "migrations/squashed_0001_0005").iterdir()
-    )
+    kept = sorted(p.name for p in Path(project.root / "migrations/squashed_0001_0005").iterdir())
     assert kept == [
         "0001_initial.py",
         "0002_add_book_isbn.py",
@@ -159,20 +157,20 @@ def test_squash_keep_moves_the_originals_out_of_the_history(sqlite_project: Proj
         "0004_add_book_price.py",
         "0005_add_tag_color.py",
     ]
-    shown = sqlite_project.run("showmigrations")
+    shown = project.run("showmigrations")
     assert shown.stdout == " [ ] 0005_add_tag_color (head)\n"
-    assert sqlite_project.run("migrate").exit_code == 0
-    assert sqlite_project.run("makemigrations", "--check").exit_code == 0
+    assert project.run("migrate").exit_code == 0
+    assert project.run("makemigrations", "--check").exit_code == 0
 
 
-def test_squash_refusals(sqlite_project: Project) -> None:
-    history_of_five(sqlite_project)
-    before = sqlite_project.files()
+def test_squash_refusals(project: Project) -> None:
+    history_of_five(project)
+    before = project.files()
 
-    declined = sqlite_project.run("squashmigrations", "0003", input="n\n")
-    one = sqlite_project.run("squashmigrations", "0003", "0003")
-    backwards = sqlite_project.run("squashmigrations", "0004", "0002")
-    zero = sqlite_project.run("squashmigrations", "zero", "0002")
+    declined = project.run("squashmigrations", "0003", input="n\n")
+    one = project.run("squashmigrations", "0003", "0003")
+    backwards = project.run("squashmigrations", "0004", "0002")
+    zero = project.run("squashmigrations", "zero", "0002")
 
     assert declined.stdout.splitlines()[-1] == "Squash not written."
     assert (one.exit_code, one.stderr) == (
@@ -191,7 +189,7 @@ def test_squash_refusals(sqlite_project: Project) -> None:
         "one: give migration ids, e.g. 'manage squashmigrations 0004' to squash from the first "
         "migration to 0004 (START defaults to the first).\n",
     )
-    assert sqlite_project.files() == before
+    assert project.files() == before
 
 
 def test_squash_takes_one_or_two_migrations(sqlite_project: Project) -> None:
