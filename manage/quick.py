@@ -99,10 +99,16 @@ def main(args: list[str]) -> None:
     problems = "".join(_render(line, sys.stderr, color_allowed) for line in err)
     if not (text + problems).isascii():
         return  # Click's echo handles encodings its own way: let it
-    sys.stdout.write(text)
-    sys.stdout.flush()
-    sys.stderr.write(problems)
-    sys.stderr.flush()
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        sys.stderr.write(problems)
+        sys.stderr.flush()
+    except BrokenPipeError:  # `manage showmigrations | head`: exit 1 quietly, as Typer does
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.dup2(devnull, sys.stderr.fileno())
+        sys.exit(1)
     sys.exit(code)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import shutil
 import sqlite3
 import subprocess
@@ -320,3 +321,44 @@ def test_servers_fall_through(make_project: object, dialect: str) -> None:
     default = compare(project, "showmigrations", env={"DATABASE_URL": ""})
     assert default.stdout == " [ ] 0001_initial\n [ ] 0002_second (head)\n"
     assert default.heavy == FAST
+
+
+def on_terminal(project: Project, *args: str, full: bool = False) -> tuple[int, bytes, bool]:
+    """(exit code, what a terminal shows, whether SQLAlchemy was imported) of ``manage ARGS``
+    with stdout and stderr on a pseudo-terminal, as a user sees it."""
+    command = ["-c", FULL_CLI] if full else ["-m", "manage"]
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-X", "importtime", *command, *args],
+        cwd=project.root,
+        stdout=follower,
+        stderr=follower,
+    )
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # EIO: the process closed its end
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(leader)
+    lines = b"".join(chunks).splitlines(keepends=True)
+    times = b"".join(line for line in lines if line.startswith(b"import time:"))
+    shown = b"".join(line for line in lines if not line.startswith(b"import time:"))
+    return process.wait(timeout=120), shown, imported(times.decode(), "sqlalchemy")
+
+
+def test_colours_on_a_terminal_are_the_full_clis(shop: Project) -> None:
+    assert shop.run("migrate").exit_code == 0
+    shop.edit("migrations/0002_second.py", "    pass\n", "    pass  # edited\n")
+
+    for args in (["showmigrations"], ["migrate"], ["--no-color", "migrate"]):
+        quick = on_terminal(shop, *args)
+        reference = on_terminal(shop, *args, full=True)
+
+        assert quick[:2] == reference[:2], args
+        assert (b"\x1b[" in quick[1]) == (args[0] != "--no-color"), args
+        assert (quick[2], reference[2]) == (False, True), args
