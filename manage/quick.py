@@ -89,8 +89,8 @@ def main(args: list[str]) -> None:
     if args[:1] == ["--no-color"]:
         color_allowed, args = False, args[1:]
     form = _FORMS.get(tuple(args))
-    if form is None:
-        return
+    if form is None or sys.stdout is None or sys.stderr is None:
+        return  # not a form answered here, or a closed stream: Click handles that its own way
     try:
         out, err, code = _answer(*form)
     except Exception:  # _FallThrough, or anything unforeseen: the full CLI decides
@@ -135,6 +135,8 @@ def _isatty(stream: Any) -> bool:
 
 def _answer(command: str, plan: bool) -> _Answer:
     project = _project()
+    if command == "migrate" and not project.database.is_file():
+        raise _FallThrough  # migrate creates it: no need to read the history here
     migrations = _history(project.migrations_dir)
     if command == "migrate":
         return _migrate(project, migrations)
@@ -142,8 +144,6 @@ def _answer(command: str, plan: bool) -> _Answer:
 
 
 def _migrate(project: _Project, migrations: list[_Migration]) -> _Answer:
-    if not project.database.is_file():
-        raise _FallThrough  # migrate would create it
     current = _state(project, history=False).current
     at_head = current == (migrations[-1].id,) if migrations else current == ()
     if not at_head:
@@ -255,6 +255,8 @@ def _project() -> _Project:
         raise _FallThrough
     url = _database_url(root, values)
     database = root / DEFAULT_DATABASE_FILE if url is None else _sqlite_file(url, root)
+    if "?" in str(database) or "%" in str(database):
+        raise _FallThrough  # the loader's URL handling reads these characters differently
     return _Project(root, migrations_dir, version_table, database)
 
 
@@ -269,15 +271,37 @@ def _database_url(root: Path, values: dict[str, Any]) -> str | None:
     default: as ``manage.core.settings.load_settings`` resolves it, leaving os.environ alone."""
     url = os.environ.get("DATABASE_URL")
     dotenv = root / ".env"
-    if "DATABASE_URL" not in os.environ and dotenv.is_file():
-        from dotenv import dotenv_values
-
-        url = dotenv_values(dotenv).get("DATABASE_URL")
+    if dotenv.is_file():  # read even when DATABASE_URL is set, as the loader does
+        values_in_file = _dotenv_values(dotenv)
+        if "DATABASE_URL" not in os.environ:
+            url = values_in_file.get("DATABASE_URL")
     if url:
         return url.strip()
     if "database_url" in values:
         return _text(values["database_url"])
     return None
+
+
+def _dotenv_values(path: Path) -> dict[str, str | None]:
+    """python-dotenv's reading of ``path``; a file it warns about falls through, so that its
+    warning is printed once, by the CLI."""
+    import logging
+
+    from dotenv import dotenv_values
+
+    class Warned(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            raise _FallThrough
+
+    logger = logging.getLogger("dotenv.main")
+    handler, propagate = Warned(), logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        return dotenv_values(path)
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
 
 
 def _sqlite_file(url: str, root: Path) -> Path:
@@ -305,8 +329,12 @@ def _state(project: _Project, *, history: bool) -> _State:
     import sqlite3
     from urllib.parse import quote
 
+    with open(project.database, "rb") as file:
+        header = file.read(20)
+    if len(header) == 20 and 2 in header[18:20]:
+        raise _FallThrough  # WAL mode: a read-only connection would leave -wal/-shm files behind
     uri = f"file:{quote(str(project.database))}?mode=ro"
-    connection = sqlite3.connect(uri, uri=True)
+    connection = sqlite3.connect(uri, uri=True, timeout=0)  # busy: fall through, don't wait
     try:
         if not _has_table(connection, project.version_table):
             return _State((), {})
@@ -357,10 +385,15 @@ def _last_applied(connection: Any, version_table: str) -> dict[str, str | None]:
         "WHERE version_table = ? ORDER BY id"
     )
     latest: dict[str, str | None] = {}
+    from datetime import datetime
+
     for row in connection.execute(query, (version_table,)):
-        revision, direction, checksum = row[1], row[2], row[3]
+        revision, direction, checksum, started_at = row[1], row[2], row[3], row[4]
         if not isinstance(revision, str) or not isinstance(direction, str):
             raise _FallThrough
+        if not isinstance(started_at, str):
+            raise _FallThrough
+        datetime.fromisoformat(started_at)  # as SQLAlchemy reads it; a ValueError falls through
         if checksum is not None and not isinstance(checksum, str):
             raise _FallThrough
         if direction.endswith("unapply"):
@@ -382,19 +415,27 @@ def _history(folder: Path) -> list[_Migration]:
         raise _FallThrough
     source_file = re.compile(r"(?!\.\#|__init__)(.*\.py)$")  # Alembic's, script/base.py
     found: list[tuple[str, str, Path]] = []  # (name, sha256, path)
+    sources: dict[str, bytes] = {}
     with os.scandir(folder) as entries:
         for entry in entries:
+            if not entry.name.isprintable():
+                raise _FallThrough  # e.g. a newline, which Alembic's pattern lets through
+            if not source_file.match(entry.name):
+                continue
             if entry.is_symlink():
                 raise _FallThrough
-            if entry.is_dir() or not source_file.match(entry.name):
+            if entry.is_dir():
                 continue
             if not entry.is_file():
                 raise _FallThrough
             path = folder / entry.name
-            found.append((entry.name, hashlib.sha256(path.read_bytes()).hexdigest(), path))
+            source = path.read_bytes()  # read once: the digest and the parse see the same bytes
+            digest = hashlib.sha256(source).hexdigest()
+            sources[digest] = source
+            found.append((entry.name, digest, path))
     found.sort()
     index = _Index(folder)
-    read = [(index.read(digest, path), digest, path) for _name, digest, path in found]
+    read = [(index.read(digest, sources[digest], path), digest, path) for _n, digest, path in found]
     index.save({digest for _name, digest, _path in found})
     by_id: dict[str, _Migration] = {}
     children: dict[str | None, str] = {}
@@ -430,7 +471,9 @@ class _Index:
 
         name = hashlib.sha256(str(folder).encode()).hexdigest()[:32]
         self.path = cache_dir() / "quick" / f"{name}.json"
-        self.version = [FORMAT, list(sys.version_info[:2])]
+        from manage import __version__
+
+        self.version = [FORMAT, __version__, list(sys.version_info[:2])]
         self.added = False
         try:
             record = json.loads(self.path.read_text(encoding="utf-8"))
@@ -439,9 +482,9 @@ class _Index:
             entries = {}
         self.entries: dict[str, list[str | None] | None] = entries
 
-    def read(self, digest: str, path: Path) -> tuple[str, str | None] | None:
+    def read(self, digest: str, source: bytes, path: Path) -> tuple[str, str | None] | None:
         if digest not in self.entries:
-            self.entries[digest] = _read_migration(path.read_bytes(), str(path))
+            self.entries[digest] = _read_migration(source, str(path))
             self.added = True
         entry = self.entries[digest]
         if entry is None:
@@ -474,7 +517,8 @@ def _read_migration(source: bytes, filename: str) -> list[str | None] | None:
 
     try:
         tree = ast.parse(source, filename)
-        compile(tree, filename, "exec")  # what the parser lets through but the compiler does not
+        # what the parser lets through but the compiler does not
+        compile(tree, filename, "exec", dont_inherit=True)
     except (SyntaxError, ValueError):
         return None
     bound: dict[str, ast.AST] = {}
@@ -505,7 +549,7 @@ def _read_migration(source: bytes, filename: str) -> list[str | None] | None:
                 if node.level or allowed is None:
                     return None
                 for alias in node.names:
-                    if alias.name not in allowed:
+                    if alias.name not in allowed or alias.asname not in (None, alias.name):
                         return None
                     if node.module == "__future__":
                         future_annotations = True

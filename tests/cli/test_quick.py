@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import pty
+import shlex
 import shutil
 import sqlite3
 import subprocess
@@ -362,3 +363,108 @@ def test_colours_on_a_terminal_are_the_full_clis(shop: Project) -> None:
         assert quick[:2] == reference[:2], args
         assert (b"\x1b[" in quick[1]) == (args[0] != "--no-color"), args
         assert (quick[2], reference[2]) == (False, True), args
+
+
+# -- found in review: cases where the fast path once answered differently ------------------------
+
+
+def test_a_file_rewritten_while_read_is_not_remembered_under_the_wrong_bytes(shop: Project) -> None:
+    """The digest and the parse come from one read of each file: a file changing between two
+    reads once stored the new file's ids under the old file's digest, for every later run."""
+    from manage import quick
+
+    assert shop.run("migrate").exit_code == 0
+    path = shop.root / "migrations/0002_second.py"
+    original = path.read_bytes()
+    real_read_bytes = Path.read_bytes
+
+    def rewritten_after_first_read(self: Path) -> bytes:
+        data = real_read_bytes(self)
+        if self == path:  # an editor saving between the two reads
+            path.write_bytes(original.replace(b"0002_second", b"0002_other"))
+        return data
+
+    Path.read_bytes = rewritten_after_first_read  # type: ignore[method-assign]
+    try:
+        quick._history(shop.root / "migrations")
+    finally:
+        Path.read_bytes = real_read_bytes  # type: ignore[method-assign]
+    path.write_bytes(original)
+
+    shown = compare(shop, "showmigrations")
+    assert shown.stdout == " [X] 0001_initial\n [X] 0002_second\n [X] 0003_third (head)\n"
+
+
+def test_closed_output_streams_fall_through(shop: Project) -> None:
+    """``manage migrate >&-`` (Python then has no sys.stdout): exit 0 as the full CLI does."""
+    assert shop.run("migrate").exit_code == 0
+    python = shlex.quote(sys.executable)
+    for redirect in (">&-", "2>&-"):
+        for command in (f"{python} -m manage", f"{python} -c {shlex.quote(FULL_CLI)}"):
+            done = subprocess.run(
+                ["sh", "-c", f"exec {command} migrate {redirect}"],
+                cwd=shop.root,
+                capture_output=True,
+                timeout=120,
+            )
+            assert done.returncode == 0, (redirect, command, done.stderr)
+            assert b"Traceback" not in done.stderr
+
+
+def test_a_dotenv_python_dotenv_warns_about_is_left_to_the_full_cli(shop: Project) -> None:
+    assert shop.run("migrate").exit_code == 0
+    (shop.root / ".env").write_text("this is not valid\n")
+
+    pending = compare(shop, "showmigrations")
+    exported = compare(shop, "showmigrations", env={"DATABASE_URL": "sqlite:///db.sqlite3"})
+
+    assert pending.stderr.count("python-dotenv could not parse") == 1
+    assert exported.stderr.count("python-dotenv could not parse") == 1
+    assert (pending.heavy, exported.heavy) == (FULL, FULL)
+
+
+def test_a_wal_database_is_left_to_the_full_cli(shop: Project) -> None:
+    assert shop.run("migrate").exit_code == 0
+    connection = sqlite3.connect(database(shop))
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.close()
+
+    shown = compare(shop, "showmigrations")
+
+    assert shown.heavy == FULL
+    assert sorted(p.name for p in shop.root.glob("db.sqlite3*")) == ["db.sqlite3"]
+
+
+def test_history_rows_the_full_cli_cannot_read_are_left_to_it(shop: Project) -> None:
+    assert shop.run("migrate").exit_code == 0
+    connection = sqlite3.connect(database(shop))
+    connection.execute("UPDATE manage_migration_history SET started_at = 'garbage'")
+    connection.commit()
+    connection.close()
+
+    assert run(shop, "showmigrations").heavy == FULL
+
+
+@pytest.mark.parametrize("folder", ["pct%41", "q?x"])
+def test_a_project_folder_with_url_characters_is_left_to_the_full_cli(
+    shop: Project, tmp_path: Path, folder: str
+) -> None:
+    assert shop.run("migrate").exit_code == 0
+    moved = tmp_path / folder / "project"
+    shutil.copytree(shop.root, moved)
+    project = Project(moved, shop.database_url, "sqlite")
+
+    assert run(project, "showmigrations").heavy == FULL
+
+
+def test_renamed_typing_imports_are_left_to_the_full_cli(shop: Project) -> None:
+    assert shop.run("migrate").exit_code == 0
+    path = shop.root / "migrations/0002_second.py"
+    text = path.read_text().replace(
+        "from collections.abc import Sequence", "from typing import Sequence as Union"
+    )
+    path.write_text(text.replace("str | Sequence[str] | None", "Union[str, None]"))
+
+    shown = compare(shop, "showmigrations")  # Sequence[str, None]: the import fails
+
+    assert (shown.code, shown.heavy) == (3, FULL)
