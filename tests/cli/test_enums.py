@@ -685,3 +685,39 @@ def test_hand_written_type_ddl_is_not_taken_for_manages_own(
     assert result.stderr.startswith("Migration 0002_mood "), result.stderr
     assert notice in result.stderr
     assert result.stderr.endswith("comparing against a shadow database instead.\n")
+
+
+def test_squash_and_update_take_manages_own_enum_statements(project: Project) -> None:
+    """ADD VALUE and a recreated type are schema changes manage writes anew, not hand-written
+    SQL: squashmigrations does not warn about them, makemigrations --update rewrites them."""
+    if project.dialect == "sqlite":
+        pytest.skip("SQLite keeps a VARCHAR(9) throughout: no migrations to squash or update")
+    with_status(project, "draft", "published")
+    project.run("makemigrations")
+    assert project.run("migrate").exit_code == 0
+    with_status(project, "draft", "review", "published")
+    project.run("makemigrations")
+    with_status(project, "review", "published")
+    project.run("makemigrations")
+    with_status(project, "review", "published", "archived")
+
+    updated = project.run("makemigrations", "--update")
+    squashed = project.run("squashmigrations", "0002", "0003", "--no-input")
+
+    assert updated.exit_code == 0, updated.output
+    assert updated.stdout.splitlines()[1].endswith(
+        "(updated: replaces 0003_alter_author_status.py)"
+    )
+    assert squashed.exit_code == 0, squashed.output
+    assert "runs SQL" not in squashed.output
+    assert project.migrations()[1:] == ["0003_alter_author_status.py"]
+    applied = project.run("migrate")
+    assert applied.exit_code == 0, applied.output
+    assert (
+        column_type(project)
+        == {
+            "postgresql": ["review", "published", "archived"],
+            "mariadb": "enum('review','published','archived')",
+        }[project.dialect]
+    )
+    assert project.run("makemigrations", "--check").stdout == "No changes detected\n"
