@@ -1402,26 +1402,24 @@ def _render_enum_values(autogen: AutogenContext, op: EnumValuesOp) -> list[str]:
         where = f", schema={table_schema!r}" if table_schema else ""
         default = op.defaults.get(key)
         final = op.new_defaults.get(key, default)
+        nullable = op.nullable.get(key)
+        # A default this migration removes: the NOT NULL flag lets migrate --plan say so.
+        removed = key in op.new_defaults and final is None and nullable is not None
+        drop = f"server_default=None{f', existing_nullable={nullable!r}' if removed else ''}"
         if not (op.only_added and op.old):
             if default is not None:  # PostgreSQL cannot cast it: dropped, then set again
-                lines.append(f"op.alter_column({table!r}, {column!r}, server_default=None{where})")
+                lines.append(f"op.alter_column({table!r}, {column!r}, {drop}{where})")
             using = f"{quote(column)}::text::{name}"
             lines.append(
                 f"op.alter_column({table!r}, {column!r}, existing_type={existing}, "
                 f"type_={enum}, postgresql_using={using!r}{where})"
             )
-        elif key not in op.new_defaults:
-            continue
-        if final is not None:
+        elif key in op.new_defaults and final is None:
+            lines.append(f"op.alter_column({table!r}, {column!r}, {drop}{where})")
+        if final is not None and (key in op.new_defaults or not (op.only_added and op.old)):
             lines.append(
                 f"op.alter_column({table!r}, {column!r}, "
                 f"server_default={_render_default(final, autogen)}{where})"
-            )
-        elif key in op.new_defaults:  # removed: say so, for migrate --plan
-            nullable = op.nullable.get(key)
-            flag = "" if nullable is None else f", existing_nullable={nullable!r}"
-            lines.append(
-                f"op.alter_column({table!r}, {column!r}, server_default=None{flag}{where})"
             )
     return lines
 

@@ -493,13 +493,23 @@ DEFAULT_STEPS = [
         "review",
         "    ~ Alter column status on author (enum values: remove 'draft'; server default)",
     ),
+    # a value added, and the default removed (the downgrade recreates the type with 'review')
+    (
+        ("review", "published", "archived"),
+        None,
+        "    ~ Alter column status on author (enum values: add 'archived'; server default)",
+    ),
 ]
+DEFAULT_REMOVED = (
+    "  ! Remove the server default of NOT NULL column author.status "
+    "(destructive: inserts that leave it out will fail)"
+)
 
 
 def test_a_server_default_changed_with_the_values(project: Project) -> None:
     """The recreated type gets the default the migration gives, in both directions."""
     for number, (values, default, line) in enumerate(DEFAULT_STEPS, start=1):
-        with_status(project, *values, default=default)
+        with_status(project, *values, default=default or "")
         if number > 1:
             pending, expected = answers(project.root)
             assert pending == expected, f"step {number}"
@@ -507,11 +517,18 @@ def test_a_server_default_changed_with_the_values(project: Project) -> None:
         assert made.exit_code == 0, made.output
         if line and project.dialect != "sqlite":
             assert made.stdout.splitlines()[2] == line
+        if default is None:
+            assert made.stdout.splitlines()[-1] == DEFAULT_REMOVED
+            plan = project.run("migrate", "--plan")
+            assert plan.stdout.splitlines()[-1] == "  " + DEFAULT_REMOVED
         before = project.migrations()[-2][:4] if number > 1 else "zero"
         for args in (("migrate",), ("migrate", before), ("migrate",)):
             result = project.run(*args)
             assert result.exit_code == 0, (number, args, result.output)
-        assert default_value(project) == default
+        if default is None:
+            assert server_default(project) is None
+        else:
+            assert default_value(project) == default
         assert project.run("makemigrations", "--check").stdout == "No changes detected\n"
     back = project.run("migrate", "0001")
     assert back.exit_code == 0, back.output
