@@ -15,7 +15,7 @@ from sqlalchemy import MetaData, UniqueConstraint
 from manage.core.database import connect, shadow_database
 from manage.core.discovery import include_object_filter, load_metadata
 from manage.core.environment import MigrationEnvironment, Revision
-from manage.core.replay import UnreplayableError
+from manage.core.replay import UnreplayableError, hand_written_steps, own_enum_sql
 from manage.core.settings import Settings
 from manage.errors import MigrationError
 
@@ -169,9 +169,6 @@ def _chain(
     return chain
 
 
-_OWN_ENUM_STEP = re.compile(r"\.(create|drop)\(\s*op\.get_bind\(\),\s*checkfirst=True,?\s*\)")
-
-
 def _data_steps(env: MigrationEnvironment, ids: tuple[str, ...]) -> list[str]:
     """Migrations in the range that run SQL or Python the schema comparison cannot see."""
     found = []
@@ -179,8 +176,10 @@ def _data_steps(env: MigrationEnvironment, ids: tuple[str, ...]) -> list[str]:
         operations = env.operations_of(rev_id)
         script = env.script.get_revision(rev_id)
         text = Path(script.path).read_text(encoding="utf-8") if script else ""
-        text = _OWN_ENUM_STEP.sub("", text)  # manage's own CREATE/DROP TYPE, not data
-        if any(isinstance(op, ops.ExecuteSQLOp) for op in operations) or "get_bind(" in text:
+        # manage's own enum-type steps (CREATE/DROP TYPE, ADD VALUE, a recreated type) are
+        # schema changes the squashed migration makes anew, not data
+        sql = [op for op in operations if isinstance(op, ops.ExecuteSQLOp)]
+        if any(not own_enum_sql(op.sqltext) for op in sql) or hand_written_steps(text):
             found.append(
                 f"Warning: {rev_id} runs SQL or reads data (op.execute, op.get_bind), which the "
                 "squashed migration leaves out: copy that step into it by hand if new "

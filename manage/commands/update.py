@@ -16,7 +16,7 @@ from manage.core.discovery import include_object_filter, load_metadata
 from manage.core.environment import MigrationEnvironment
 from manage.core.formatting import format_migration
 from manage.core.questions import Questioner
-from manage.core.replay import UnreplayableError
+from manage.core.replay import UnreplayableError, hand_written_steps
 from manage.core.revisions import Operation
 from manage.core.settings import Settings
 from manage.errors import DatabaseError, MigrationError
@@ -65,7 +65,7 @@ def update_latest(
             "with one parent. Run 'manage makemigrations' without --update."
         )
     text = path.read_text(encoding="utf-8")
-    if "op.execute(" in text or "op.get_bind(" in text:
+    if hand_written_steps(text):  # manage's own enum-type statements are rewritten anew
         raise MigrationError(
             f"The latest migration {where} runs SQL or reads data (op.execute or op.get_bind), "
             "which --update would lose when it writes the migration anew. Run "

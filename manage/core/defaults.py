@@ -14,8 +14,14 @@ from typing import Any
 
 from sqlalchemy import Column, Enum
 from sqlalchemy.sql.schema import DefaultClause
+from sqlalchemy.types import TypeDecorator
 
-_CAST = re.compile(r"::[a-z_ ]+(\(\d+(,\s*\d+)?\))?(\[\])?", re.IGNORECASE)
+# A PostgreSQL cast: ::text, ::character varying(20), ::status2, ::"PubState", ::s1.pubstate
+_NAME = r'(?:"[^"]+"|[a-z_][a-z0-9_]*)'
+_CAST = re.compile(
+    rf"::(?:{_NAME}\.)?(?:\"[^\"]+\"|[a-z_][a-z0-9_ ]*)(\(\d+(,\s*\d+)?\))?(\[\])?",
+    re.IGNORECASE,
+)
 _SAME = {"now()": "current_timestamp", "current_timestamp()": "current_timestamp"}
 _BOOLEANS = {"true": "1", "false": "0"}
 
@@ -71,6 +77,8 @@ def enum_values_changed(
     MySQL/MariaDB's ``ENUM``), a model's enum whose values differ from the schema's, in order,
     has changed; Alembic compares only the type's name on PostgreSQL. None (Alembic decides)
     when they are the same and: SQLite keeps an enum as a VARCHAR as long as its longest value."""
+    if isinstance(metadata_type, TypeDecorator):  # a project's type around an Enum
+        metadata_type = metadata_type.load_dialect_impl(context.dialect)
     if not isinstance(metadata_type, Enum) or not metadata_type.native_enum:
         return None
     if not context.dialect.supports_native_enum:

@@ -31,6 +31,7 @@ from alembic.script.revision import ResolutionError, RevisionError, RevisionMap
 from sqlalchemy import Enum, MetaData, event, inspect
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.types import TypeDecorator
 
 from manage.core import history as migration_history
 from manage.core import insync, revisions
@@ -1139,6 +1140,9 @@ def _render_enum_type(_context: AutogenContext, op: EnumTypeOp) -> str:
 
 
 def _named_enum(type_: Any) -> Enum | None:
+    """The named native enum ``type_`` is, or wraps (a project's TypeDecorator)."""
+    if isinstance(type_, TypeDecorator):
+        type_ = type_.impl_instance
     if isinstance(type_, Enum) and type_.name and type_.native_enum:
         return type_
     return None
@@ -1244,12 +1248,14 @@ def render_enum_without_create(
     """Alembic's ``render_item``: named enums are created by their own idempotent statement
     (``EnumTypeOp``), so tables render them with ``create_type=False`` and never CREATE TYPE
     twice, e.g. when a downgrade re-creates a table whose type another table still uses."""
+    # A project's TypeDecorator around an enum is written as the enum itself: the migration
+    # keeps the values it had, which the project's type changes later.
+    enum = _named_enum(obj) if type_ == "type" else None
     module = type(obj).__module__ if type_ == "type" else "sqlalchemy"
-    if module.split(".")[0] not in ("sqlalchemy", "builtins"):
+    if enum is None and module.split(".")[0] not in ("sqlalchemy", "builtins"):
         # Alembic renders a project's own type (a TypeDecorator) as module.Name(...) but
         # imports nothing: add the import, so the migration runs without a hand edit.
         _context.imports.add(f"import {module}")
-    enum = _named_enum(obj) if type_ == "type" else None
     if enum is None:
         return False
     values = "".join(f"{value!r}, " for value in enum.enums)
@@ -1266,13 +1272,19 @@ def _number(revision: str) -> int | None:
     return int(head) if head.isascii() and head.isdigit() else None
 
 
+_UNCHANGED: Any = False
+"""Alembic's ``modify_server_default`` when the default does not change (None removes it)."""
+
+
 class EnumValuesOp(ops.MigrateOperation):
     """Change the values of PostgreSQL's named enum type ``enum.name`` (from ``old`` to
     ``enum.enums``) for ``columns`` ((table, column, schema)), which use it.
 
     Values only added (in place): ``ALTER TYPE ... ADD VALUE``, which keeps every row and takes
-    no table lock. Otherwise (values removed or moved): the type is recreated and the columns
-    cast to it, which fails, changing nothing, while a row holds a removed value.
+    no table lock, in an autocommit block so that the rest of the migration may use the new
+    values. Otherwise (values removed or moved): the type is recreated and the columns cast to
+    it, which fails, changing nothing, while a row holds a removed value; the old type is
+    dropped by :class:`DropOldEnumOp`, after the migration's other changes.
     """
 
     def __init__(
@@ -1281,8 +1293,11 @@ class EnumValuesOp(ops.MigrateOperation):
         self.enum = enum
         self.old = tuple(old)
         self.columns = tuple(columns)
-        self.defaults: dict[tuple[str, str, str | None], str] = {}
-        """Server defaults of the columns (``'draft'``), which a type change cannot cast."""
+        self.defaults: dict[tuple[str, str, str | None], Any] = {}
+        """Server defaults the columns have (a type change cannot cast them)."""
+        self.new_defaults: dict[tuple[str, str, str | None], Any] = {}
+        """Server defaults the same migration gives the columns (None: removed)."""
+        self.nullable: dict[tuple[str, str, str | None], bool | None] = {}
 
     @property
     def new(self) -> tuple[str, ...]:
@@ -1305,9 +1320,30 @@ class EnumValuesOp(ops.MigrateOperation):
         """The change as Alembic's ``alter_column`` of each column, to describe it."""
         old = Enum(*self.old, name=self.enum.name, schema=self.enum.schema)
         return [
-            ops.AlterColumnOp(t, c, schema=s, existing_type=old, modify_type=self.enum)
+            ops.AlterColumnOp(
+                t,
+                c,
+                schema=s,
+                existing_type=old,
+                modify_type=self.enum,
+                modify_server_default=self.new_defaults.get((t, c, s), _UNCHANGED),
+                existing_server_default=self.defaults.get((t, c, s)),
+                existing_nullable=self.nullable.get((t, c, s)),
+            )
             for t, c, s in self.columns
         ]
+
+
+class DropOldEnumOp(ops.MigrateOperation):
+    """Drop the type an :class:`EnumValuesOp` renamed away, once nothing in the migration uses
+    it any more (a column of it dropped in the same migration goes first)."""
+
+    def __init__(self, enum: Enum) -> None:
+        self.enum = enum
+
+    def alter_columns(self) -> list[ops.AlterColumnOp]:
+        """Nothing to describe: the :class:`EnumValuesOp` says it all."""
+        return []
 
 
 def _sql_literal(value: str) -> str:
@@ -1322,24 +1358,41 @@ def enum_add_value_sql(type_name: str, value: str, new: Sequence[str]) -> str:
     return f"ALTER TYPE {type_name} ADD VALUE IF NOT EXISTS {_sql_literal(value)}{where}"
 
 
+def _type_name(autogen: AutogenContext, enum: Enum, suffix: str = "") -> str:
+    quote = autogen.dialect.identifier_preparer.quote if autogen.dialect else str
+    schema = f"{quote(enum.schema)}." if enum.schema else ""
+    return f"{schema}{quote(str(enum.name) + suffix)}"
+
+
+def _render_default(default: Any, autogen: AutogenContext) -> str:
+    """A server default as Alembic renders it in an ``alter_column``."""
+    from alembic.autogenerate.render import _render_server_default  # private: see module doc
+
+    return str(_render_server_default(default, autogen))
+
+
 @renderers.dispatch_for(EnumValuesOp)
 def _render_enum_values(autogen: AutogenContext, op: EnumValuesOp) -> list[str]:
+    name = _type_name(autogen, op.enum)
     quote = autogen.dialect.identifier_preparer.quote if autogen.dialect else str
-    schema = f"{quote(op.enum.schema)}." if op.enum.schema else ""
-    name = f"{schema}{quote(str(op.enum.name))}"
+    lines: list[str] = []
     if op.only_added and op.old:
-        lines, present = [], set(op.old)
+        # PostgreSQL refuses a value added in the same transaction to be used (a default, a
+        # row): ADD VALUE commits at once; IF NOT EXISTS makes a rerun after a failure harmless.
+        lines.append("with op.get_context().autocommit_block():")
+        present = set(op.old)
         for value in op.added:  # each goes in where it stands, after those before it are in
             present.add(value)
             sql = enum_add_value_sql(name, value, [v for v in op.new if v in present])
             lines.append(f"op.execute({sql!r})")
-        return lines
-    renamed = quote(f"{op.enum.name}_old")
-    values = ", ".join(_sql_literal(v) for v in op.new)
-    lines = [
-        f"op.execute({f'ALTER TYPE {name} RENAME TO {renamed}'!r})",
-        f"op.execute({f'CREATE TYPE {name} AS ENUM ({values})'!r})",
-    ]
+        lines.append("")  # ends the block
+    else:
+        renamed = quote(f"{op.enum.name}_old")  # RENAME TO takes no schema
+        values = ", ".join(_sql_literal(v) for v in op.new)
+        lines += [
+            f"op.execute({f'ALTER TYPE {name} RENAME TO {renamed}'!r})",
+            f"op.execute({f'CREATE TYPE {name} AS ENUM ({values})'!r})",
+        ]
     enum = render_enum_without_create("type", op.enum, autogen)
     # The values the column had, under the name the old type has now (for migrate --plan).
     was = Enum(*op.old, name=f"{op.enum.name}_old", schema=op.enum.schema)
@@ -1347,30 +1400,45 @@ def _render_enum_values(autogen: AutogenContext, op: EnumValuesOp) -> list[str]:
     for key in op.columns:
         table, column, table_schema = key
         where = f", schema={table_schema!r}" if table_schema else ""
-        using = f"{quote(column)}::text::{name}"
         default = op.defaults.get(key)
-        if default is not None:  # PostgreSQL cannot cast it: dropped, then set again
-            lines.append(f"op.alter_column({table!r}, {column!r}, server_default=None{where})")
-        lines.append(
-            f"op.alter_column({table!r}, {column!r}, existing_type={existing}, type_={enum}, "
-            f"postgresql_using={using!r}{where})"
-        )
-        if default is not None:
+        final = op.new_defaults.get(key, default)
+        nullable = op.nullable.get(key)
+        # A default this migration removes: the NOT NULL flag lets migrate --plan say so.
+        removed = key in op.new_defaults and final is None and nullable is not None
+        drop = f"server_default=None{f', existing_nullable={nullable!r}' if removed else ''}"
+        if not (op.only_added and op.old):
+            if default is not None:  # PostgreSQL cannot cast it: dropped, then set again
+                lines.append(f"op.alter_column({table!r}, {column!r}, {drop}{where})")
+            using = f"{quote(column)}::text::{name}"
+            lines.append(
+                f"op.alter_column({table!r}, {column!r}, existing_type={existing}, "
+                f"type_={enum}, postgresql_using={using!r}{where})"
+            )
+        elif key in op.new_defaults and final is None:
+            lines.append(f"op.alter_column({table!r}, {column!r}, {drop}{where})")
+        if final is not None and (key in op.new_defaults or not (op.only_added and op.old)):
             lines.append(
                 f"op.alter_column({table!r}, {column!r}, "
-                f"server_default=sa.text({default!r}){where})"
+                f"server_default={_render_default(final, autogen)}{where})"
             )
-    lines.append(f"op.execute({f'DROP TYPE {schema}{renamed}'!r})")
     return lines
+
+
+@renderers.dispatch_for(DropOldEnumOp)
+def _render_drop_old_enum(autogen: AutogenContext, op: DropOldEnumOp) -> str:
+    sql = f"DROP TYPE {_type_name(autogen, op.enum, '_old')}"
+    return f"op.execute({sql!r})"
 
 
 def _enum_value_changes(container: ops.OpContainer, dialect_name: str) -> None:
     """On PostgreSQL, replace the type change of columns whose enum values changed (Alembic
     would write ``ALTER COLUMN ... TYPE`` to the type the column already has) by one
-    :class:`EnumValuesOp` per type, before the other operations."""
+    :class:`EnumValuesOp` per type, before the other operations, which also sets the server
+    default the same migration gives such a column (after the values it may use exist); a
+    recreated type's old copy is dropped last (:class:`DropOldEnumOp`)."""
     if dialect_name != "postgresql":
         return
-    changes: dict[str, EnumValuesOp] = {}
+    changes: dict[tuple[str | None, str], EnumValuesOp] = {}
 
     def rewrite(items: list[ops.MigrateOperation]) -> list[ops.MigrateOperation]:
         kept: list[ops.MigrateOperation] = []
@@ -1380,7 +1448,8 @@ def _enum_value_changes(container: ops.OpContainer, dialect_name: str) -> None:
                 if item.ops:
                     kept.append(item)
                 continue
-            enum = _named_enum(item.modify_type) if isinstance(item, ops.AlterColumnOp) else None
+            modify = getattr(item, "modify_type", None)
+            enum = _named_enum(modify) if isinstance(item, ops.AlterColumnOp) else None
             existing = getattr(item, "existing_type", None)
             old = getattr(existing, "enums", None)
             same_type = enum is not None and getattr(existing, "name", None) == enum.name
@@ -1389,18 +1458,25 @@ def _enum_value_changes(container: ops.OpContainer, dialect_name: str) -> None:
                 continue
             assert enum is not None
             column = (item.table_name, item.column_name, item.schema)
-            if str(enum.name) in changes:
-                changes[str(enum.name)].columns += (column,)
+            key = (enum.schema, str(enum.name))
+            if key in changes:
+                changes[key].columns += (column,)
             else:
-                changes[str(enum.name)] = EnumValuesOp(enum, old, [column])
-            default = getattr(item.existing_server_default, "arg", None)  # a DefaultClause
-            default = getattr(default, "text", default)
-            if isinstance(default, str):  # as reflected: 'draft'::status
-                changes[str(enum.name)].defaults[column] = re.sub(r"::[\w.\"]+$", "", default)
+                changes[key] = EnumValuesOp(enum, old, [column])
+            change = changes[key]
+            if item.existing_server_default not in (None, False):
+                change.defaults[column] = item.existing_server_default
+            if item.modify_server_default is not False:  # set (or removed) by this migration
+                change.new_defaults[column] = item.modify_server_default
+                item.modify_server_default = False
+            change.nullable[column] = (
+                item.modify_nullable if item.modify_nullable is not None else item.existing_nullable
+            )
             item.modify_type = None  # anything else the alter_column changes stays
             if item.has_changes():
                 kept.append(item)
         return kept
 
     rest = rewrite(container.ops)
-    container.ops = [*changes.values(), *rest]
+    drops = [DropOldEnumOp(c.enum) for c in changes.values() if not (c.only_added and c.old)]
+    container.ops = [*changes.values(), *rest, *drops]

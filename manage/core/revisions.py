@@ -259,7 +259,10 @@ def _alter_details(op: ops.AlterColumnOp) -> str:
         changes.append("comment")
     if op.modify_name is not None:
         changes.append(f"renamed to {op.modify_name}")
-    return f" ({', '.join(changes)})" if changes else ""
+    # ``enum values: add 'a', 'b'; remove 'c'`` lists values with commas: "; " sets the other
+    # changes apart from them.
+    separator = "; " if changes and changes[0].startswith("enum values:") else ", "
+    return f" ({separator.join(changes)})" if changes else ""
 
 
 def _constraint_kind(op: ops.AddConstraintOp) -> str:

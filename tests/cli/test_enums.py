@@ -3,9 +3,10 @@ which Alembic neither creates for add_column nor drops with drop_table/drop_colu
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 
-from tests.cli.test_check_without_database import answers
+from tests.cli.test_check_without_database import DOWN, answers
 from tests.conftest import Project
 
 STATE = 'sa.Enum("draft", "published", name="pubstate")'
@@ -205,10 +206,11 @@ def column_type(project: Project) -> object:
 ADDED = "    ~ Alter column status on author (enum values: add 'review', 'out_of_print')"
 LONGER = "    ~ Alter column status on author (type VARCHAR(9) -> VARCHAR(12))"
 ADD_VALUES = [
-    "    op.execute(\"ALTER TYPE status ADD VALUE IF NOT EXISTS 'review' AFTER 'draft'\")",
-    "    op.execute(\n"
-    "        \"ALTER TYPE status ADD VALUE IF NOT EXISTS 'out_of_print' AFTER 'published'\"\n"
-    "    )",
+    "    with op.get_context().autocommit_block():",
+    "        op.execute(\"ALTER TYPE status ADD VALUE IF NOT EXISTS 'review' AFTER 'draft'\")",
+    "        op.execute(\n"
+    "            \"ALTER TYPE status ADD VALUE IF NOT EXISTS 'out_of_print' AFTER 'published'\"\n"
+    "        )",
 ]
 
 
@@ -450,3 +452,289 @@ def test_two_tables_sharing_an_enum(project: Project) -> None:
     back = project.run("migrate", "0001")  # a row holds 'review', which 0002 added
     assert back.exit_code == (0 if project.dialect == "sqlite" else 3), back.output
     assert statuses(project) == ["review"]
+
+
+# -- review fixes ------------------------------------------------------------------------------
+
+
+def server_default(project: Project) -> str | None:
+    """The status column's server default as the database reports it."""
+    engine = project.engine()
+    inspector = sa.inspect(engine)
+    found = next(c for c in inspector.get_columns("author") if c["name"] == "status")["default"]
+    engine.dispose()
+    return None if found is None else str(found)
+
+
+def default_value(project: Project) -> str:
+    """What an insert that leaves status out stores."""
+    engine = project.engine()
+    with engine.begin() as connection:
+        connection.exec_driver_sql("INSERT INTO author (name) VALUES ('by default')")
+        found = connection.exec_driver_sql(
+            "SELECT status FROM author WHERE name = 'by default'"
+        ).scalar()
+        connection.exec_driver_sql("DELETE FROM author WHERE name = 'by default'")
+    engine.dispose()
+    return str(found)
+
+
+DEFAULT_STEPS = [
+    (("draft", "published"), "draft", None),
+    # a value added, and the default moved to an old one: the downgrade recreates the type
+    (
+        ("draft", "review", "published"),
+        "published",
+        "    ~ Alter column status on author (enum values: add 'review'; server default)",
+    ),
+    # a value removed, and the default moved off it: the upgrade recreates the type
+    (
+        ("review", "published"),
+        "review",
+        "    ~ Alter column status on author (enum values: remove 'draft'; server default)",
+    ),
+    # a value added, and the default removed (the downgrade recreates the type with 'review')
+    (
+        ("review", "published", "archived"),
+        None,
+        "    ~ Alter column status on author (enum values: add 'archived'; server default)",
+    ),
+]
+DEFAULT_REMOVED = (
+    "  ! Remove the server default of NOT NULL column author.status "
+    "(destructive: inserts that leave it out will fail)"
+)
+
+
+def test_a_server_default_changed_with_the_values(project: Project) -> None:
+    """The recreated type gets the default the migration gives, in both directions."""
+    for number, (values, default, line) in enumerate(DEFAULT_STEPS, start=1):
+        with_status(project, *values, default=default or "")
+        if number > 1:
+            pending, expected = answers(project.root)
+            assert pending == expected, f"step {number}"
+        made = project.run("makemigrations")
+        assert made.exit_code == 0, made.output
+        if line and project.dialect != "sqlite":
+            assert made.stdout.splitlines()[2] == line
+        if default is None:
+            assert made.stdout.splitlines()[-1] == DEFAULT_REMOVED
+            plan = project.run("migrate", "--plan")
+            assert plan.stdout.splitlines()[-1] == "  " + DEFAULT_REMOVED
+        before = project.migrations()[-2][:4] if number > 1 else "zero"
+        for args in (("migrate",), ("migrate", before), ("migrate",)):
+            result = project.run(*args)
+            assert result.exit_code == 0, (number, args, result.output)
+        if default is None:
+            assert server_default(project) is None
+        else:
+            assert default_value(project) == default
+        assert project.run("makemigrations", "--check").stdout == "No changes detected\n"
+    back = project.run("migrate", "0001")
+    assert back.exit_code == 0, back.output
+    assert default_value(project) == "draft"
+
+
+def test_an_added_value_used_as_the_default_at_once(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL refuses a value added in the same transaction ("unsafe use of new value"):
+    manage adds it in an autocommit block, which the in-memory check follows too."""
+    with_status(project, "draft", "published", default="draft")
+    project.run("makemigrations")
+    assert project.run("migrate").exit_code == 0
+    with_status(project, "draft", "published", "archived", default="archived")
+
+    made = project.run("makemigrations")
+    applied = project.run("migrate")
+
+    assert made.exit_code == 0, made.output
+    assert applied.exit_code == 0, applied.output
+    assert default_value(project) == "archived"
+    assert project.run("makemigrations", "--check").stdout == "No changes detected\n"
+    if project.dialect != "sqlite":
+        monkeypatch.setenv("DATABASE_URL", DOWN[project.dialect])
+    offline = project.run("makemigrations", "--check")
+    assert (offline.exit_code, offline.stdout, offline.stderr) == (0, "No changes detected\n", "")
+    monkeypatch.setenv("DATABASE_URL", project.database_url)
+    back = project.run("migrate", "0001")
+    assert back.exit_code == 0, back.output
+    assert default_value(project) == "draft"
+
+
+def test_a_value_removed_while_a_column_of_the_type_is_dropped(project: Project) -> None:
+    """The old type is dropped after the columns the migration drops, which still use it."""
+    models = project.root / "shop/models.py"
+    with_status(project, "draft", "review", "published")
+    models.write_text(
+        models.read_text().replace(
+            BOOK_TITLE, BOOK_TITLE + BOOK_STATUS.format('"draft", "review", "published"')
+        )
+    )
+    project.run("makemigrations")
+    assert project.run("migrate").exit_code == 0
+    with_status(project, "draft", "published")
+    models.write_text(
+        models.read_text().replace(BOOK_STATUS.format('"draft", "review", "published"'), "")
+    )
+    pending, expected = answers(project.root)
+    assert pending == expected
+
+    made = project.run("makemigrations")
+
+    assert made.exit_code == 0, made.output
+    round_trip(project, "0001")
+    assert "status" not in project.columns("book")
+    assert project.run("makemigrations", "--check").stdout == "No changes detected\n"
+
+
+WRAPPED = """
+import sqlalchemy as sa
+
+
+class Wrapped(sa.types.TypeDecorator[str]):
+    impl = sa.Enum({}, name="wrapped")
+    cache_ok = True
+"""
+WRAPPED_COLUMN = "    wrapped: Mapped[str | None] = mapped_column(shop.types.Wrapped())\n"
+
+
+def test_an_enum_inside_a_type_decorator(project: Project) -> None:
+    with_sa_import(project)
+    project.write("shop/types.py", WRAPPED.format('"x", "y"'))
+    project.edit(
+        "shop/models.py",
+        "import sqlalchemy as sa\n",
+        "import sqlalchemy as sa\n\nimport shop.types\n",
+    )
+    project.edit("shop/models.py", AUTHOR_NAME, AUTHOR_NAME + WRAPPED_COLUMN)
+    project.run("makemigrations")
+    assert project.run("migrate").exit_code == 0
+    project.write("shop/types.py", WRAPPED.format('"x", "y", "z"'))
+
+    pending, expected = answers(project.root)
+    made = project.run("makemigrations")
+    applied = project.run("migrate")
+
+    assert pending == expected
+    assert made.exit_code == 0, made.output
+    if project.dialect == "sqlite":  # VARCHAR(1) either way
+        assert made.stdout == "No changes detected\n"
+        return
+    assert made.stdout.splitlines()[2] == (
+        "    ~ Alter column wrapped on author (enum values: add 'z')"
+    )
+    assert applied.exit_code == 0, applied.output
+    engine = project.engine()
+    with engine.begin() as connection:
+        connection.exec_driver_sql("INSERT INTO author (name, wrapped) VALUES ('x', 'z')")
+    engine.dispose()
+    assert project.run("makemigrations", "--check").stdout == "No changes detected\n"
+
+
+def test_a_default_of_an_enum_whose_name_has_a_digit(make_project: object) -> None:
+    """PostgreSQL reflects the default as 'x'::status2: the cast is not a change."""
+    project: Project = make_project("postgresql")  # type: ignore[operator]
+    with_sa_import(project)
+    column = (
+        '    status: Mapped[str] = mapped_column(sa.Enum({}, name="status2"), server_default="x")\n'
+    )
+    project.edit("shop/models.py", AUTHOR_NAME, AUTHOR_NAME + column.format('"x", "y"'))
+    project.run("makemigrations")
+    assert project.run("migrate").exit_code == 0
+    project.edit("shop/models.py", column.format('"x", "y"'), column.format('"x", "y", "z"'))
+
+    check = project.run("makemigrations", "--check")
+    made = project.run("makemigrations")
+
+    line = "    ~ Alter column status on author (enum values: add 'z')"
+    assert check.stdout.splitlines()[1:2] == [line]
+    assert made.stdout.splitlines()[1:] == ["  migrations/0002_alter_author_status.py", line]
+    assert project.run("migrate").exit_code == 0
+    assert project.run("makemigrations", "--check").stdout == "No changes detected\n"
+
+
+MOOD = """
+from alembic import op
+
+revision = "0002_mood"
+down_revision = "0001_initial"
+
+
+def upgrade() -> None:
+    op.execute({!r})
+
+
+def downgrade() -> None:
+    pass
+"""
+
+
+@pytest.mark.parametrize(
+    ("sql", "notice"),
+    [
+        (
+            "CREATE TYPE mood AS ENUM ('sad', 'ok'); "
+            "CREATE TABLE person (id serial PRIMARY KEY, mood mood)",
+            "CREATE TABLE person",
+        ),
+        ("ALTER TYPE status RENAME TO other_name", "RENAME TO other_name"),
+        ("ALTER TYPE status RENAME TO status_old", "renames enum type status to status_old"),
+    ],
+)
+def test_hand_written_type_ddl_is_not_taken_for_manages_own(
+    make_project: object, sql: str, notice: str
+) -> None:
+    project: Project = make_project("postgresql")  # type: ignore[operator]
+    with_status(project, "draft", "published")
+    project.run("makemigrations")
+    project.write("migrations/0002_mood.py", MOOD.format(sql))
+    project.write(
+        "shop/models.py",
+        (project.root / "shop/models.py")
+        .read_text()
+        .replace('"draft", "published"', '"draft", "published", "gone"'),
+    )
+
+    result = project.run("makemigrations", "--check")
+
+    assert result.exit_code == 1, result.output  # the shadow database sees what the SQL did
+    assert result.stderr.startswith("Migration 0002_mood "), result.stderr
+    assert notice in result.stderr
+    assert result.stderr.endswith("comparing against a shadow database instead.\n")
+
+
+def test_squash_and_update_take_manages_own_enum_statements(project: Project) -> None:
+    """ADD VALUE and a recreated type are schema changes manage writes anew, not hand-written
+    SQL: squashmigrations does not warn about them, makemigrations --update rewrites them."""
+    if project.dialect == "sqlite":
+        pytest.skip("SQLite keeps a VARCHAR(9) throughout: no migrations to squash or update")
+    with_status(project, "draft", "published")
+    project.run("makemigrations")
+    assert project.run("migrate").exit_code == 0
+    with_status(project, "draft", "review", "published")
+    project.run("makemigrations")
+    with_status(project, "review", "published")
+    project.run("makemigrations")
+    with_status(project, "review", "published", "archived")
+
+    updated = project.run("makemigrations", "--update")
+    squashed = project.run("squashmigrations", "0002", "0003", "--no-input")
+
+    assert updated.exit_code == 0, updated.output
+    assert updated.stdout.splitlines()[1].endswith(
+        "(updated: replaces 0003_alter_author_status.py)"
+    )
+    assert squashed.exit_code == 0, squashed.output
+    assert "runs SQL" not in squashed.output
+    assert project.migrations()[1:] == ["0003_alter_author_status.py"]
+    applied = project.run("migrate")
+    assert applied.exit_code == 0, applied.output
+    assert (
+        column_type(project)
+        == {
+            "postgresql": ["review", "published", "archived"],
+            "mariadb": "enum('review','published','archived')",
+        }[project.dialect]
+    )
+    assert project.run("makemigrations", "--check").stdout == "No changes detected\n"

@@ -301,3 +301,46 @@ def test_a_migration_that_reads_the_database_cannot_be_replayed(sqlite_project: 
         "Migration 0001_reads cannot be replayed without a database: its upgrade() raised "
         "AttributeError"
     )
+
+
+def test_added_enum_values_go_to_the_type_of_that_schema(sqlite_project: Project) -> None:
+    """``ALTER TYPE s1.status ADD VALUE`` changes s1.status, not public's status."""
+    sqlite_project.write(
+        "migrations/0001_two_types.py",
+        """
+        import sqlalchemy as sa
+        from alembic import op
+
+        revision = "0001_two_types"
+        down_revision = None
+
+
+        def upgrade() -> None:
+            op.create_table(
+                "author",
+                sa.Column("id", sa.Integer, primary_key=True),
+                sa.Column("status", sa.Enum("x", "y", name="status", create_type=False)),
+            )
+            op.create_table(
+                "book",
+                sa.Column("id", sa.Integer, primary_key=True),
+                sa.Column(
+                    "status", sa.Enum("x", "y", name="status", schema="s1", create_type=False)
+                ),
+                schema="s1",
+            )
+            op.execute("ALTER TYPE s1.status ADD VALUE IF NOT EXISTS 'z' AFTER 'y'")
+
+
+        def downgrade() -> None:
+            pass
+        """,
+    )
+    env = MigrationEnvironment(load_settings(cwd=sqlite_project.root))
+    [script] = list(env.script.walk_revisions())
+
+    state = replay([script], "postgresql")
+
+    tables = state.tables()
+    assert list(tables["author"].c.status.type.enums) == ["x", "y"]  # type: ignore[attr-defined]
+    assert list(tables["s1.book"].c.status.type.enums) == ["x", "y", "z"]  # type: ignore[attr-defined]
