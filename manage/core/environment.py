@@ -920,15 +920,22 @@ def check_unchanged_history(
     *,
     include_object: IncludeObject | None,
     name: str | None,
+    models: Mapping[str, str | None] | None = None,
 ) -> Generated | None:
     """:meth:`MigrationEnvironment.check_in_memory` for a history whose files are unchanged since
     it last ran (``index``): its replayed state and revision ids come from the cache, so no
-    migration file is loaded. None when the cache cannot answer."""
+    migration file is loaded. None when the cache cannot answer. ``models``: the fingerprints
+    of ``metadata``'s tables, when already computed."""
     state = load_state(Path(index.state_file), settings.dialect_name)
     if state is None:
         return None
     upgrade_ops, _ = compare_remembering(
-        settings, state, metadata, include_object=include_object, history=index.tables
+        settings,
+        state,
+        metadata,
+        include_object=include_object,
+        history=index.tables,
+        models=models,
     )
     return _generated(upgrade_ops, list(index.revision_ids), name, initial=not index.revision_ids)
 
@@ -940,13 +947,16 @@ def compare_remembering(
     *,
     include_object: IncludeObject | None,
     history: Mapping[str, str | None] | None = None,
+    models: Mapping[str, str | None] | None = None,
 ) -> tuple[ops.UpgradeOps, Mapping[str, str | None] | None]:
     """:func:`~manage.core.replay.compare`, leaving out the tables whose pair of fingerprints
     was found equal before, and remembering the pairs it finds equal now. Also returns the
-    fingerprints of the history's tables (``history``: already known)."""
+    fingerprints of the history's tables (``history``, and the models' ``models``: already
+    known)."""
     dialect = insync.project_dialect(settings)
     context = insync.context_key(settings)
-    models = insync.fingerprints(insync.model_tables(metadata), dialect)
+    if models is None:
+        models = insync.fingerprints(insync.model_tables(metadata), dialect)
     if history is None:
         history = insync.fingerprints(state.tables().values(), dialect)
     keys = (
