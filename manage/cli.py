@@ -835,7 +835,7 @@ def _print_makemigrations(
 
 
 def _check_lines(state: CliState, result: MakeMigrationsResult) -> list[str]:
-    return launcher.check_lines(result, state.settings().project_root)
+    return launcher.check_lines(result.path, result.operations, state.settings().project_root)
 
 
 def _remember_check(state: CliState, result: MakeMigrationsResult) -> None:

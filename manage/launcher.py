@@ -19,8 +19,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from manage.commands.makemigrations import MakeMigrationsResult
+    from collections.abc import Sequence
+
     from manage.core.answers import Answer
+    from manage.core.revisions import Operation
 
 # When this process started, and DATABASE_URL as it found it (before a .env is read): what a
 # remembered check answer is stamped against.
@@ -51,18 +53,21 @@ def main() -> None:
     cli_main()
 
 
-def check_lines(result: MakeMigrationsResult, project_root: Path) -> list[str]:
-    """What ``makemigrations --check`` prints for ``result``: the first line is a heading."""
-    if result.path is None:
+def check_lines(
+    path: Path | None, operations: Sequence[Operation], project_root: Path
+) -> list[str]:
+    """What ``makemigrations --check`` prints when the migration to write would be ``path``
+    (None: nothing to write): the first line is a heading."""
+    if path is None:
         return ["No changes detected"]
     try:
-        path = str(result.path.relative_to(project_root))
+        shown = str(path.relative_to(project_root))
     except ValueError:
-        path = str(result.path)
+        shown = str(path)
     return [
         PENDING,
-        *(f"    {operation}" for operation in result.operations),
-        f"Run 'manage makemigrations' to write {path}.",
+        *(f"    {operation}" for operation in operations),
+        f"Run 'manage makemigrations' to write {shown}.",
     ]
 
 
@@ -94,13 +99,25 @@ def _check_with_caches() -> Answer | None:
         if insync.known_in_sync(settings, metadata, index, models=models):
             answer = Answer(NO_CHANGES, 0)
         else:
-            from manage.commands.makemigrations import check_from_cache
+            _without_pygments()
+            # What commands.check_from_cache does, leaving the other commands unimported.
+            from manage.core.discovery import include_object_filter
+            from manage.core.environment import check_unchanged_history
 
-            result = check_from_cache(settings, None, metadata=metadata, models=models)
-            if result is None:
+            found = check_unchanged_history(
+                settings,
+                index,
+                metadata,
+                include_object=include_object_filter(settings),
+                name=None,
+                models=models,
+            )
+            if found is None:
                 return None
-            lines = check_lines(result, settings.project_root)
-            answer = Answer("".join(f"{line}\n" for line in lines), 1 if result.operations else 0)
+            revision = found.revision_id
+            path = settings.migrations_dir / f"{revision}.py" if revision else None
+            lines = check_lines(path, found.operations, settings.project_root)
+            answer = Answer("".join(f"{line}\n" for line in lines), 1 if found.operations else 0)
     except ManageError:
         return None
     remember(
@@ -111,3 +128,11 @@ def _check_with_caches() -> Answer | None:
         database_url=DATABASE_URL_AT_START,
     )
     return answer
+
+
+def _without_pygments() -> None:
+    """Mako, which Alembic imports, imports Pygments when it is installed (Typer's Rich brings
+    it) to colour its HTML error pages: a quarter of Alembic's import time. A check renders no
+    template, so Mako takes its own fallback (as without Pygments) for the rest of the process."""
+    if "mako.exceptions" not in sys.modules:
+        sys.modules.setdefault("mako.ext.pygmentplugin", None)  # type: ignore[arg-type]

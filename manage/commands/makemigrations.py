@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,8 +19,6 @@ from manage.core.settings import Settings
 from manage.errors import DatabaseError, MigrationError, UsageError
 
 if TYPE_CHECKING:
-    from sqlalchemy import MetaData
-
     from manage.core.questions import Questioner
 
 
@@ -225,26 +223,19 @@ def flag_conflict(
     return None
 
 
-def check_from_cache(
-    settings: Settings,
-    name: str | None,
-    *,
-    metadata: MetaData | tuple[MetaData, ...] | None = None,
-    models: Mapping[str, str | None] | None = None,
-) -> MakeMigrationsResult | None:
+def check_from_cache(settings: Settings, name: str | None) -> MakeMigrationsResult | None:
     """The check's answer for a history unchanged since an earlier check, from the cached replay
     and the tables known to match, without loading the migration files (None: no such
-    history). ``metadata`` and its table fingerprints (``models``) when already at hand."""
+    history)."""
     index = insync.unchanged_history(settings)
     if index is None:
         return None
     found = check_unchanged_history(
         settings,
         index,
-        load_metadata(settings) if metadata is None else metadata,
+        load_metadata(settings),
         include_object=include_object_filter(settings),
         name=name,
-        models=models,
     )
     return None if found is None else _would_write(settings, found.revision_id, found.operations)
 

@@ -237,6 +237,38 @@ def test_a_migration_edit_that_keeps_its_size_and_mtime_is_seen(tmp_path: Path) 
     assert "~ Alter column name on author (type VARCHAR(260) -> VARCHAR(250))" in result[1]
 
 
+def test_a_model_change_loads_only_the_tables_compared(tmp_path: Path) -> None:
+    root = tmp_path / "bookshop"
+    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns("*.sqlite3", "__pycache__"))
+    project = Project(root, f"sqlite:///{root}/db.sqlite3", "sqlite")
+    log = root / "replayed.log"
+    first = next((root / "migrations").glob("0001_*.py"))
+    first.write_text(
+        first.read_text().replace(
+            "def upgrade() -> None:\n",
+            "def upgrade() -> None:\n"
+            f"    with open({str(log)!r}, 'a') as log:\n"
+            "        log.write('0001\\n')\n",
+        )
+    )
+    assert check(project)[0] == 0
+    # Without the whole replayed state, the tables saved apart still answer.
+    for whole in (tmp_path / "cache/sqlalchemy-manage/replay").glob("*.pickle"):
+        whole.unlink()
+    path = root / MODELS
+    original = path.read_text()
+    one = original.replace(*EDITS["add a column"], 1)
+    two = one.replace(*EDITS["widen a string"], 1).replace(*EDITS["add a unique constraint"], 1)
+
+    for edited in (one, two):
+        aged(path, edited)
+        replays = log.read_text().count("0001")
+        warm = check(project)
+        assert log.read_text().count("0001") == replays  # nothing was replayed again
+        assert warm[:2] == check_without_caches(project, tmp_path)
+    assert warm[1].count("\n    ") == 3  # two changes on loan, one on author
+
+
 def test_a_changed_include_object_hook_is_not_answered_from_the_cache(
     tmp_path: Path,
 ) -> None:
