@@ -58,19 +58,23 @@ def model_tables(metadata: MetaData | tuple[MetaData, ...]) -> list[Table]:
     return [table for each in collections for table in each.tables.values()]
 
 
-def table_fingerprint(table: Table, dialect: Dialect) -> str | None:
+def table_fingerprint(
+    table: Table, dialect: Dialect, reprs: dict[Any, str] | None = None
+) -> str | None:
     """Everything about ``table`` that Alembic's comparison looks at, as text; None when some of
     it cannot be written down reliably (then the table is always compared).
 
     Not the CREATE TABLE statement: compiling it costs more than the rest of a check whose
     models are unchanged. What it shows is written down part by part instead: each column's
-    type as the dialect compiles it, and each constraint's final name, columns and SQL."""
+    type as the dialect compiles it, and each constraint's final name, columns and SQL.
+    ``reprs``: the types' reprs found so far (:func:`_type_repr`), shared between tables."""
     try:
         parts = [
             f"table {table.name!r} schema={table.schema!r} comment={table.comment!r} "
             f"prefixes={table._prefixes!r} options={_options(table)}"
         ]
-        parts += [_column(column, dialect) for column in table.columns]
+        reprs = {} if reprs is None else reprs
+        parts += [_column(column, dialect, reprs) for column in table.columns]
         parts += sorted(_constraint(item, dialect) for item in table.constraints)
         parts += sorted(_index(index, dialect) for index in table.indexes)
     except Exception:  # a type the dialect cannot compile, a custom construct: always compare
@@ -88,8 +92,16 @@ def _options(item: Any) -> str:
     return repr(sorted((key, repr(value)) for key, value in kwargs.items()))
 
 
+def _final_name(item: Constraint | Index, dialect: Dialect) -> str | None:
+    """The name the dialect gives ``item`` (a naming convention applied), as Alembic computes
+    it; None when unnamed."""
+    if item.name is None:
+        return None
+    return dialect.identifier_preparer.format_constraint(item, _alembic_quote=False)
+
+
 def _index(index: Index, dialect: Dialect) -> str:
-    name = dialect.identifier_preparer.format_constraint(index, _alembic_quote=False)
+    name = _final_name(index, dialect)
     on = [_expression(item, dialect) for item in index.expressions]
     return f"index {index.name!r} name={name!r} unique={index.unique} on={on} {_options(index)}"
 
@@ -101,7 +113,7 @@ def _expression(item: Any, dialect: Dialect) -> str:
     return str(item.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
 
 
-def _column(column: Column[Any], dialect: Dialect) -> str:
+def _column(column: Column[Any], dialect: Dialect, reprs: dict[Any, str]) -> str:
     default = column.server_default
     default_text = None
     if default is not None:
@@ -114,8 +126,9 @@ def _column(column: Column[Any], dialect: Dialect) -> str:
             else type(default).__name__
         )
     compiled = dialect.type_compiler_instance.process(column.type, type_expression=column)
+    shown = _type_repr(column.type, reprs)
     return (
-        f"column {column.name!r} type={compiled} {column.type!r} nullable={column.nullable} "
+        f"column {column.name!r} type={compiled} {shown} nullable={column.nullable} "
         f"pk={column.primary_key} autoincrement={column.autoincrement!r} "
         f"default={default_text!r} comment={column.comment!r} "
         f"computed={_computed(column, dialect)} identity={column.identity!r} "
@@ -124,7 +137,7 @@ def _column(column: Column[Any], dialect: Dialect) -> str:
 
 
 def _constraint(constraint: Constraint, dialect: Dialect) -> str:
-    name = dialect.identifier_preparer.format_constraint(constraint, _alembic_quote=False)
+    name = _final_name(constraint, dialect)
     text = (
         f"{type(constraint).__name__} {constraint.name!r} name={name!r} "
         f"columns={[column.name for column in getattr(constraint, 'columns', ())]} "
@@ -136,6 +149,20 @@ def _constraint(constraint: Constraint, dialect: Dialect) -> str:
     if isinstance(constraint, ForeignKeyConstraint):
         text += f" {_foreign_key(constraint)}"
     return text
+
+
+def _type_repr(type_: Any, reprs: dict[Any, str]) -> str:
+    """``repr(type_)``, which SQLAlchemy builds from its constructor's signature, slowly: the
+    repr is a function of the type's class and attributes, so types equal in both share it."""
+    try:
+        # Value types too: 1 == True == 1.0, but their reprs differ.
+        key = (type(type_), tuple(sorted((k, type(v), v) for k, v in vars(type_).items())))
+        found = reprs.get(key)
+    except Exception:  # an attribute that cannot be hashed or compared: no sharing
+        return repr(type_)
+    if found is None:
+        found = reprs[key] = repr(type_)
+    return found
 
 
 def _computed(column: Column[Any], dialect: Dialect) -> str | None:
@@ -159,10 +186,11 @@ def fingerprints(tables: Iterable[Table], dialect: Dialect) -> dict[str, str | N
     """Each table's fingerprint by name; None when a table has a schema of its own, since the
     comparison then pairs tables by rules this cache does not follow."""
     found: dict[str, str | None] = {}
+    reprs: dict[Any, str] = {}
     for table in tables:
         if table.schema is not None:
             return None
-        found[table.name] = table_fingerprint(table, dialect)
+        found[table.name] = table_fingerprint(table, dialect, reprs)
     return found
 
 

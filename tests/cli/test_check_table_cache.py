@@ -177,6 +177,19 @@ def test_every_schema_change_is_seen_as_without_caches(bookshop: Project, tmp_pa
     assert seen >= len(EDITS) - 2  # a comment or an index may be invisible to a dialect
 
 
+def test_unnamed_constraints_are_fingerprinted_too(tmp_path: Path) -> None:
+    root = tmp_path / "shop"
+    shutil.copytree(Path(__file__).parents[1] / "projects/shop", root)  # no naming convention
+    project = Project(root, f"sqlite:///{root}/db.sqlite3", "sqlite")
+    assert CliRunner().invoke(app, ["-C", str(root), "makemigrations"]).exit_code == 0
+    forget_modules(root)
+    assert check(project) == (0, "No changes detected\n", True)
+    path = root / "shop/models.py"
+    aged(path, path.read_text() + "\n\ndef helper() -> int:\n    return 1\n")
+
+    assert check(project) == (0, "No changes detected\n", False)
+
+
 def test_a_change_of_the_columns_a_named_constraint_covers_is_seen(
     bookshop: Project, tmp_path: Path
 ) -> None:
@@ -330,3 +343,25 @@ def test_a_grown_history_replays_only_its_new_migrations(tmp_path: Path) -> None
     assert check(project) == (0, "No changes detected\n", True)
 
     assert log.read_text().count("0001") == replays  # 0001..0004 came from the cache
+
+
+def test_tables_sharing_type_reprs_get_the_fingerprints_of_tables_alone() -> None:
+    import sqlalchemy as sa
+    from sqlalchemy.dialects.sqlite.base import SQLiteDialect
+
+    from manage.core.insync import fingerprints, table_fingerprint
+
+    metadata = sa.MetaData()
+    types = [sa.Numeric(10, 2), sa.Numeric(10.0, 2), sa.String(40), sa.String(41), sa.Integer()]
+    types += [sa.DateTime(timezone=True), sa.DateTime(), sa.Enum("a", "b", name="ab")]
+    for number, type_ in enumerate(types):
+        sa.Table(f"t{number}", metadata, sa.Column("id", sa.Integer, primary_key=True))
+        sa.Table(f"u{number}", metadata, sa.Column("value", type_))
+    dialect = SQLiteDialect()
+
+    shared = fingerprints(metadata.tables.values(), dialect)
+
+    alone = {table.name: table_fingerprint(table, dialect) for table in metadata.tables.values()}
+    assert shared == alone
+    shown = {str(alone[f"u{n}"]).replace(f"'u{n}'", "") for n in range(len(types))}
+    assert len(shown) == len(types)  # each type fingerprinted as itself
