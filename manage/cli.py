@@ -890,13 +890,7 @@ def _print_makemigrations(
 
 
 def _check_lines(state: CliState, result: MakeMigrationsResult) -> list[str]:
-    if result.path is None:
-        return ["No changes detected"]
-    return [
-        "Model changes without a migration:",
-        *(f"    {operation}" for operation in result.operations),
-        f"Run 'manage makemigrations' to write {_relative(state, result.path)}.",
-    ]
+    return launcher.check_lines(result.path, result.operations, state.settings().project_root)
 
 
 def _remember_check(state: CliState, result: MakeMigrationsResult) -> None:

@@ -2,9 +2,11 @@
 
 The commit hook runs ``manage makemigrations --check`` on every commit, so that exact command is
 answered here when it can be, before the CLI (Typer, and the pydantic it coerces options with) is
-loaded: from the remembered answer when nothing it depends on changed (no SQLAlchemy, no models),
-or, when only the models' source changed, by importing the models and finding every table known to
-match the unchanged migration history (no Alembic). Anything else goes to :mod:`manage.cli`.
+loaded: from the remembered answer when nothing it depends on changed (no SQLAlchemy, no models);
+when the migration history is unchanged since an earlier check, by importing the models and
+finding every table known to match it (no Alembic), or else by comparing only the other tables
+with the cached replay of the history. Anything else goes to :mod:`manage.cli`, which prints the
+same lines (:func:`check_lines`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,13 @@ import signal
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from manage.core.answers import Answer
+    from manage.core.revisions import Operation
 
 # When this process started, and DATABASE_URL as it found it (before a .env is read): what a
 # remembered check answer is stamped against.
@@ -21,6 +30,7 @@ STARTED_NS = time.time_ns()
 DATABASE_URL_AT_START = os.environ.get("DATABASE_URL")
 
 NO_CHANGES = "No changes detected\n"
+PENDING = "Model changes without a migration:"
 
 
 def terminated(signum: int, _frame: object) -> None:
@@ -37,21 +47,45 @@ def main() -> None:
     if sys.argv[1:] == ["makemigrations", "--check"]:
         from manage.core.answers import remembered
 
-        answer = remembered(Path.cwd())
+        answer = remembered(Path.cwd()) or _check_with_caches()
         if answer is not None:
-            sys.stdout.write(answer.output)
+            _write(answer.output)
             sys.exit(answer.exit_code)
-        if _known_in_sync():
-            sys.stdout.write(NO_CHANGES)
-            sys.exit(0)
     from manage.cli import main as cli_main
 
     cli_main()
 
 
-def _known_in_sync() -> bool:
-    """True when the models match the migration history by the caches alone; remembers that
-    answer. False when the full check must run (it also reports any error found here)."""
+def check_lines(
+    path: Path | None, operations: Sequence[Operation], project_root: Path
+) -> list[str]:
+    """What ``makemigrations --check`` prints when the migration to write would be ``path``
+    (None: nothing to write): the first line is a heading."""
+    if path is None:
+        return ["No changes detected"]
+    try:
+        shown = str(path.relative_to(project_root))
+    except ValueError:
+        shown = str(path)
+    return [
+        PENDING,
+        *(f"    {operation}" for operation in operations),
+        f"Run 'manage makemigrations' to write {shown}.",
+    ]
+
+
+def _write(output: str) -> None:
+    """``output`` as the CLI prints it: its heading in colour on a terminal."""
+    if output.startswith(PENDING + "\n") and sys.stdout.isatty():
+        output = f"\x1b[36m\x1b[1m{PENDING}\x1b[0m" + output[len(PENDING) :]
+    sys.stdout.write(output)
+
+
+def _check_with_caches() -> Answer | None:
+    """The check's answer for a migration history unchanged since an earlier check, from the
+    caches: every table known to match (no Alembic), or only the others compared with the cached
+    replay. Remembers it. None when the full check must run (it also reports any error found
+    here)."""
     from manage.core import insync
     from manage.core.answers import Answer, remember
     from manage.core.discovery import load_metadata
@@ -61,15 +95,47 @@ def _known_in_sync() -> bool:
     try:
         settings = load_settings()
         index = insync.unchanged_history(settings)
-        if index is None or not insync.known_in_sync(settings, load_metadata(settings), index):
-            return False
+        if index is None:
+            return None
+        metadata = load_metadata(settings)
+        models = insync.model_fingerprints(settings, metadata)
+        if insync.known_in_sync(settings, metadata, index, models=models):
+            answer = Answer(NO_CHANGES, 0)
+        else:
+            _without_pygments()
+            # What commands.check_from_cache does, leaving the other commands unimported.
+            from manage.core.discovery import include_object_filter
+            from manage.core.environment import check_unchanged_history
+
+            found = check_unchanged_history(
+                settings,
+                index,
+                metadata,
+                include_object=include_object_filter(settings),
+                name=None,
+                models=models,
+            )
+            if found is None:
+                return None
+            revision = found.revision_id
+            path = settings.migrations_dir / f"{revision}.py" if revision else None
+            lines = check_lines(path, found.operations, settings.project_root)
+            answer = Answer("".join(f"{line}\n" for line in lines), 1 if found.operations else 0)
     except ManageError:
-        return False
+        return None
     remember(
         settings.project_root,
         settings.migrations_dir,
-        Answer(NO_CHANGES, 0),
+        answer,
         started_ns=STARTED_NS,
         database_url=DATABASE_URL_AT_START,
     )
-    return True
+    return answer
+
+
+def _without_pygments() -> None:
+    """Mako, which Alembic imports, imports Pygments when it is installed (Typer's Rich brings
+    it) to colour its HTML error pages: a quarter of Alembic's import time. A check renders no
+    template, so Mako takes its own fallback (as without Pygments) for the rest of the process."""
+    if "mako.exceptions" not in sys.modules:
+        sys.modules.setdefault("mako.ext.pygmentplugin", None)  # type: ignore[arg-type]

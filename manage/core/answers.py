@@ -3,6 +3,7 @@ answer again without importing SQLAlchemy, Alembic or the models. Standard libra
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import json
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-FORMAT = 1
+FORMAT = 2
 MTIME_SLACK_NS = 1_000_000_000
 
 
@@ -38,27 +39,45 @@ def _project_root(start: Path) -> Path | None:
     return None
 
 
-def _stamp(path: Path) -> list[int] | None:
+def _stamp(path: Path | str) -> list[int] | None:
+    """A file's size, modification time, change time and inode (mtime second). The change time
+    and inode catch what size and mtime miss: an edit of the same size whose mtime was set back
+    (``os.utime``, ``touch -r``, ``cp -p``), or a file replaced by another one."""
     try:
-        stat = path.stat()
+        stat = os.stat(path)
     except OSError:
         return None
-    return [stat.st_size, stat.st_mtime_ns]
+    return [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino]
 
 
+@functools.cache
 def library_stamps() -> dict[str, Any]:
-    """Where and when SQLAlchemy, Alembic and manage were installed: an upgrade changes answers."""
+    """Where and when SQLAlchemy, Alembic and manage were installed: an upgrade changes answers.
+
+    Computed once per process: each cache key of a run then names the code that run used."""
     stamps: dict[str, Any] = {"python": sys.version}
     for name in ("sqlalchemy", "alembic"):
         spec = importlib.util.find_spec(name)
         origin = spec.origin if spec else None
-        stamps[name] = [origin, _stamp(Path(origin)) if origin else None]
+        stamps[name] = [origin, _stamp(origin) if origin else None]
     # manage itself by every file: an editable checkout changes without a new install.
-    package = Path(__file__).parent.parent
-    stamps["manage"] = sorted(
-        [str(path), _stamp(path)] for path in package.rglob("*") if path.suffix in {".py", ".mako"}
-    )
+    stamps["manage"] = sorted(_source_stamps(os.path.dirname(os.path.dirname(__file__))))
     return stamps
+
+
+def _source_stamps(folder: str) -> list[list[Any]]:
+    found: list[list[Any]] = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return found
+    for entry in entries:
+        if entry.is_dir(follow_symlinks=False):
+            if entry.name != "__pycache__":
+                found += _source_stamps(entry.path)
+        elif entry.name.endswith((".py", ".mako")):
+            found.append([entry.path, _stamp(entry.path)])
+    return found
 
 
 def _salt() -> bytes:
@@ -182,8 +201,8 @@ def remember(
 
 def _module_file(module: Any, root: Path, migrations_dir: Path) -> Path | None:
     name = getattr(module, "__file__", None)
-    if not name:
-        return None
+    if not name or not isinstance(name, str) or not name.startswith(str(root)):
+        return None  # most modules: the standard library and site-packages, told by their prefix
     path = Path(name)
     if not path.is_relative_to(root) or path.is_relative_to(migrations_dir):
         return None

@@ -39,7 +39,14 @@ from manage.core.database import driver_message
 from manage.core.defaults import enum_values_changed, server_default_changed
 from manage.core.discovery import IncludeObject
 from manage.core.redact import redact
-from manage.core.replay import SchemaState, compare, load_state, replay_cached
+from manage.core.replay import (
+    SchemaState,
+    compare,
+    load_state,
+    load_tables,
+    replay_cached,
+    save_tables_apart,
+)
 from manage.core.settings import Settings, cache_dir, describe_exception
 from manage.errors import (
     DatabaseError,
@@ -724,6 +731,15 @@ class MigrationEnvironment:
             self.settings, state, metadata, include_object=include_object
         )
         digest = insync.history_digest(self.settings)
+        if digest is not None and state_file is not None and history_tables is not None:
+            dialect = insync.project_dialect(self.settings)
+            save_tables_apart(
+                state,
+                state_file,
+                lambda table, copy: _same(
+                    insync.table_fingerprint(copy, dialect), history_tables.get(table.name)
+                ),
+            )
         if digest is not None and state_file is not None:
             insync.write_index(
                 digest,
@@ -929,15 +945,38 @@ def check_unchanged_history(
     *,
     include_object: IncludeObject | None,
     name: str | None,
+    models: Mapping[str, str | None] | None = None,
 ) -> Generated | None:
     """:meth:`MigrationEnvironment.check_in_memory` for a history whose files are unchanged since
     it last ran (``index``): its replayed state and revision ids come from the cache, so no
-    migration file is loaded. None when the cache cannot answer."""
-    state = load_state(Path(index.state_file), settings.dialect_name)
+    migration file is loaded, and of that state only the tables compared. None when the cache
+    cannot answer. ``models``: the fingerprints of ``metadata``'s tables, when already
+    computed."""
+    dialect = insync.project_dialect(settings)
+    if models is None:
+        models = insync.fingerprints(insync.model_tables(metadata), dialect)
+    pairs = _Pairs.of(settings, models, index.tables)
+    state_file = Path(index.state_file)
+    if index.tables is None or not pairs.keys:
+        state = load_state(state_file, settings.dialect_name)
+    else:
+        history = index.tables
+        state = load_tables(
+            state_file,
+            settings.dialect_name,
+            [table for table in history if table not in pairs.skip],
+            lambda name, table: _same(insync.table_fingerprint(table, dialect), history.get(name)),
+        )
     if state is None:
         return None
     upgrade_ops, _ = compare_remembering(
-        settings, state, metadata, include_object=include_object, history=index.tables
+        settings,
+        state,
+        metadata,
+        include_object=include_object,
+        history=index.tables,
+        models=models,
+        pairs=pairs,
     )
     return _generated(
         upgrade_ops,
@@ -948,6 +987,39 @@ def check_unchanged_history(
     )
 
 
+def _same(fingerprint: str | None, expected: str | None) -> bool:
+    """Whether a copied table is known to be the table it copies (by its fingerprint)."""
+    return fingerprint is not None and fingerprint == expected
+
+
+@dataclass(frozen=True, slots=True)
+class _Pairs:
+    """Each table's pair key, the pairs known equal, and so the tables a comparison skips."""
+
+    keys: Mapping[str, str | None]
+    known: insync.KnownPairs | None
+    skip: frozenset[str]
+
+    @classmethod
+    def of(
+        cls,
+        settings: Settings,
+        models: Mapping[str, str | None] | None,
+        history: Mapping[str, str | None] | None,
+    ) -> _Pairs:
+        context = insync.context_key(settings)
+        keys = (
+            insync.pair_keys(context, models, history)
+            if context is not None and models is not None and history is not None
+            else {}
+        )
+        known = insync.KnownPairs.load(context) if context is not None and keys else None
+        skip = frozenset(
+            table for table, key in keys.items() if known and key is not None and key in known
+        )
+        return cls(keys, known, skip)
+
+
 def compare_remembering(
     settings: Settings,
     state: SchemaState,
@@ -955,24 +1027,21 @@ def compare_remembering(
     *,
     include_object: IncludeObject | None,
     history: Mapping[str, str | None] | None = None,
+    models: Mapping[str, str | None] | None = None,
+    pairs: _Pairs | None = None,
 ) -> tuple[ops.UpgradeOps, Mapping[str, str | None] | None]:
     """:func:`~manage.core.replay.compare`, leaving out the tables whose pair of fingerprints
     was found equal before, and remembering the pairs it finds equal now. Also returns the
-    fingerprints of the history's tables (``history``: already known)."""
-    dialect = insync.project_dialect(settings)
-    context = insync.context_key(settings)
-    models = insync.fingerprints(insync.model_tables(metadata), dialect)
-    if history is None:
-        history = insync.fingerprints(state.tables().values(), dialect)
-    keys = (
-        insync.pair_keys(context, models, history)
-        if context is not None and models is not None and history is not None
-        else {}
-    )
-    known = insync.KnownPairs.load(context) if context is not None and keys else None
-    skip = frozenset(
-        table for table, key in keys.items() if known and key is not None and key in known
-    )
+    fingerprints of the history's tables (``history``, the models' ``models`` and their
+    ``pairs``: already known; ``state`` may then hold only the tables not skipped)."""
+    if pairs is None:
+        dialect = insync.project_dialect(settings)
+        if models is None:
+            models = insync.fingerprints(insync.model_tables(metadata), dialect)
+        if history is None:
+            history = insync.fingerprints(state.tables().values(), dialect)
+        pairs = _Pairs.of(settings, models, history)
+    keys, known, skip = pairs.keys, pairs.known, pairs.skip
     try:
         upgrade_ops = compare(
             state,

@@ -18,23 +18,33 @@ import hashlib
 import inspect
 import json
 import os
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Column, ForeignKeyConstraint, MetaData, Table
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    Constraint,
+    ForeignKeyConstraint,
+    Index,
+    MetaData,
+    Table,
+)
 from sqlalchemy.engine import Dialect, make_url
-from sqlalchemy.schema import CreateIndex, CreateTable
 
 from manage.core.answers import library_stamps
 from manage.core.settings import Settings, cache_dir
 
-FORMAT = 1
+FORMAT = 2
 MAX_KNOWN = 20_000
 """Pairs remembered per project context; the oldest are forgotten first."""
 KEEP_INDEXES = 24
 """History indexes kept; the least recently written go first."""
+STAMP_SLACK_NS = 1_000_000_000
+"""Files changed this recently are hashed, never known by their stamps."""
 
 
 def project_dialect(settings: Settings) -> Dialect:
@@ -48,28 +58,25 @@ def model_tables(metadata: MetaData | tuple[MetaData, ...]) -> list[Table]:
     return [table for each in collections for table in each.tables.values()]
 
 
-def table_fingerprint(table: Table, dialect: Dialect) -> str | None:
+def table_fingerprint(
+    table: Table, dialect: Dialect, reprs: dict[Any, str] | None = None
+) -> str | None:
     """Everything about ``table`` that Alembic's comparison looks at, as text; None when some of
-    it cannot be written down reliably (then the table is always compared)."""
+    it cannot be written down reliably (then the table is always compared).
+
+    Not the CREATE TABLE statement: compiling it costs more than the rest of a check whose
+    models are unchanged. What it shows is written down part by part instead: each column's
+    type as the dialect compiles it, and each constraint's final name, columns and SQL.
+    ``reprs``: the types' reprs found so far (:func:`_type_repr`), shared between tables."""
     try:
-        parts = [str(CreateTable(table).compile(dialect=dialect)).strip()]
-        parts += sorted(
-            str(CreateIndex(index).compile(dialect=dialect)).strip() for index in table.indexes
-        )
-        parts.append(f"comment={table.comment!r} options={_options(table)}")
-        parts += [_column(column, dialect) for column in table.columns]
-        parts += sorted(
-            f"{type(item).__name__} {item.name!r} {_options(item)}" for item in table.constraints
-        )
-        parts += sorted(
-            _foreign_key(item)
-            for item in table.constraints
-            if isinstance(item, ForeignKeyConstraint)
-        )
-        parts += sorted(
-            f"index {index.name!r} unique={index.unique} {_options(index)}"
-            for index in table.indexes
-        )
+        parts = [
+            f"table {table.name!r} schema={table.schema!r} comment={table.comment!r} "
+            f"prefixes={table._prefixes!r} options={_options(table)}"
+        ]
+        reprs = {} if reprs is None else reprs
+        parts += [_column(column, dialect, reprs) for column in table.columns]
+        parts += sorted(_constraint(item, dialect) for item in table.constraints)
+        parts += sorted(_index(index, dialect) for index in table.indexes)
     except Exception:  # a type the dialect cannot compile, a custom construct: always compare
         return None
     text = "\n".join(parts)
@@ -79,11 +86,34 @@ def table_fingerprint(table: Table, dialect: Dialect) -> str | None:
 
 
 def _options(item: Any) -> str:
+    if "dialect_options" not in item.__dict__:  # never given any (SQLAlchemy's own shortcut)
+        return "[]"
     kwargs = getattr(item, "dialect_kwargs", None) or {}
     return repr(sorted((key, repr(value)) for key, value in kwargs.items()))
 
 
-def _column(column: Column[Any], dialect: Dialect) -> str:
+def _final_name(item: Constraint | Index, dialect: Dialect) -> str | None:
+    """The name the dialect gives ``item`` (a naming convention applied), as Alembic computes
+    it; None when unnamed."""
+    if item.name is None:
+        return None
+    return dialect.identifier_preparer.format_constraint(item, _alembic_quote=False)
+
+
+def _index(index: Index, dialect: Dialect) -> str:
+    name = _final_name(index, dialect)
+    on = [_expression(item, dialect) for item in index.expressions]
+    return f"index {index.name!r} name={name!r} unique={index.unique} on={on} {_options(index)}"
+
+
+def _expression(item: Any, dialect: Dialect) -> str:
+    """An indexed column by name, or an indexed expression as the dialect writes it."""
+    if isinstance(item, Column):
+        return f"column {item.name!r}"
+    return str(item.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+
+
+def _column(column: Column[Any], dialect: Dialect, reprs: dict[Any, str]) -> str:
     default = column.server_default
     default_text = None
     if default is not None:
@@ -95,13 +125,44 @@ def _column(column: Column[Any], dialect: Dialect) -> str:
             if arg is not None
             else type(default).__name__
         )
+    compiled = dialect.type_compiler_instance.process(column.type, type_expression=column)
+    shown = _type_repr(column.type, reprs)
     return (
-        f"column {column.name!r} type={column.type!r} nullable={column.nullable} "
+        f"column {column.name!r} type={compiled} {shown} nullable={column.nullable} "
         f"pk={column.primary_key} autoincrement={column.autoincrement!r} "
         f"default={default_text!r} comment={column.comment!r} "
         f"computed={_computed(column, dialect)} identity={column.identity!r} "
-        f"options={_options(column)}"
+        f"system={column.system} options={_options(column)}"
     )
+
+
+def _constraint(constraint: Constraint, dialect: Dialect) -> str:
+    name = _final_name(constraint, dialect)
+    text = (
+        f"{type(constraint).__name__} {constraint.name!r} name={name!r} "
+        f"columns={[column.name for column in getattr(constraint, 'columns', ())]} "
+        f"deferrable={constraint.deferrable} initially={constraint.initially} "
+        f"{_options(constraint)}"
+    )
+    if isinstance(constraint, CheckConstraint):
+        text += f" check={str(constraint.sqltext.compile(dialect=dialect))!r}"
+    if isinstance(constraint, ForeignKeyConstraint):
+        text += f" {_foreign_key(constraint)}"
+    return text
+
+
+def _type_repr(type_: Any, reprs: dict[Any, str]) -> str:
+    """``repr(type_)``, which SQLAlchemy builds from its constructor's signature, slowly: the
+    repr is a function of the type's class and attributes, so types equal in both share it."""
+    try:
+        # Value types too: 1 == True == 1.0, but their reprs differ.
+        key = (type(type_), tuple(sorted((k, type(v), v) for k, v in vars(type_).items())))
+        found = reprs.get(key)
+    except Exception:  # an attribute that cannot be hashed or compared: no sharing
+        return repr(type_)
+    if found is None:
+        found = reprs[key] = repr(type_)
+    return found
 
 
 def _computed(column: Column[Any], dialect: Dialect) -> str | None:
@@ -125,10 +186,11 @@ def fingerprints(tables: Iterable[Table], dialect: Dialect) -> dict[str, str | N
     """Each table's fingerprint by name; None when a table has a schema of its own, since the
     comparison then pairs tables by rules this cache does not follow."""
     found: dict[str, str | None] = {}
+    reprs: dict[Any, str] = {}
     for table in tables:
         if table.schema is not None:
             return None
-        found[table.name] = table_fingerprint(table, dialect)
+        found[table.name] = table_fingerprint(table, dialect, reprs)
     return found
 
 
@@ -233,25 +295,88 @@ def pair_keys(
 
 def history_digest(settings: Settings) -> str | None:
     """A hash of the migration files' names and bytes (the files Alembic loads), or None when the
-    folder holds files this shortcut does not understand."""
+    folder holds files this shortcut does not understand.
+
+    The bytes are read only when the files' stamps (size, mtime, ctime, inode) differ from the
+    last time: for unchanged stamps the hash remembered with them is reused."""
     folder = settings.migrations_dir
-    digest = _digest(FORMAT, settings.dialect_name, library_stamps())
+    base = _digest(FORMAT, settings.dialect_name, library_stamps())
     try:
-        entries = sorted(folder.iterdir())
+        entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
     except OSError:
         return None
-    for path in entries:
-        name = path.name
-        if name.startswith((".#", "__init__")) or not path.is_file():
+    files: list[tuple[str, str]] = []
+    stamps: list[list[Any]] = []
+    for entry in entries:
+        name = entry.name
+        if name.startswith((".#", "__init__")) or not entry.is_file():
             continue
         if name.endswith((".pyc", ".pyo")):
             return None
         if name.endswith(".py"):
-            try:
-                digest.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
-            except OSError:  # unreadable: the full check reports it
+            stamp = _stamp(entry.path)
+            if stamp is None:  # gone or unreadable: the full check reports it
                 return None
-    return digest.hexdigest()[:40]
+            files.append((name, entry.path))
+            stamps.append([name, *stamp])
+    remembered = _StampedDigest(folder, base.hexdigest(), stamps)
+    if (known := remembered.read()) is not None:
+        return known
+    digest = base
+    for name, path in files:
+        try:
+            digest.update(name.encode() + b"\0" + Path(path).read_bytes() + b"\0")
+        except OSError:  # unreadable: the full check reports it
+            return None
+    found = digest.hexdigest()[:40]
+    remembered.write(found)
+    return found
+
+
+def _stamp(path: str) -> list[int] | None:
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino]
+
+
+@dataclass(frozen=True, slots=True)
+class _StampedDigest:
+    """The history digest last computed for a migrations folder, with the stamps of its files."""
+
+    folder: Path
+    base: str
+    stamps: list[list[Any]]
+
+    @property
+    def path(self) -> Path:
+        name = hashlib.sha256(str(self.folder).encode()).hexdigest()[:32]
+        return cache_dir() / "replay" / f"{name}.stamps.json"
+
+    def key(self) -> str:
+        return _digest(FORMAT, self.base, str(self.folder), self.stamps).hexdigest()
+
+    def read(self) -> str | None:
+        try:
+            record = json.loads(self.path.read_text(encoding="utf-8"))
+            return str(record["digest"]) if record["key"] == self.key() else None
+        except Exception:  # absent or damaged: hash the bytes
+            return None
+
+    def write(self, digest: str) -> None:
+        # File times come from a coarse clock: a file changed within a second of now may change
+        # again with the same stamp, so its stamp says nothing yet (as for remembered answers).
+        since = time.time_ns() - STAMP_SLACK_NS
+        if any(stamp[2] >= since for stamp in self.stamps):
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            temporary = self.path.with_suffix(f".{os.getpid()}.tmp")
+            temporary.write_text(json.dumps({"key": self.key(), "digest": digest}))
+            temporary.replace(self.path)
+        except OSError:  # a read-only cache only costs speed
+            pass
 
 
 def _files_digest(paths: Iterable[str]) -> str | None:
@@ -331,15 +456,28 @@ def unchanged_history(settings: Settings) -> HistoryIndex | None:
     return None if digest is None else read_index(digest)
 
 
+def model_fingerprints(
+    settings: Settings, metadata: MetaData | tuple[MetaData, ...]
+) -> dict[str, str | None] | None:
+    """:func:`fingerprints` of the models' tables, for the project's dialect."""
+    return fingerprints(model_tables(metadata), project_dialect(settings))
+
+
 def known_in_sync(
-    settings: Settings, metadata: MetaData | tuple[MetaData, ...], index: HistoryIndex
+    settings: Settings,
+    metadata: MetaData | tuple[MetaData, ...],
+    index: HistoryIndex,
+    *,
+    models: Mapping[str, str | None] | None = None,
 ) -> bool:
-    """True when every table's pair of fingerprints (``metadata``'s and the unchanged history's)
-    was found equal before: the models match the history, with nothing to compare."""
+    """True when every table's pair of fingerprints (``metadata``'s, or ``models`` when given,
+    and the unchanged history's) was found equal before: the models match the history, with
+    nothing to compare."""
     context = context_key(settings)
     if context is None or index.tables is None:
         return False
-    models = fingerprints(model_tables(metadata), project_dialect(settings))
+    if models is None:
+        models = model_fingerprints(settings, metadata)
     if models is None:
         return False
     known = KnownPairs.load(context)

@@ -10,7 +10,7 @@ import json
 import os
 import pickle
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -695,6 +695,71 @@ def load_state(path: Path, dialect_name: str) -> SchemaState | None:
     except Exception:
         return None
     return state
+
+
+MAX_TABLES_APART = 8
+"""A check comparing more tables than this loads the whole replayed state instead."""
+
+
+def _tables_file(state_file: Path) -> Path:
+    return state_file.with_name(state_file.name.removesuffix(".pickle") + ".tables")
+
+
+def save_tables_apart(
+    state: SchemaState, state_file: Path, faithful: Callable[[Table, Table], bool]
+) -> None:
+    """Beside ``state_file``, each table of ``state`` pickled on its own (copied into a MetaData
+    of its own), so that a check comparing a few tables unpickles only those. A table whose
+    copy is not ``faithful(table, copy)`` is left out: a check needing it loads everything."""
+    path = _tables_file(state_file)
+    if path.exists():  # saved by an earlier check: the same state file holds the same tables
+        return
+    apart: dict[str, bytes] = {}
+    for name, table in state.metadata.tables.items():
+        try:
+            copy = table.to_metadata(MetaData())
+            if faithful(table, copy):
+                apart[name] = pickle.dumps(copy.metadata)
+        except Exception:  # cannot be copied or pickled alone: left out
+            continue
+    try:
+        temporary = path.with_suffix(f".{os.getpid()}.tmp")
+        temporary.write_bytes(pickle.dumps(apart))
+        temporary.replace(path)
+    except OSError:  # a read-only cache only costs speed
+        return
+    from manage.core.insync import prune
+
+    prune(path.parent, "*.tables", KEEP_REPLAYS)
+
+
+def load_tables(
+    state_file: Path,
+    dialect_name: str,
+    names: Collection[str],
+    faithful: Callable[[str, Table], bool],
+) -> SchemaState | None:
+    """The tables ``names`` of the state remembered in ``state_file``, from the tables saved
+    apart (foreign keys name their targets, which need not be there: a comparison reflects no
+    referred table); else the whole state (None if it is gone). Tables saved apart are joined
+    into one MetaData only if each copy stays ``faithful(name, copy)``."""
+    if len(names) <= MAX_TABLES_APART:
+        try:
+            apart = pickle.loads(_tables_file(state_file).read_bytes())
+            alone = [pickle.loads(apart[name]) for name in sorted(names)]
+            state = SchemaState(dialect_name)
+            if len(alone) == 1:
+                state.metadata = alone[0]
+            else:
+                for metadata in alone:
+                    for table in metadata.tables.values():
+                        table.to_metadata(state.metadata)
+                if not all(faithful(name, state.table(name)) for name in names):
+                    raise ValueError("a joined table differs")
+            return state
+        except Exception:  # absent, damaged, a table left out: the whole state
+            pass
+    return load_state(state_file, dialect_name)
 
 
 def replay(scripts: Sequence[Script], dialect_name: str) -> SchemaState:

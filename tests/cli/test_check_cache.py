@@ -85,6 +85,28 @@ def test_model_and_migration_changes_are_noticed(bookshop: Project) -> None:
     assert check(bookshop)[:2] == (1, expected.replace("0005_add_loan_note", "0006_add_loan_note"))
 
 
+def test_a_model_edit_that_keeps_its_size_and_mtime_is_noticed(bookshop: Project) -> None:
+    models = bookshop.root / "bookshop/models.py"
+    text = models.read_text()
+    aged(models, text)
+    check(bookshop)
+    assert check(bookshop) == (0, "No changes detected\n", False)
+    before = models.stat()
+
+    # The same number of bytes, and the old modification time put back (as cp -p or an
+    # editor keeping times would): only the change time and the bytes differ.
+    models.write_text(text.replace("String(250)", "String(260)"))
+    os.utime(models, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert models.stat().st_size == before.st_size
+
+    assert check(bookshop)[:2] == (
+        1,
+        "Model changes without a migration:\n"
+        "    ~ Alter column name on author (type VARCHAR(250) -> VARCHAR(260))\n"
+        "Run 'manage makemigrations' to write migrations/0005_alter_author_name.py.\n",
+    )
+
+
 def test_settings_environment_and_dotenv_changes_are_noticed(bookshop: Project) -> None:
     check(bookshop)
 

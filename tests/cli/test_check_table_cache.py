@@ -59,6 +59,27 @@ EDITS = {
 }
 
 
+# Changes a CREATE TABLE statement shows that a table's own attributes do not: which columns a
+# named constraint or index covers. The fingerprint writes them down without compiling the DDL.
+COVERED_COLUMN_EDITS = {
+    "move a named unique constraint to another column": (
+        "    isbn: Mapped[str | None] = mapped_column(String(13), unique=True)\n",
+        "    isbn: Mapped[str | None] = mapped_column(String(13))\n"
+        '    __table_args__ = (UniqueConstraint("title", name="uq_book_isbn"),)\n',
+    ),
+    "move a named index to another column": (
+        "    title: Mapped[str] = mapped_column(String(300), index=True)\n",
+        "    title: Mapped[str] = mapped_column(String(300))\n"
+        '    __table_args__ = (Index("ix_book_title", "isbn"),)\n',
+    ),
+}
+IMPORTS = (
+    "from sqlalchemy import DateTime, Enum, ForeignKey, MetaData, String, func\n",
+    "from sqlalchemy import DateTime, Enum, ForeignKey, Index, MetaData, String, UniqueConstraint\n"
+    "from sqlalchemy import func\n",
+)
+
+
 @pytest.fixture(params=sorted(URLS))
 def bookshop(request: pytest.FixtureRequest, tmp_path: Path) -> Project:
     root = tmp_path / "bookshop"
@@ -84,6 +105,22 @@ def check(project: Project) -> tuple[int, str, bool]:
     )
     assert "Traceback" not in result.stderr, result.stderr
     return result.returncode, timeless(result.stdout), imported(result.stderr, "alembic")
+
+
+def check_importing(project: Project, package: str) -> tuple[int, str, bool]:
+    """:func:`check`, telling whether ``package`` was imported instead of Alembic."""
+    cache = Path(project.root.parent / "cache")
+    shutil.rmtree(cache / "sqlalchemy-manage" / "answers", ignore_errors=True)
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "manage", "makemigrations", "--check"],
+        cwd=project.root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**_environ(), "XDG_CACHE_HOME": str(cache)},
+    )
+    assert "Traceback" not in result.stderr, result.stderr
+    return result.returncode, timeless(result.stdout), imported(result.stderr, package)
 
 
 def check_without_caches(project: Project, tmp_path: Path) -> tuple[int, str]:
@@ -138,6 +175,111 @@ def test_every_schema_change_is_seen_as_without_caches(bookshop: Project, tmp_pa
     aged(path, original)
     assert check(bookshop) == (0, "No changes detected\n", False)
     assert seen >= len(EDITS) - 2  # a comment or an index may be invisible to a dialect
+
+
+def test_unnamed_constraints_are_fingerprinted_too(tmp_path: Path) -> None:
+    root = tmp_path / "shop"
+    shutil.copytree(Path(__file__).parents[1] / "projects/shop", root)  # no naming convention
+    project = Project(root, f"sqlite:///{root}/db.sqlite3", "sqlite")
+    assert CliRunner().invoke(app, ["-C", str(root), "makemigrations"]).exit_code == 0
+    forget_modules(root)
+    assert check(project) == (0, "No changes detected\n", True)
+    path = root / "shop/models.py"
+    aged(path, path.read_text() + "\n\ndef helper() -> int:\n    return 1\n")
+
+    assert check(project) == (0, "No changes detected\n", False)
+
+
+def test_a_change_of_the_columns_a_named_constraint_covers_is_seen(
+    bookshop: Project, tmp_path: Path
+) -> None:
+    path = bookshop.root / MODELS
+    original = path.read_text()
+    assert IMPORTS[0] in original
+    original = original.replace(*IMPORTS)
+    aged(path, original)
+    assert check(bookshop)[0] == 0  # every table now known to match
+    for edit, (old, new) in COVERED_COLUMN_EDITS.items():
+        assert old in original, edit
+        aged(path, original.replace(old, new, 1))
+
+        warm = check(bookshop)
+        cold = check_without_caches(bookshop, tmp_path)
+
+        assert warm[:2] == cold, edit
+        assert cold[0] == 1, edit
+
+
+def test_pending_changes_are_reported_without_loading_the_cli(bookshop: Project) -> None:
+    assert check(bookshop)[0] == 0
+    path = bookshop.root / MODELS
+    old, new = EDITS["add a column"]
+    aged(path, path.read_text().replace(old, new, 1))
+
+    result = check_importing(bookshop, "typer")
+
+    assert result == (
+        1,
+        "Model changes without a migration:\n"
+        "    + Add column note to loan\n"
+        "Run 'manage makemigrations' to write migrations/0005_add_loan_note.py.\n",
+        False,
+    )
+
+
+def test_a_migration_edit_that_keeps_its_size_and_mtime_is_seen(tmp_path: Path) -> None:
+    root = tmp_path / "bookshop"
+    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns("*.sqlite3", "__pycache__"))
+    project = Project(root, f"sqlite:///{root}/db.sqlite3", "sqlite")
+    migration = root / "migrations/0004_alter_author_name.py"
+    text = migration.read_text()
+    aged(migration, text)
+    assert check(project) == (0, "No changes detected\n", True)
+    assert check(project) == (0, "No changes detected\n", False)  # the history known by stamps
+    before = migration.stat()
+
+    # The same number of bytes, and the old modification time put back (as cp -p or an
+    # editor keeping times would): only the change time and the bytes differ.
+    migration.write_text(text.replace("String(length=250)", "String(length=260)"))
+    os.utime(migration, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert migration.stat().st_size == before.st_size
+
+    result = check(project)
+
+    assert result[0] == 1
+    assert "~ Alter column name on author (type VARCHAR(260) -> VARCHAR(250))" in result[1]
+
+
+def test_a_model_change_loads_only_the_tables_compared(tmp_path: Path) -> None:
+    root = tmp_path / "bookshop"
+    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns("*.sqlite3", "__pycache__"))
+    project = Project(root, f"sqlite:///{root}/db.sqlite3", "sqlite")
+    log = root / "replayed.log"
+    first = next((root / "migrations").glob("0001_*.py"))
+    first.write_text(
+        first.read_text().replace(
+            "def upgrade() -> None:\n",
+            "def upgrade() -> None:\n"
+            f"    with open({str(log)!r}, 'a') as log:\n"
+            "        log.write('0001\\n')\n",
+        )
+    )
+    assert check(project)[0] == 0
+    # Without the whole replayed state, the tables saved apart still answer.
+    for whole in (tmp_path / "cache/sqlalchemy-manage/replay").glob("*.pickle"):
+        whole.unlink()
+    path = root / MODELS
+    original = path.read_text()
+    one = original.replace(*EDITS["add a column"], 1)
+    two = one.replace(*EDITS["widen a string"], 1).replace(*EDITS["add a unique constraint"], 1)
+
+    for edited in (one, two):
+        aged(path, edited)
+        replays = log.read_text().count("0001")
+        warm = check(project)
+        assert log.read_text().count("0001") == replays  # nothing was replayed again
+        assert warm[:2] == check_without_caches(project, tmp_path)
+    assert warm[1].count("\n    ") == 3  # two changes on loan, one on author
 
 
 def test_a_changed_include_object_hook_is_not_answered_from_the_cache(
@@ -201,3 +343,25 @@ def test_a_grown_history_replays_only_its_new_migrations(tmp_path: Path) -> None
     assert check(project) == (0, "No changes detected\n", True)
 
     assert log.read_text().count("0001") == replays  # 0001..0004 came from the cache
+
+
+def test_tables_sharing_type_reprs_get_the_fingerprints_of_tables_alone() -> None:
+    import sqlalchemy as sa
+    from sqlalchemy.dialects.sqlite.base import SQLiteDialect
+
+    from manage.core.insync import fingerprints, table_fingerprint
+
+    metadata = sa.MetaData()
+    types = [sa.Numeric(10, 2), sa.Numeric(10.0, 2), sa.String(40), sa.String(41), sa.Integer()]
+    types += [sa.DateTime(timezone=True), sa.DateTime(), sa.Enum("a", "b", name="ab")]
+    for number, type_ in enumerate(types):
+        sa.Table(f"t{number}", metadata, sa.Column("id", sa.Integer, primary_key=True))
+        sa.Table(f"u{number}", metadata, sa.Column("value", type_))
+    dialect = SQLiteDialect()
+
+    shared = fingerprints(metadata.tables.values(), dialect)
+
+    alone = {table.name: table_fingerprint(table, dialect) for table in metadata.tables.values()}
+    assert shared == alone
+    shown = {str(alone[f"u{n}"]).replace(f"'u{n}'", "") for n in range(len(types))}
+    assert len(shown) == len(types)  # each type fingerprinted as itself
