@@ -51,9 +51,25 @@ def main() -> None:
         if answer is not None:
             _write(answer.output)
             sys.exit(answer.exit_code)
+    if _BUILT_IN.intersection(sys.argv[1:]) and "shell" not in sys.argv[1:]:
+        _without_pygments()  # project commands and the shell run the project's code: not there
     from manage.cli import main as cli_main
 
     cli_main()
+
+
+# The built-in commands that load Alembic (whose Mako would import Pygments).
+_BUILT_IN = frozenset(
+    {
+        "makemigrations",
+        "migrate",
+        "showmigrations",
+        "sqlmigrate",
+        "squashmigrations",
+        "check",
+        "inspectdb",
+    }
+)
 
 
 def check_lines(
@@ -136,6 +152,8 @@ def _check_with_caches() -> Answer | None:
 def _without_pygments() -> None:
     """Mako, which Alembic imports, imports Pygments when it is installed (Typer's Rich brings
     it) to colour its HTML error pages: a quarter of Alembic's import time. A check renders no
-    template, so Mako takes its own fallback (as without Pygments) for the rest of the process."""
+    template, so Mako takes its own fallback (as without Pygments) for the rest of the process.
+    Neither do the other built-in commands: Alembic renders its migration template with Mako, and
+    reports a template error as text, which needs no Pygments."""
     if "mako.exceptions" not in sys.modules:
         sys.modules.setdefault("mako.ext.pygmentplugin", None)  # type: ignore[arg-type]

@@ -73,3 +73,24 @@ def test_options_left_at_their_defaults_do_not_import_pydantic(sqlite_project: P
 def words(output: str) -> str:
     """Rich's error box, unwrapped."""
     return " ".join(output.replace("│", " ").split())
+
+
+def test_built_in_commands_keep_mako_from_importing_pygments(sqlite_project: Project) -> None:
+    """Alembic's Mako imports Pygments (installed with Rich) for its HTML error pages, which no
+    command shows; the shell runs the project's code, so there Mako is left alone."""
+    from tests.cli.test_check_cache import imported
+
+    def pygments_imported(*command: str) -> bool:
+        done = subprocess.run(
+            [sys.executable, "-X", "importtime", "-m", "manage", *command],
+            cwd=sqlite_project.root,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        return imported(done.stderr, "mako") and imported(done.stderr, "pygments")
+
+    assert not pygments_imported("makemigrations")
+    assert not pygments_imported("migrate")
+    assert pygments_imported("shell", "-c", "import alembic.util.pyfiles")
