@@ -16,13 +16,14 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from manage.core.answers import Answer
     from manage.core.revisions import Operation
+    from manage.errors import ManageError
 
 # When this process started, and DATABASE_URL as it found it (before a .env is read): what a
 # remembered check answer is stamped against.
@@ -113,7 +114,10 @@ def _check_with_caches() -> Answer | None:
         index = insync.unchanged_history(settings)
         if index is None:
             return None
-        metadata = load_metadata(settings)
+        try:
+            metadata = load_metadata(settings)
+        except ManageError as exc:  # reported here: a second import of the models could
+            _report(exc)  # fail differently (their tables already on a shared MetaData)
         models = insync.model_fingerprints(settings, metadata)
         if insync.known_in_sync(settings, metadata, index, models=models):
             answer = Answer(NO_CHANGES, 0)
@@ -147,6 +151,20 @@ def _check_with_caches() -> Answer | None:
         database_url=DATABASE_URL_AT_START,
     )
     return answer
+
+
+def _report(error: ManageError) -> NoReturn:
+    """Print ``error`` as the CLI does (``Error: ...`` on stderr) and exit with its code."""
+    import typer
+
+    from manage.cli import CliState, reporting
+
+    try:
+        with reporting(CliState()):
+            raise error
+    except typer.Exit as done:
+        sys.exit(done.exit_code)
+    raise AssertionError("reporting() always exits")  # pragma: no cover
 
 
 def _without_pygments() -> None:

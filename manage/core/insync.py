@@ -38,7 +38,7 @@ from sqlalchemy.engine import Dialect, make_url
 from manage.core.answers import library_stamps
 from manage.core.settings import Settings, cache_dir
 
-FORMAT = 2
+FORMAT = 3
 MAX_KNOWN = 20_000
 """Pairs remembered per project context; the oldest are forgotten first."""
 KEEP_INDEXES = 24
@@ -110,7 +110,14 @@ def _expression(item: Any, dialect: Dialect) -> str:
     """An indexed column by name, or an indexed expression as the dialect writes it."""
     if isinstance(item, Column):
         return f"column {item.name!r}"
-    return str(item.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+    return _sql(item, dialect)
+
+
+def _sql(expression: Any, dialect: Dialect) -> str:
+    """``expression`` as Alembic renders it for comparison: literal values written out (a bound
+    parameter would hide them: ``lower('ABC')`` and ``lower('XYZ')`` both ``lower(%(lower_1)s)``).
+    One that cannot be written so raises, and the table is always compared."""
+    return str(expression.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
 
 
 def _column(column: Column[Any], dialect: Dialect, reprs: dict[Any, str]) -> str:
@@ -121,7 +128,7 @@ def _column(column: Column[Any], dialect: Dialect, reprs: dict[Any, str]) -> str
         default_text = (
             arg
             if isinstance(arg, str)
-            else str(arg.compile(dialect=dialect))
+            else _sql(arg, dialect)
             if arg is not None
             else type(default).__name__
         )
@@ -145,7 +152,7 @@ def _constraint(constraint: Constraint, dialect: Dialect) -> str:
         f"{_options(constraint)}"
     )
     if isinstance(constraint, CheckConstraint):
-        text += f" check={str(constraint.sqltext.compile(dialect=dialect))!r}"
+        text += f" check={_sql(constraint.sqltext, dialect)!r}"
     if isinstance(constraint, ForeignKeyConstraint):
         text += f" {_foreign_key(constraint)}"
     return text
@@ -169,7 +176,7 @@ def _computed(column: Column[Any], dialect: Dialect) -> str | None:
     computed = column.computed
     if computed is None:
         return None
-    return f"{computed.sqltext.compile(dialect=dialect)} persisted={computed.persisted}"
+    return f"{_sql(computed.sqltext, dialect)} persisted={computed.persisted}"
 
 
 def _foreign_key(constraint: ForeignKeyConstraint) -> str:

@@ -274,6 +274,29 @@ def _name(name: Any) -> str | None:
     return None if name is None else str(name)
 
 
+def _mysql_name(column: str, taken: set[str]) -> str:
+    """The name MySQL gives an unnamed key: its first column's, else with ``_2``, ``_3``..."""
+    name, number = column, 2
+    while name.lower() in {t.lower() for t in taken}:
+        name, number = f"{column}_{number}", number + 1
+    return name
+
+
+def _postgresql_name(table: str, columns: list[str], label: str) -> str:
+    """The name PostgreSQL gives an unnamed constraint (``makeObjectName``: ``<table>_<columns>_
+    <label>``, the longer part shortened to fit 63 bytes), as a database reflects it; a database
+    adds a digit when that name is taken, which this does not."""
+    name1, name2 = table, "_".join(columns)
+    available = 63 - (len(label) + 1) - 1
+    keep1, keep2 = len(name1), len(name2)
+    while keep1 + keep2 > available:
+        if keep1 > keep2:
+            keep1 -= 1
+        else:
+            keep2 -= 1
+    return f"{name1[:keep1]}_{name2[:keep2]}_{label}"
+
+
 def _uses(item: Any, column: str) -> bool:
     columns = getattr(item, "columns", None)
     return columns is not None and any(c.name == column for c in columns)
@@ -885,11 +908,22 @@ class StateInspector(Inspector):
         return indexes
 
     def _uniques(self, table: Table) -> list[dict[str, Any]]:
-        return [
-            {"name": _name(u.name), "column_names": [c.name for c in u.columns]}
-            for u in table.constraints
-            if isinstance(u, UniqueConstraint)
-        ]
+        """The unique constraints, an unnamed one named as the server names it."""
+        uniques = []
+        taken = {str(index.name) for index in table.indexes if index.name is not None}
+        taken |= {str(u.name) for u in table.constraints if u.name is not None}
+        for u in table.constraints:
+            if not isinstance(u, UniqueConstraint):
+                continue
+            columns = [c.name for c in u.columns]
+            name = _name(u.name)
+            if name is None and self.dialect.name == "postgresql":
+                name = _postgresql_name(table.name, columns, "key")
+            elif name is None and self.dialect.name in ("mysql", "mariadb") and columns:
+                name = _mysql_name(columns[0], taken)  # MySQL: the first column's name
+                taken.add(name)
+            uniques.append({"name": name, "column_names": columns})
+        return uniques
 
     def get_unique_constraints(self, table_name: str, schema: str | None = None, **_kw: Any) -> Any:
         uniques = self._uniques(self._table(table_name, schema))

@@ -365,3 +365,94 @@ def test_tables_sharing_type_reprs_get_the_fingerprints_of_tables_alone() -> Non
     assert shared == alone
     shown = {str(alone[f"u{n}"]).replace(f"'u{n}'", "") for n in range(len(types))}
     assert len(shown) == len(types)  # each type fingerprinted as itself
+
+
+SERVER_DEFAULT_MIGRATION = '''"""Borrower defaults to lower('ABC')."""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0005_borrower_default"
+down_revision = "0004_alter_author_name"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("loan") as batch_op:
+        batch_op.alter_column(
+            "borrower",
+            existing_type=sa.String(200),
+            existing_nullable=False,
+            server_default=sa.text("lower('ABC')"),
+        )
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("loan") as batch_op:
+        batch_op.alter_column(
+            "borrower", existing_type=sa.String(200), existing_nullable=False, server_default=None
+        )
+'''
+
+
+def test_a_literal_changed_in_a_server_default_is_seen(bookshop: Project, tmp_path: Path) -> None:
+    """A server default's literals are written out in the fingerprint, as Alembic renders them for
+    comparison: compiled with bound parameters, lower('ABC') and lower('XYZ') looked the same."""
+    bookshop.write("migrations/0005_borrower_default.py", SERVER_DEFAULT_MIGRATION)
+    path = bookshop.root / MODELS
+    old = "    borrower: Mapped[str] = mapped_column(String(200))\n"
+    with_default = path.read_text().replace(
+        old,
+        "    borrower: Mapped[str] = mapped_column(\n"
+        '        String(200), server_default=func.lower("ABC")\n'
+        "    )\n",
+    )
+    aged(path, with_default)
+    assert check(bookshop)[:2] == (0, "No changes detected\n")  # the pair is now known
+
+    aged(path, with_default.replace('"ABC"', '"XYZ"'))
+    warm = check(bookshop)
+    cold = check_without_caches(bookshop, tmp_path)
+
+    assert warm[:2] == cold
+    assert cold[0] == 1
+    assert "    ~ Alter column borrower on loan (server default)\n" in cold[1]
+
+
+def test_models_that_fail_to_import_are_reported_once(tmp_path: Path) -> None:
+    """The launcher reports a failing models import itself: handing over to the CLI imported the
+    models a second time, and with the Base in another module that import failed differently
+    (the first attempt's tables were already on its MetaData)."""
+    root = tmp_path / "split"
+    project = Project(root, f"sqlite:///{root}/db.sqlite3", "sqlite")
+    project.write("pyproject.toml", '[tool.manage]\nmodels = "app.models:Base"\n')
+    project.write("app/__init__.py", "")
+    project.write(
+        "app/base.py",
+        "from sqlalchemy.orm import DeclarativeBase\n\n\nclass Base(DeclarativeBase):\n    pass\n",
+    )
+    models = (
+        "from sqlalchemy.orm import Mapped, mapped_column\n\nfrom app.base import Base\n\n\n"
+        "class Shelf(Base):\n"
+        '    __tablename__ = "shelf"\n\n'
+        "    id: Mapped[int] = mapped_column(primary_key=True)\n"
+    )
+    aged(root / "app/models.py", models)
+    assert project.subprocess("makemigrations").returncode == 0
+    assert check(project)[:2] == (0, "No changes detected\n")  # the caches are warm
+    aged(root / "app/models.py", models + '\nraise RuntimeError("boom")\n')
+
+    result = subprocess.run(
+        [sys.executable, "-m", "manage", "makemigrations", "--check"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**_environ(), "XDG_CACHE_HOME": str(root.parent / "cache")},
+    )
+
+    assert result.returncode == 3
+    assert result.stderr.startswith(
+        "Error: Importing models 'app.models' failed: RuntimeError: boom ("
+    ), result.stderr

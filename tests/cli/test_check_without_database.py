@@ -476,3 +476,47 @@ def test_makemigrations_with_nothing_to_write_needs_no_database(
     assert something.exit_code == 3  # a migration to write is generated against a shadow database
     assert something.stderr.startswith("Error: ")
     assert [name for name in project.migrations() if name != "__init__.py"] == ["0001_initial.py"]
+
+
+UNNAMED_UNIQUES = """
+import sqlalchemy as sa
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Shelf(Base):
+    __tablename__ = "shelf"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[int] = mapped_column(unique=True)
+
+
+class Long(Base):
+    __tablename__ = "a_table_name_long_enough_to_be_shortened_by_postgresql"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    a_column_name_long_enough_too: Mapped[int]
+    another_column_in_the_constraint: Mapped[int]
+    __table_args__ = (
+        sa.UniqueConstraint("a_column_name_long_enough_too", "another_column_in_the_constraint"),
+    )
+"""
+
+
+def test_unnamed_unique_constraints_are_named_as_the_server_names_them(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL names an unnamed unique constraint <table>_<columns>_key (shortened to 63
+    bytes) and lists its index under that name: the replay did not, and the check reported
+    'Drop index ix_shelf_code' for every unnamed unique constraint."""
+    project.write("shop/models.py", UNNAMED_UNIQUES)
+    assert project.run("makemigrations").exit_code == 0  # written with the server up
+    if project.dialect in DOWN:
+        monkeypatch.setenv("DATABASE_URL", DOWN[project.dialect])
+
+    result = project.run("makemigrations", "--check")
+
+    assert (result.exit_code, result.stdout) == (0, "No changes detected\n")
