@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-import json
 import signal
 import sys
-import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -313,6 +311,8 @@ def reporting(state: CliState) -> Iterator[None]:
         yield
     except ManageError as exc:
         if state.traceback:
+            import traceback
+
             from manage.core.redact import redact
 
             # The SQL in it may carry a password (IDENTIFIED BY '...').
@@ -676,6 +676,8 @@ def shell(
             tb = exc.__traceback__
             while tb is not None and tb.tb_frame.f_code.co_filename != CODE_FILENAME:
                 tb = tb.tb_next
+            import traceback
+
             traceback.print_exception(type(exc), exc, tb or exc.__traceback__)
             raise typer.Exit(1) from None
 
@@ -985,6 +987,8 @@ def _print_showmigrations(
              "edited": m.edited}
             for m in result.migrations
         ]  # fmt: skip
+        import json
+
         state.echo(json.dumps(rows, indent=2, default=str))
         return
     if not result.migrations:

@@ -42,9 +42,10 @@ def terminated(signum: int, _frame: object) -> None:
 def main() -> None:
     """Entry point of the ``manage`` console script."""
     signal.signal(signal.SIGTERM, terminated)
-    from manage import quick
+    if sys.argv[-1] in ("showmigrations", "migrate", "--plan"):  # cheap test before the import
+        from manage import quick
 
-    quick.main(sys.argv[1:])  # plain showmigrations, migrate at head: answers and exits, or returns
+        quick.main(sys.argv[1:])  # plain showmigrations, migrate at head: answers and exits
     if sys.argv[1:] == ["makemigrations", "--check"]:
         from manage.core.answers import remembered
 

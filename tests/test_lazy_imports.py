@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 from tests.conftest import Project
 
@@ -94,3 +95,21 @@ def test_built_in_commands_keep_mako_from_importing_pygments(sqlite_project: Pro
     assert not pygments_imported("makemigrations")
     assert not pygments_imported("migrate")
     assert pygments_imported("shell", "-c", "import alembic.util.pyfiles")
+
+
+def test_help_looks_for_plugins_without_importlib_metadata(tmp_path: Path) -> None:
+    """No installed distribution declares a manage.commands entry point here: manage --help finds
+    that by reading the entry_points.txt files, without importlib.metadata (~10 ms). With one
+    declared, importlib.metadata loads it (tests/cli/test_project_commands.py)."""
+    from tests.cli.test_check_cache import imported
+
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "manage", "--help"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert not imported(done.stderr, "importlib.metadata")

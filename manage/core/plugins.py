@@ -192,7 +192,37 @@ def find_commands(
     return ProjectCommands(found.commands, tuple(apps))
 
 
+def _may_have_plugins() -> bool:
+    """False when no installed distribution can declare a ``manage.commands`` entry point: every
+    ``sys.path`` entry is a folder, and none of their ``*.dist-info``/``*.egg-info`` metadata
+    mentions the group. Cheaper than importing importlib.metadata (~10 ms), which ``manage
+    --help`` would otherwise do on every run; any other layout is left to importlib.metadata."""
+    for entry in sys.path:
+        folder = Path(entry or ".")
+        if not folder.exists():
+            continue
+        if not folder.is_dir():
+            return True  # a zip file or something else: importlib.metadata knows
+        try:
+            with os.scandir(folder) as items:
+                names = [i.name for i in items if i.name.endswith((".dist-info", ".egg-info"))]
+        except OSError:
+            return True
+        for name in names:
+            try:
+                text = (folder / name / "entry_points.txt").read_bytes()
+            except FileNotFoundError:
+                continue
+            except OSError:
+                return True
+            if ENTRY_POINT_GROUP.encode() in text:
+                return True
+    return False
+
+
 def _plugins() -> list[tuple[object, str, str]]:
+    if not _may_have_plugins():
+        return []
     from importlib.metadata import entry_points
 
     loaded = []
