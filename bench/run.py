@@ -469,6 +469,19 @@ def _git(*args: str) -> str:
     return proc.stdout.strip()
 
 
+def _how_installed() -> str:
+    """How the timed ``manage`` is installed: a user's ``pip install`` copies it into
+    site-packages; an editable install adds an import hook that every import consults."""
+    done = subprocess.run(
+        [PYTHON, "-c", "import manage; print(manage.__file__)"],
+        capture_output=True,
+        text=True,
+        cwd="/",  # not the repository, whose manage/ would shadow the installed one
+    )
+    path = done.stdout.strip()
+    return " (editable install)" if "site-packages" not in path else " (regular install)"
+
+
 def machine_info(postgresql_url: str | None) -> dict[str, str]:
     nproc = subprocess.run(["nproc"], capture_output=True, text=True, check=False).stdout.strip()
     memory_kib = _first_line("/proc/meminfo", "MemTotal").split()[0]
@@ -481,7 +494,7 @@ def machine_info(postgresql_url: str | None) -> dict[str, str]:
         "Python": platform.python_version(),
         "SQLAlchemy": version("SQLAlchemy"),
         "Alembic": version("alembic"),
-        "sqlalchemy-manage": version("sqlalchemy-manage"),
+        "sqlalchemy-manage": version("sqlalchemy-manage") + _how_installed(),
         "Django": version("django") if djangogen.installed() else "not installed",
         "Commit": (_git("rev-parse", "--short", "HEAD") or "?")
         + (" + uncommitted changes" if _git("status", "--porcelain", "--", "manage") else ""),
@@ -744,9 +757,11 @@ def render_markdown(
         "## Reproduce",
         "",
         "```sh",
-        '.venv/bin/pip install -e ".[dev,bench]"                          # Django too',
-        ".venv/bin/python bench/run.py --write-docs                      # 20x20,100x100",
-        ".venv/bin/python bench/run.py --sizes 20x20,100x100,300x300 --postgresql --write-docs",
+        "# a regular install, as users get it (an editable one adds an import hook)",
+        'python3 -m venv /tmp/benchvenv && /tmp/benchvenv/bin/pip install ".[dev,bench]"',
+        "/tmp/benchvenv/bin/python bench/run.py --write-docs            # 20x20,100x100",
+        "/tmp/benchvenv/bin/python bench/run.py --sizes 20x20,100x100,300x300 --postgresql \\",
+        "    --write-docs",
         ".venv/bin/python bench/generate.py --tables 100 --migrations 100 --out /tmp/b --verify",
         "```",
         "",
