@@ -44,8 +44,8 @@ def main() -> None:
     signal.signal(signal.SIGTERM, terminated)
     # Cheap tests before the import: a quick form's last word, and no server URL in the
     # environment (it wins over .env and settings, and the quick path answers SQLite only).
-    if sys.argv[-1] in ("showmigrations", "migrate", "--plan") and os.environ.get(
-        "DATABASE_URL", "sqlite"
+    if sys.argv[-1] in ("showmigrations", "migrate", "--plan") and (
+        os.environ.get("DATABASE_URL") or "sqlite"  # empty counts as unset, as in the settings
     ).startswith("sqlite"):
         from manage import quick
 
