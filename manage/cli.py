@@ -9,7 +9,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from typer.core import TyperGroup
@@ -319,6 +319,16 @@ def reporting(state: CliState) -> Iterator[None]:
             sys.stderr.write(redact(traceback.format_exc()))
         state.error(f"Error: {exc}")
         raise typer.Exit(exc.exit_code) from None
+
+
+def report_error(error: ManageError) -> NoReturn:
+    """Print ``error`` as every command does, and exit with its code (for manage.launcher)."""
+    try:
+        with reporting(CliState()):
+            raise error
+    except typer.Exit as done:
+        sys.exit(done.exit_code)
+    raise AssertionError("reporting() exits")  # pragma: no cover
 
 
 def _version(value: bool) -> None:

@@ -160,16 +160,9 @@ def _check_with_caches() -> Answer | None:
 
 def _report(error: ManageError) -> NoReturn:
     """Print ``error`` as the CLI does (``Error: ...`` on stderr) and exit with its code."""
-    import typer
+    from manage.cli import report_error
 
-    from manage.cli import CliState, reporting
-
-    try:
-        with reporting(CliState()):
-            raise error
-    except typer.Exit as done:
-        sys.exit(done.exit_code)
-    raise AssertionError("reporting() always exits")  # pragma: no cover
+    report_error(error)
 
 
 def _without_pygments() -> None:
