@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from manage.core import insync, revisions
-from manage.core.database import connect, shadow_database
+from manage.core.database import shadow_connection
 from manage.core.discovery import include_object_filter, load_metadata
 from manage.core.environment import MigrationEnvironment, check_unchanged_history
 from manage.core.replay import UnreplayableError
@@ -144,17 +144,14 @@ def makemigrations(
                 if not found.operations:
                     return _would_write(settings, None, ())
         try:
-            with (
-                shadow_database(settings.database_url, settings.shadow_database_url) as shadow,
-                connect(shadow.url) as connection,
-            ):
+            with shadow_connection(settings) as (connection, rollback):
                 generated = env.compare_with_history(
                     connection,
                     metadata,
                     include_object=include_object,
                     name=name,
                     write_to=None if check else (scratch_dir or settings.migrations_dir),
-                    rollback=shadow.rollback,
+                    rollback=rollback,
                     questioner=questioner or _no_questions(),
                 )
         except DatabaseError as exc:

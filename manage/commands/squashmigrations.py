@@ -12,7 +12,7 @@ from pathlib import Path
 from alembic.operations import ops
 from sqlalchemy import MetaData, UniqueConstraint
 
-from manage.core.database import connect, shadow_database
+from manage.core.database import shadow_connection
 from manage.core.discovery import include_object_filter, load_metadata
 from manage.core.environment import MigrationEnvironment, Revision
 from manage.core.replay import UnreplayableError, hand_written_steps, own_enum_sql
@@ -94,17 +94,14 @@ def squashmigrations(
                 "database reflects (e.g. DATETIME, VARCHAR for an enum): check them before "
                 "another kind of database runs it.",
             )
-        with (
-            shadow_database(settings.database_url, settings.shadow_database_url) as shadow,
-            connect(shadow.url) as connection,
-        ):
+        with shadow_connection(settings) as (connection, rollback):
             generated = base_env.compare_with_history(
                 connection,
                 target,
                 include_object=include_object_filter(settings),
                 name="squashed",
                 write_to=out,
-                rollback=shadow.rollback,
+                rollback=rollback,
             )
         if generated.path is None or generated.revision_id is None:
             raise MigrationError(
@@ -211,14 +208,11 @@ def _target_schema(
 def _schema_at(env: MigrationEnvironment, settings: Settings, revision: str) -> MetaData:
     """The schema the history builds at ``revision``, reflected from a shadow database."""
     metadata = MetaData()
-    with (
-        shadow_database(settings.database_url, settings.shadow_database_url) as shadow,
-        connect(shadow.url) as connection,
-    ):
-        if shadow.rollback:
+    with shadow_connection(settings) as (connection, rollback):
+        if rollback:
             connection.begin()
         try:
-            env.run(connection, env.plan((), revision), revision, in_transaction=shadow.rollback)
+            env.run(connection, env.plan((), revision), revision, in_transaction=rollback)
             metadata.reflect(connection, only=lambda name, _meta: name != settings.version_table)
             _as_models_would_say(metadata, load_metadata(settings), connection.dialect.name)
         finally:

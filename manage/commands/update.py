@@ -11,7 +11,7 @@ from pathlib import Path
 
 from alembic.util import to_tuple
 
-from manage.core.database import connect, database_exists, shadow_database
+from manage.core.database import connect, database_exists, shadow_connection
 from manage.core.discovery import include_object_filter, load_metadata
 from manage.core.environment import MigrationEnvironment
 from manage.core.formatting import format_migration
@@ -94,17 +94,14 @@ def update_latest(
         parent_env = MigrationEnvironment(
             dataclasses.replace(settings, migrations_dir=earlier), extra_version_location=out
         )
-        with (
-            shadow_database(settings.database_url, settings.shadow_database_url) as shadow,
-            connect(shadow.url) as connection,
-        ):
+        with shadow_connection(settings) as (connection, rollback):
             generated = parent_env.compare_with_history(
                 connection,
                 metadata,
                 include_object=include_object_filter(settings),
                 name=name,
                 write_to=out,
-                rollback=shadow.rollback,
+                rollback=rollback,
                 questioner=questioner,
             )
         if generated.path is None:

@@ -18,7 +18,7 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
-from manage.core.settings import mask_url, url_password
+from manage.core.settings import Settings, mask_url, url_password
 from manage.errors import DatabaseError, SettingsError
 
 CONNECT_TIMEOUT_SECONDS = 5
@@ -149,6 +149,17 @@ class Shadow:
     rollback: bool = False
     """Replay and compare inside one transaction that is rolled back, leaving the database as it
     was (a given shadow database on PostgreSQL or SQLite, where DDL is transactional)."""
+
+
+@contextmanager
+def shadow_connection(settings: Settings) -> Iterator[tuple[Connection, bool]]:
+    """A connection to the project's shadow database (:func:`shadow_database`), and whether the
+    work done on it must be rolled back (a database given by ``shadow_database_url``)."""
+    with (
+        shadow_database(settings.database_url, settings.shadow_database_url) as shadow,
+        connect(shadow.url) as connection,
+    ):
+        yield connection, shadow.rollback
 
 
 @contextmanager
