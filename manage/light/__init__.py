@@ -1,0 +1,1 @@
+"""Standard-library-only modules: importable without SQLAlchemy, Alembic or Typer (tested)."""
