@@ -42,11 +42,7 @@ def terminated(signum: int, _frame: object) -> None:
 def main() -> None:
     """Entry point of the ``manage`` console script."""
     signal.signal(signal.SIGTERM, terminated)
-    # Cheap tests before the import: a quick form's last word, and no server URL in the
-    # environment (it wins over .env and settings, and the quick path answers SQLite only).
-    if sys.argv[-1] in ("showmigrations", "migrate", "--plan") and (
-        os.environ.get("DATABASE_URL") or "sqlite"  # empty counts as unset, as in the settings
-    ).startswith("sqlite"):
+    if sys.argv[-1] in ("showmigrations", "migrate", "--plan"):  # a quick form's last word
         from manage import quick
 
         quick.main(sys.argv[1:])  # plain showmigrations, migrate at head: answers and exits

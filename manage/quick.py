@@ -216,23 +216,19 @@ def _relative(path: Path, root: Path) -> str:
 
 def _project() -> _Project:
     """What the settings loader would find, for the settings this module understands."""
-    if os.environ.get("MANAGE_SETTINGS_MODULE"):
-        raise _FallThrough
     from manage.core.settings import (
         DEFAULT_DATABASE_FILE,
         DEFAULT_MIGRATIONS,
         DEFAULT_VERSION_TABLE,
-        find_manage_table,
         require_import_path,
         require_str_list,
     )
+    from manage.light.project import PYPROJECT_ORIGIN, choose_url, resolve
 
-    start = Path(os.getcwd()).resolve()
-    found = find_manage_table(start)  # a SettingsError falls through: the CLI reports it
-    if found is None or not start.is_dir():
+    project = resolve()  # a SettingsError falls through: the CLI reports it
+    if project is None or project.settings_module:
         raise _FallThrough
-    root, values = found
-    origin = "pyproject.toml [tool.manage]"
+    root, values, origin = project.root, project.table, PYPROJECT_ORIGIN
     models = values.get("models")
     if isinstance(models, list) and models:
         for model in models:
@@ -253,8 +249,10 @@ def _project() -> _Project:
     migrations_dir = (root / _text(values.get("migrations", DEFAULT_MIGRATIONS))).resolve()
     if not migrations_dir.is_relative_to(root):
         raise _FallThrough
-    url = _database_url(root, values)
-    database = root / DEFAULT_DATABASE_FILE if url is None else _sqlite_file(url, root)
+    # .env is read even when DATABASE_URL is set, as the loader does (its warnings)
+    dotenv = _dotenv_values(project.urls.dotenv_file) if project.urls.dotenv_file else {}
+    url, _source = choose_url(project.urls, dotenv, origin)
+    database = root / DEFAULT_DATABASE_FILE if url is None else _sqlite_file(_text(url), root)
     if "?" in str(database) or "%" in str(database):
         raise _FallThrough  # the loader's URL handling reads these characters differently
     return _Project(root, migrations_dir, version_table, database)
@@ -264,22 +262,6 @@ def _text(value: object) -> str:
     if not isinstance(value, str) or not value.strip():
         raise _FallThrough
     return value.strip()
-
-
-def _database_url(root: Path, values: dict[str, Any]) -> str | None:
-    """DATABASE_URL (the environment's, else the .env file's), else the setting; None for the
-    default: as ``manage.core.settings.load_settings`` resolves it, leaving os.environ alone."""
-    url = os.environ.get("DATABASE_URL")
-    dotenv = root / ".env"
-    if dotenv.is_file():  # read even when DATABASE_URL is set, as the loader does
-        values_in_file = _dotenv_values(dotenv)
-        if "DATABASE_URL" not in os.environ:
-            url = values_in_file.get("DATABASE_URL")
-    if url:
-        return url.strip()
-    if "database_url" in values:
-        return _text(values["database_url"])
-    return None
 
 
 def _dotenv_values(path: Path) -> dict[str, str | None]:
@@ -500,13 +482,12 @@ class _Index:
         import json
 
         entries = {key: value for key, value in self.entries.items() if key in keep}
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            temporary = self.path.with_suffix(f".{os.getpid()}.tmp")
-            temporary.write_text(json.dumps({"version": self.version, "entries": entries}))
-            temporary.replace(self.path)
-        except OSError:  # a cache that cannot be written only costs speed
-            pass
+        import contextlib
+
+        from manage.light.cachefs import write_private
+
+        with contextlib.suppress(OSError):  # a cache that cannot be written only costs speed
+            write_private(self.path, json.dumps({"version": self.version, "entries": entries}))
 
 
 def _read_migration(source: bytes, filename: str) -> list[str | None] | None:

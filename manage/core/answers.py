@@ -31,12 +31,16 @@ def _cache_folder() -> Path:
 
 
 def _project_root(start: Path) -> Path | None:
-    """The folder of the first pyproject.toml up from ``start`` that mentions [tool.manage]."""
-    for folder in (start, *start.parents):
-        path = folder / "pyproject.toml"
-        if path.is_file() and "[tool.manage]" in path.read_text(encoding="utf-8", errors="replace"):
-            return folder
-    return None
+    """The project's root as :func:`manage.light.project.resolve` finds it (TOML parsed), or
+    None for no project, a settings module or a broken pyproject (the CLI reports that)."""
+    from manage.errors import SettingsError
+    from manage.light.project import resolve
+
+    try:
+        project = resolve(start)
+    except SettingsError:
+        return None
+    return None if project is None or project.settings_module else project.root
 
 
 def _stamp(path: Path | str) -> list[int] | None:

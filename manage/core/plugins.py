@@ -141,22 +141,25 @@ def configured_modules(
     None when there is no project, or it sets no commands (``manage --help`` outside a project).
     """
     from manage.core import settings as settings_
+    from manage.light.project import resolve
 
-    start = Path(cwd if cwd is not None else os.getcwd()).resolve()
-    if not start.is_dir():
-        return None
-    module_name = settings_module or os.environ.get("MANAGE_SETTINGS_MODULE")
-    if module_name:
-        root = settings_.nearest_pyproject_dir(start) or start
-        settings_.prepend_sys_path(root)
-        module = settings_.import_module(module_name, what="settings module", error=SettingsError)
-        value, origin = getattr(module, "COMMANDS", ()), f"settings module {module_name}"
-    else:
-        found = settings_.find_manage_table(start)
-        if found is None:
+    try:
+        project = resolve(cwd, settings_module=settings_module)
+    except SettingsError:
+        if cwd is not None and not Path(cwd).is_dir():
             return None
-        root, table = found
-        value, origin = table.get("commands", ()), "pyproject.toml [tool.manage]"
+        raise
+    if project is None:
+        return None
+    root, origin = project.root, project.origin
+    if project.settings_module:
+        settings_.prepend_sys_path(root)
+        module = settings_.import_module(
+            project.settings_module, what="settings module", error=SettingsError
+        )
+        value = getattr(module, "COMMANDS", ())
+    else:
+        value = project.table.get("commands", ())
     modules = settings_.require_str_list(value, "commands", origin)
     return (root, modules) if modules else None
 

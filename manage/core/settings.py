@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import difflib
+import dataclasses
 import importlib
 import os
 import re
@@ -15,11 +15,7 @@ from types import ModuleType
 from typing import Any
 
 from manage.errors import DiscoveryError, ManageError, SettingsError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib
+from manage.light.project import SETTING_NAMES
 
 ModelsSpec = str | tuple[str, ...] | object
 """An import path ``module[:attr]``, several, or (from a settings module) the object itself."""
@@ -27,19 +23,6 @@ ModelsSpec = str | tuple[str, ...] | object
 DEFAULT_MIGRATIONS = "migrations"
 DEFAULT_VERSION_TABLE = "alembic_version"
 DEFAULT_DATABASE_FILE = "db.sqlite3"
-
-# [tool.manage] key -> settings-module attribute.
-SETTING_NAMES: dict[str, str] = {
-    "models": "MODELS",
-    "database_url": "DATABASE_URL",
-    "migrations": "MIGRATIONS",
-    "version_table": "VERSION_TABLE",
-    "import": "IMPORT",
-    "exclude_tables": "EXCLUDE_TABLES",
-    "include_object": "INCLUDE_OBJECT",
-    "shadow_database_url": "SHADOW_DATABASE_URL",
-    "commands": "COMMANDS",
-}
 
 # user:password@host in a URL too broken to parse: from the colon after the user to the *last* "@"
 # (a password may hold "/" or "@"); without "://", from the first colon.
@@ -182,44 +165,29 @@ def load_settings(
     Raises:
         SettingsError: no project found, or a setting is invalid.
     """
-    start = Path(cwd if cwd is not None else os.getcwd()).resolve()
-    if not start.is_dir():
+    from manage.light import project as resolver
+
+    project = resolver.resolve(cwd, settings_module=settings_module, database_url=database_url)
+    if project is None:
+        start = Path(cwd if cwd is not None else os.getcwd()).resolve()
         raise SettingsError(
-            f"Project folder '{start}' does not exist. Pass an existing folder to -C."
+            f"No [tool.manage] table in a pyproject.toml in '{start}' or any parent folder. "
+            'Add one with models = "yourpackage.models:Base", '
+            "or pass --settings with a settings module."
         )
-    source: dict[str, str] = {}
-
-    module_name, module_source = settings_module, "--settings"
-    if not module_name and os.environ.get("MANAGE_SETTINGS_MODULE"):
-        module_name, module_source = os.environ["MANAGE_SETTINGS_MODULE"], "MANAGE_SETTINGS_MODULE"
-
-    if module_name:
-        root = _nearest_pyproject_dir(start) or start
-        source["project_root"] = f"folder of the nearest pyproject.toml ({module_source})"
-        _prepend_sys_path(root)
-        dotenv_keys = _read_dotenv(root)
-        values, origin = _read_settings_module(module_name), f"settings module {module_name}"
+    root, origin = project.root, project.origin
+    source: dict[str, str] = dict(project.source)
+    _prepend_sys_path(root)
+    dotenv_keys = _read_dotenv(root)
+    if project.settings_module:
+        values = _read_settings_module(project.settings_module)
+        for key in values:
+            source[key] = origin
     else:
-        found = _find_manage_table(start)
-        if found is None:
-            raise SettingsError(
-                f"No [tool.manage] table in a pyproject.toml in '{start}' or any parent folder. "
-                'Add one with models = "yourpackage.models:Base", '
-                "or pass --settings with a settings module."
-            )
-        root, values = found
-        source["project_root"] = str(root / "pyproject.toml")
-        origin = "pyproject.toml [tool.manage]"
-        _prepend_sys_path(root)
-        dotenv_keys = _read_dotenv(root)
-
-    for key in values:
-        source[key] = origin
+        values = dict(project.table)
 
     models = _read_models(values, origin)
-    url, source["database_url"] = _resolve_database_url(
-        database_url, values.get("database_url"), dotenv_keys, origin, root
-    )
+    url, source["database_url"] = _resolve_database_url(project, values, dotenv_keys, root)
     shadow = values.get("shadow_database_url")
     if shadow is not None:
         shadow = _normalize_url(_require_str(shadow, "shadow_database_url", origin), root, origin)
@@ -252,49 +220,6 @@ def load_settings(
         commands=_require_str_list(values.get("commands", ()), "commands", origin),
         source=source,
     )
-
-
-def _nearest_pyproject_dir(start: Path) -> Path | None:
-    for folder in (start, *start.parents):
-        if (folder / "pyproject.toml").is_file():
-            return folder
-    return None
-
-
-def _find_manage_table(start: Path) -> tuple[Path, dict[str, Any]] | None:
-    for folder in (start, *start.parents):
-        path = folder / "pyproject.toml"
-        if not path.is_file():
-            continue
-        text = path.read_text(encoding="utf-8", errors="replace")
-        if "manage" not in text:
-            continue
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            if "tool.manage" not in text:
-                continue  # someone else's broken file; not ours to judge
-            raise SettingsError(f"{path} is not valid TOML: {exc}. Fix the file.") from exc
-        tool = data.get("tool")
-        table = tool.get("manage") if isinstance(tool, dict) else None
-        if table is None:
-            continue
-        if not isinstance(table, dict):
-            raise SettingsError(f"[tool.manage] in {path} must be a table. Fix the file.")
-        unknown = sorted(set(table) - set(SETTING_NAMES))
-        if unknown:
-            raise SettingsError(
-                f"Unknown setting {unknown[0]!r} in [tool.manage] ({path})."
-                f"{_did_you_mean(unknown[0], SETTING_NAMES)} "
-                f"Valid settings: {', '.join(SETTING_NAMES)}."
-            )
-        return folder, dict(table)
-    return None
-
-
-def _did_you_mean(word: str, choices: Mapping[str, str] | list[str]) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1)
-    return f" Did you mean {close[0]!r}?" if close else ""
 
 
 def _read_settings_module(name: str) -> dict[str, Any]:
@@ -361,22 +286,19 @@ def _require_import_path(value: object, name: str, origin: str) -> str:
 
 
 def _resolve_database_url(
-    cli_url: str | None,
-    settings_url: object,
-    dotenv_keys: set[str],
-    origin: str,
-    root: Path,
+    project: Any, values: Mapping[str, Any], dotenv_keys: Mapping[str, str], root: Path
 ) -> tuple[str, str]:
-    if cli_url:
-        raw, where = cli_url, "--database-url"
-    elif os.environ.get("DATABASE_URL"):
-        raw = os.environ["DATABASE_URL"]
-        where = ".env" if "DATABASE_URL" in dotenv_keys else "DATABASE_URL environment variable"
-    elif settings_url is not None:
-        raw, where = _require_str(settings_url, "database_url", origin), origin
-    else:
+    """The URL chosen by :func:`manage.light.project.choose_url` (``.env``'s values as applied),
+    validated; a relative SQLite path made relative to the project root."""
+    from manage.light.project import choose_url
+
+    urls = dataclasses.replace(project.urls, setting=values.get("database_url"))
+    raw, where = choose_url(urls, dotenv_keys, project.origin)
+    if raw is None:
         return f"sqlite:///{root / DEFAULT_DATABASE_FILE}", "default"
-    return _normalize_url(raw, root, where), where
+    if where == project.origin:
+        raw = _require_str(raw, "database_url", where)
+    return _normalize_url(str(raw), root, where), where
 
 
 def _normalize_url(raw: str, root: Path, where: str) -> str:
@@ -408,18 +330,19 @@ def _normalize_url(raw: str, root: Path, where: str) -> str:
     return url.render_as_string(hide_password=False)
 
 
-def _read_dotenv(root: Path) -> set[str]:
-    """Export ``root/.env`` into os.environ without overriding real variables; return its keys."""
+def _read_dotenv(root: Path) -> dict[str, str]:
+    """Export ``root/.env`` into os.environ without overriding real variables; return what it
+    applied."""
     path = root / ".env"
     if not path.is_file():
-        return set()
+        return {}
     from dotenv import dotenv_values
 
-    applied = set()
+    applied = {}
     for key, value in dotenv_values(path).items():
         if value is not None and key not in os.environ:
             os.environ[key] = value
-            applied.add(key)
+            applied[key] = value
     return applied
 
 
@@ -478,20 +401,6 @@ def describe_exception(exc: BaseException) -> str:
 
 
 # -- the loader's pieces that manage init and the project commands reuse ----------------------
-
-
-def nearest_pyproject_dir(start: Path) -> Path | None:
-    """The nearest folder from ``start`` upward holding a ``pyproject.toml``."""
-    return _nearest_pyproject_dir(start)
-
-
-def find_manage_table(start: Path) -> tuple[Path, dict[str, Any]] | None:
-    """The first ``[tool.manage]`` table from ``start`` upward: its folder and the table.
-
-    Raises:
-        SettingsError: that pyproject.toml is broken or the table holds an unknown setting.
-    """
-    return _find_manage_table(start)
 
 
 def prepend_sys_path(root: Path) -> None:
