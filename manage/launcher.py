@@ -46,6 +46,10 @@ def main() -> None:
         from manage import quick
 
         quick.main(sys.argv[1:])  # plain showmigrations, migrate at head: answers and exits
+    if "makemigrations" in sys.argv and "--check" in sys.argv:
+        from manage.light import reads
+
+        reads.start()  # a check's answer is remembered keyed on what the process read
     if sys.argv[1:] == ["makemigrations", "--check"]:
         from manage.core.answers import remembered
 

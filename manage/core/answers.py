@@ -3,6 +3,7 @@ answer again without importing SQLAlchemy, Alembic or the models. Standard libra
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import importlib.util
@@ -13,8 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-FORMAT = 2
-MTIME_SLACK_NS = 1_000_000_000
+FORMAT = 3
+FINE_SLACK_NS = 100_000_000
+"""Beyond a clock tick (at most 10 ms on Linux) on file systems with sub-second times."""
+COARSE_SLACK_NS = 2_000_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,22 +89,24 @@ def _source_stamps(folder: str) -> list[list[Any]]:
 
 def _salt() -> bytes:
     """A random value of this user's cache, so a stored hash cannot be checked against guesses
-    made elsewhere."""
+    made elsewhere. Written whole by a rename, so never empty: a damaged one is replaced."""
+    from manage.light.cachefs import private_dir
+
     path = _cache_folder() / "salt"
-    try:
-        return path.read_bytes()
-    except OSError:
-        pass
+    with contextlib.suppress(OSError):
+        salt = path.read_bytes()
+        if len(salt) == 32:
+            return salt
     salt = os.urandom(32)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "xb") as file:
-            file.write(salt)
-    except FileExistsError:
+        private_dir(path.parent)
+        temporary = path.with_name(f".salt.{os.getpid()}.tmp")
+        with open(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as f:
+            f.write(salt)
+        os.replace(temporary, path)  # a racing process's salt may win: read back what won
         return path.read_bytes()
     except OSError:
-        pass
-    return salt
+        return salt
 
 
 def _context(root: Path, database_url: str | None) -> dict[str, Any]:
@@ -148,12 +153,42 @@ def remembered(start: Path) -> Answer | None:
         return None
     if record.get("context") != _context(root, os.environ.get("DATABASE_URL")):
         return None
+    if record.get("migrations_dir") != str(_migrations_dir(root)):
+        return None  # a symlinked folder pointed elsewhere, or the setting changed
     if record.get("migrations") != _folder_stamps(Path(record.get("migrations_dir", ""))):
         return None
+    salt = _salt()
+    for name, value in record.get("environment", {}).items():
+        if _digest(salt, os.environ.get(name)) != value:
+            return None
     for path, stamp in record.get("files", {}).items():
         if _stamp(Path(path)) != stamp:
             return None
     return Answer(record["output"], int(record["exit_code"]))
+
+
+def _migrations_dir(root: Path) -> Path | None:
+    """The migrations folder the settings name, resolved (symlinks followed), as the loader."""
+    from manage.errors import SettingsError
+    from manage.light.project import manage_table
+
+    try:
+        table = manage_table(root / "pyproject.toml") or {}
+    except SettingsError:
+        return None
+    name = table.get("migrations", "migrations")
+    return (root / name.strip()).resolve() if isinstance(name, str) else None
+
+
+def _digest(salt: bytes, text: str | None) -> str | None:
+    return hashlib.sha256(salt + text.encode()).hexdigest() if text is not None else None
+
+
+def _slack_ns(stamp: list[int]) -> int:
+    """How long after a change a file's times may still be equal to the change's: a clock tick
+    on file systems with sub-second times, two seconds on whole-second (or FAT) ones."""
+    whole = stamp[1] % 1_000_000_000 == 0 and stamp[2] % 1_000_000_000 == 0
+    return COARSE_SLACK_NS if whole else FINE_SLACK_NS
 
 
 def remember(
@@ -164,43 +199,60 @@ def remember(
     started_ns: int,
     database_url: str | None,
 ) -> None:
-    """Store ``answer`` with the stamps of the project files imported to reach it (the models
-    and everything of the project they import).
+    """Store ``answer`` keyed on everything this process read to reach it
+    (:mod:`manage.light.reads`): the environment variables it read by name, every file it
+    opened and folder it listed (the models, every project module they import, data files,
+    ``pyproject.toml``, ``.env``, the folders of auto-importing packages), every project module
+    loaded, and the migrations folder as resolved.
 
-    Nothing is stored when a file it depends on changed after ``started_ns`` (the start of the
-    process): the answer may be about the old file, and the new stamp would hide that.
+    Nothing is stored when the reads were not recorded, when the whole environment was read, or
+    when a file's change time (which ``cp -p`` or ``touch -r`` cannot set back) says it may
+    have changed after the process started: the answer may be about the old file.
     """
-    files = {
-        str(path): _stamp(path)
+    from manage.light import reads
+
+    if not reads.active() or reads.whole_environment:
+        return
+    cache = _cache_folder().parent
+    paths = {
+        str(path)
         for module in list(sys.modules.values())
         if (path := _module_file(module, root, migrations_dir)) is not None
     }
+    paths |= {p for p in reads.files | reads.folders if _kept(p, cache)}
+    paths |= {os.path.dirname(p) for p in list(paths) if p.startswith(str(root))}
+    files = {path: _stamp(path) for path in sorted(paths)}
     migrations = _folder_stamps(migrations_dir)
-    needed = [*files.values(), *migrations.values(), _stamp(root / "pyproject.toml")]
-    optional = _stamp(root / ".env")
-    if any(stamp is None for stamp in needed):
+    if _stamp(root / "pyproject.toml") is None or any(s is None for s in migrations.values()):
         return  # a file went away during the run
-    # File times come from a coarse clock (and whole seconds on some file systems): anything
-    # touched within a second of the start counts as changed during the run.
-    since = started_ns - MTIME_SLACK_NS
-    if any(stamp[1] >= since for stamp in [*needed, optional] if stamp is not None):
-        return
+    for stamp in [*files.values(), *migrations.values(), _stamp(migrations_dir)]:
+        if stamp is not None and stamp[2] >= started_ns - _slack_ns(stamp):
+            return
+    salt = _salt()
+    environment = {
+        name: _digest(salt, reads.at_start.get(name)) for name in sorted(reads.variables)
+    }
     record = {
         "context": _context(root, database_url),
         "migrations_dir": str(migrations_dir),
         "migrations": migrations,
         "files": files,
+        "environment": environment,
         "output": answer.output,
         "exit_code": answer.exit_code,
     }
-    target = _cache_file(root)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        temporary = target.with_suffix(f".{os.getpid()}.tmp")
-        temporary.write_text(json.dumps(record))
-        temporary.replace(target)
-    except OSError:
-        pass  # a cache that cannot be written only costs speed
+    from manage.light.cachefs import write_private
+
+    with contextlib.suppress(OSError):  # a cache that cannot be written only costs speed
+        write_private(_cache_file(root), json.dumps(record))
+
+
+def _kept(path: str, cache: Path) -> bool:
+    """Whether a file read decides answers: not manage's own caches (keyed by their content),
+    compiled files (Python checks them against their source, which is kept), or devices."""
+    if path.startswith((str(cache) + os.sep, "/dev/", "/proc/", "/sys/")):
+        return False
+    return "__pycache__" not in path and not path.endswith((".pyc", ".tmp"))
 
 
 def _module_file(module: Any, root: Path, migrations_dir: Path) -> Path | None:

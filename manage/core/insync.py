@@ -226,7 +226,13 @@ def _hook_identity(hook: object) -> str | None:
 
 
 def context_key(settings: Settings) -> str | None:
-    """Everything besides the two tables that decides a comparison; None when unknowable."""
+    """Everything besides the two tables that decides a comparison; None when unknowable.
+
+    Also None with an ``include_object`` hook: its answer for a table (and each column, index
+    and constraint, on either side) can depend on anything (``Table.info``, a list in another
+    module, the environment), so with a hook every table is compared."""
+    if settings.include_object is not None:
+        return None
     hook = _hook_identity(settings.include_object)
     if hook is None:
         return None

@@ -1,0 +1,78 @@
+"""What this process read: environment variables by name, and the files and folders it opened.
+
+A remembered answer is keyed on what deciding it read, so the recorder runs for the whole
+process that may remember one (the console script starts it for ``makemigrations --check``):
+every ``open`` and folder listing (``sys.addaudithook``: imports, data files, ``pkgutil``) and
+every read of ``os.environ`` (``os.getenv`` reads through it). Reading the whole environment
+(iterating it, copying it) makes the run's answer unrememberable. Standard library only.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+_active = False
+files: set[str] = set()
+"""Paths opened (also those that did not exist)."""
+folders: set[str] = set()
+"""Folders listed."""
+variables: set[str] = set()
+"""Environment variables read by name."""
+whole_environment = False
+"""Whether something read every variable (iterated or copied ``os.environ``)."""
+at_start: dict[str, str] = {}
+"""The environment when recording started (before a ``.env`` file is applied)."""
+
+
+def active() -> bool:
+    """Whether :func:`start` ran in this process."""
+    return _active
+
+
+def start() -> None:
+    """Record from now on (once per process: audit hooks cannot be removed)."""
+    global _active
+    if _active:
+        return
+    _active = True
+    at_start.update(os.environ)
+    sys.addaudithook(_audit)
+    base = type(os.environ)
+
+    class RecordingEnviron(base):  # type: ignore[valid-type, misc]
+        def __getitem__(self, key: Any) -> Any:
+            variables.add(str(key))
+            return base.__getitem__(self, key)
+
+        def __contains__(self, key: object) -> bool:
+            variables.add(str(key))
+            return base.__contains__(self, key)
+
+        def __iter__(self) -> Any:
+            global whole_environment
+            whole_environment = True
+            return base.__iter__(self)
+
+        def copy(self) -> dict[str, str]:
+            global whole_environment
+            whole_environment = True
+            return dict(base.items(self))
+
+    os.environ.__class__ = RecordingEnviron
+
+
+def _audit(event: str, args: tuple[Any, ...]) -> None:
+    if event == "open":
+        path = args[0]
+        if isinstance(path, bytes):
+            path = os.fsdecode(path)
+        if isinstance(path, str):
+            files.add(os.path.abspath(path))
+    elif event in ("os.listdir", "os.scandir"):
+        path = args[0] if args else "."
+        if isinstance(path, bytes):
+            path = os.fsdecode(path)
+        if isinstance(path, str):
+            folders.add(os.path.abspath(path or "."))
