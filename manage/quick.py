@@ -269,7 +269,7 @@ def _dotenv_values(path: Path) -> dict[str, str | None]:
     warning is printed once, by the CLI."""
     import logging
 
-    from dotenv import dotenv_values
+    from manage.light.reads import dotenv_values
 
     class Warned(logging.Handler):
         def emit(self, record: logging.LogRecord) -> None:

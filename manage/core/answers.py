@@ -220,7 +220,12 @@ def remember(
         if (path := _module_file(module, root, migrations_dir)) is not None
     }
     paths |= {p for p in reads.files | reads.folders if _kept(p, cache)}
-    paths |= {os.path.dirname(p) for p in list(paths) if p.startswith(str(root))}
+    # the folder of each project file: a module added beside one changes what imports find
+    paths |= {
+        folder
+        for p in list(paths)
+        if (folder := os.path.dirname(p)) == str(root) or folder.startswith(str(root) + os.sep)
+    }
     files = {path: _stamp(path) for path in sorted(paths)}
     migrations = _folder_stamps(migrations_dir)
     if _stamp(root / "pyproject.toml") is None or any(s is None for s in migrations.values()):

@@ -336,7 +336,7 @@ def _read_dotenv(root: Path) -> dict[str, str]:
     path = root / ".env"
     if not path.is_file():
         return {}
-    from dotenv import dotenv_values
+    from manage.light.reads import dotenv_values
 
     applied = {}
     for key, value in dotenv_values(path).items():

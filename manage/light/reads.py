@@ -31,6 +31,26 @@ def active() -> bool:
     return _active
 
 
+def dotenv_values(path: Any) -> dict[str, str | None]:
+    """python-dotenv's ``dotenv_values(path)``, which copies the whole environment to expand
+    ``${NAME}``: recorded as reads of the names the file refers to, not of every variable."""
+    global whole_environment
+    import re
+
+    from dotenv import dotenv_values as read
+
+    before = whole_environment
+    try:
+        values = read(path)
+    finally:
+        whole_environment = before
+    if _active:
+        with open(path, "rb") as file:
+            text = file.read().decode("utf-8", "replace")
+        variables.update(re.findall(r"\$\{([^}:]+)", text))
+    return values
+
+
 def start() -> None:
     """Record from now on (once per process: audit hooks cannot be removed)."""
     global _active
