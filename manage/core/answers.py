@@ -90,7 +90,7 @@ def _source_stamps(folder: str) -> list[list[Any]]:
 def _salt() -> bytes:
     """A random value of this user's cache, so a stored hash cannot be checked against guesses
     made elsewhere. Written whole by a rename, so never empty: a damaged one is replaced."""
-    from manage.light.cachefs import private_dir
+    from manage.light.cachefs import write_private
 
     path = _cache_folder() / "salt"
     with contextlib.suppress(OSError):
@@ -99,12 +99,8 @@ def _salt() -> bytes:
             return salt
     salt = os.urandom(32)
     try:
-        private_dir(path.parent)
-        temporary = path.with_name(f".salt.{os.getpid()}.tmp")
-        with open(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as f:
-            f.write(salt)
-        os.replace(temporary, path)  # a racing process's salt may win: read back what won
-        return path.read_bytes()
+        write_private(path, salt)
+        return path.read_bytes()  # a racing process's salt may have won: use what is stored
     except OSError:
         return salt
 

@@ -14,6 +14,7 @@ fingerprint.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import inspect
 import json
@@ -37,6 +38,7 @@ from sqlalchemy.engine import Dialect, make_url
 
 from manage.core.answers import library_stamps
 from manage.core.settings import Settings, cache_dir
+from manage.light.cachefs import write_private
 
 FORMAT = 3
 MAX_KNOWN = 20_000
@@ -281,13 +283,8 @@ class KnownPairs:
         if not self.added:
             return
         keys = list(self.keys)[-MAX_KNOWN:]
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            temporary = self.path.with_suffix(f".{os.getpid()}.tmp")
-            temporary.write_text(json.dumps(keys), encoding="utf-8")
-            temporary.replace(self.path)
-        except OSError:  # a read-only cache only costs speed
-            pass
+        with contextlib.suppress(OSError):  # a read-only cache only costs speed
+            write_private(self.path, json.dumps(keys))
 
 
 def pair_keys(
@@ -383,13 +380,8 @@ class _StampedDigest:
         since = time.time_ns() - STAMP_SLACK_NS
         if any(stamp[2] >= since for stamp in self.stamps):
             return
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            temporary = self.path.with_suffix(f".{os.getpid()}.tmp")
-            temporary.write_text(json.dumps({"key": self.key(), "digest": digest}))
-            temporary.replace(self.path)
-        except OSError:  # a read-only cache only costs speed
-            pass
+        with contextlib.suppress(OSError):  # a read-only cache only costs speed
+            write_private(self.path, json.dumps({"key": self.key(), "digest": digest}))
 
 
 def _files_digest(paths: Iterable[str]) -> str | None:
@@ -433,10 +425,7 @@ def write_index(
     }
     path = _index_path(history)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_suffix(f".{os.getpid()}.tmp")
-        temporary.write_text(json.dumps(record), encoding="utf-8")
-        temporary.replace(path)
+        write_private(path, json.dumps(record))
     except OSError:  # a read-only cache only costs speed
         return
     prune(path.parent, "*.index.json", KEEP_INDEXES)
