@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import io
 import os
 import re
 import sys
@@ -415,12 +416,26 @@ def _read_dotenv(root: Path) -> set[str]:
         return set()
     from dotenv import dotenv_values
 
+    text = read_dotenv_text(path)
+    if text is None:
+        raise SettingsError(
+            f"{path} is not UTF-8 text. Save it as UTF-8 (e.g. 'iconv -f latin1 -t utf-8'), "
+            "or remove the characters that are not."
+        )
     applied = set()
-    for key, value in dotenv_values(path).items():
+    for key, value in dotenv_values(stream=io.StringIO(text)).items():
         if value is not None and key not in os.environ:
             os.environ[key] = value
             applied.add(key)
     return applied
+
+
+def read_dotenv_text(path: Path) -> str | None:
+    """The text of the ``.env`` file at ``path``; None when it is not UTF-8."""
+    try:
+        return path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        return None
 
 
 def _prepend_sys_path(root: Path) -> None:

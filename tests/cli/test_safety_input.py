@@ -1,0 +1,36 @@
+"""Issue 12, bad input that must give one clear message (exit 3), never a traceback."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import Project
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["showmigrations"], ["migrate"], ["migrate", "--plan"], ["makemigrations", "--check"]],
+)
+def test_dotenv_not_utf8_names_the_file_on_every_path(
+    sqlite_project: Project, args: list[str]
+) -> None:
+    """Point 9: the launcher's fast paths and the full CLI say the same thing."""
+    (sqlite_project.root / ".env").write_bytes(b"SECRET=caf\xe9\n")
+    before = sqlite_project.files()
+    for _ in range(2):  # the second run may find remembered answers: same message
+        result = sqlite_project.subprocess(*args)
+        assert result.returncode == 3, result.stderr
+        assert "Traceback" not in result.stderr
+        assert result.stderr == (
+            f"Error: {sqlite_project.root / '.env'} is not UTF-8 text. Save it as UTF-8 "
+            "(e.g. 'iconv -f latin1 -t utf-8'), or remove the characters that are not.\n"
+        )
+        assert result.stdout == ""
+    assert sqlite_project.files() == before
+
+
+def test_dotenv_not_utf8_in_process(sqlite_project: Project) -> None:
+    (sqlite_project.root / ".env").write_bytes(b"\xff\xfe")
+    result = sqlite_project.run("migrate")
+    assert result.exit_code == 3
+    assert "is not UTF-8 text" in result.output
