@@ -93,7 +93,11 @@ def migrate(
         MigrationError: a migration failed.
         LockTimeoutError: another ``migrate`` held the lock for more than ``lock_timeout``.
         DataLossError: unapplying would drop data, and it was neither allowed nor confirmed.
+        UsageError: ``lock_timeout`` is out of range.
     """
+    from manage.core.locking import check_lock_timeout
+
+    check_lock_timeout(lock_timeout)
     env = MigrationEnvironment(settings)
     if sql:
         start, _, end = target.rpartition(":")

@@ -15,10 +15,28 @@ from sqlalchemy.exc import DBAPIError
 
 from manage.core.database import driver_message, sqlite_file
 from manage.core.settings import mask_url
-from manage.errors import DatabaseError
+from manage.errors import DatabaseError, UsageError
 
 POLL_SECONDS = 0.05
 YEAR = 365 * 24 * 3600
+# The longest wait all three databases accept: PostgreSQL's lock_timeout is an int of milliseconds.
+MAX_LOCK_TIMEOUT = 2_147_483
+
+
+def check_lock_timeout(timeout: float | None) -> None:
+    """Refuse a ``--lock-timeout`` that is not a number of seconds every database can wait.
+
+    Raises:
+        UsageError: ``timeout`` is negative, not finite, or longer than ``MAX_LOCK_TIMEOUT``.
+    """
+    if timeout is None or 0 <= timeout <= MAX_LOCK_TIMEOUT:  # False for nan
+        return
+    raise UsageError(
+        f"--lock-timeout must be a number of seconds from 0 to {MAX_LOCK_TIMEOUT} (about 24 days), "
+        f"not {timeout:g}. Leave it out to wait as long as it takes."
+    )
+
+
 LOCK_FILE_SUFFIX = "-manage-lock"
 
 

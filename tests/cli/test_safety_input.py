@@ -34,3 +34,23 @@ def test_dotenv_not_utf8_in_process(sqlite_project: Project) -> None:
     result = sqlite_project.run("migrate")
     assert result.exit_code == 3
     assert "is not UTF-8 text" in result.output
+
+
+@pytest.mark.parametrize("value", ["inf", "nan", "-1", "3000000", "-inf"])
+def test_lock_timeout_out_of_range_is_a_usage_error(project: Project, value: str) -> None:
+    """Point 10: validated before any database work, the same on all three databases."""
+    result = project.run("migrate", "--lock-timeout", value)
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    assert "--lock-timeout" in result.output  # Click's range box for negatives, ours beyond
+    if value in ("inf", "3000000"):
+        assert result.output.splitlines()[-1] == (
+            "Error: --lock-timeout must be a number of seconds from 0 to 2147483 (about 24 days), "
+            f"not {float(value):g}. Leave it out to wait as long as it takes."
+        )
+    assert project.tables() == set()
+
+
+def test_lock_timeout_in_range_works(project: Project) -> None:
+    result = project.run("migrate", "--lock-timeout", "2147483")
+    assert result.exit_code == 0, result.output
