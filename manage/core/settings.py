@@ -122,6 +122,9 @@ def mask_url(url: str | None) -> str:
     the URL does not parse."""
     if not url:
         return ""
+    if has_unencoded_at(url):  # which '@' ends the password is a guess: show no part of it
+        scheme, _, rest = url.partition("://")
+        return f"{scheme}://***@{re.split(r'[/?#]', rest, maxsplit=1)[0].rpartition('@')[2]}"
     from sqlalchemy.engine import make_url
 
     try:
@@ -133,6 +136,16 @@ def mask_url(url: str | None) -> str:
     hidden = {k: "***" for k in parsed.query if k.lower() in _PASSWORD_QUERY_KEYS}
     rendered = parsed.update_query_dict(hidden).render_as_string(hide_password=True)
     return rendered.replace("=%2A%2A%2A", "=***")
+
+
+def has_unencoded_at(url: str) -> bool:
+    """Whether ``url``'s user and password part holds more than one '@' (a password with an
+    '@' that is not percent-encoded): where the password ends cannot be told."""
+    _scheme, found, rest = url.strip().partition("://")
+    if not found:
+        return False
+    authority = re.split(r"[/?#]", rest, maxsplit=1)[0]  # a SQLite path may hold '@'s
+    return authority.count("@") > 1
 
 
 def url_password(url: str | None) -> str | None:
@@ -385,6 +398,12 @@ def _normalize_url(raw: str, root: Path, where: str) -> str:
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
+    if has_unencoded_at(raw):
+        raise SettingsError(
+            f"The database URL (from {where}) has more than one '@' before the host, so where its "
+            "password ends is ambiguous. Percent-encode the password: '@' as %40 (in Python, "
+            "urllib.parse.quote(password, safe=''))."
+        )
     try:
         url = make_url(raw.strip())
     except (ArgumentError, ValueError) as exc:

@@ -54,3 +54,39 @@ def test_lock_timeout_out_of_range_is_a_usage_error(project: Project, value: str
 def test_lock_timeout_in_range_works(project: Project) -> None:
     result = project.run("migrate", "--lock-timeout", "2147483")
     assert result.exit_code == 0, result.output
+
+
+AMBIGUOUS = "postgresql+psycopg://app:Tr0ub4dor@3xyzQ@127.0.0.1:5432/shop"
+
+
+@pytest.mark.parametrize("source", ["environment", "dotenv", "option", "pyproject"])
+@pytest.mark.parametrize("command", [["dbshell"], ["migrate"], ["showmigrations"], ["check"]])
+def test_unencoded_at_in_password_is_refused_unechoed(
+    sqlite_project: Project, source: str, command: list[str]
+) -> None:
+    """Point 16: no part of the password is printed, and dbshell never starts psql with it."""
+    env: dict[str, str] = {}
+    args = list(command)
+    if source == "environment":
+        env["DATABASE_URL"] = AMBIGUOUS
+    elif source == "dotenv":
+        sqlite_project.write(".env", f"DATABASE_URL={AMBIGUOUS}\n")
+    elif source == "option":
+        args = ["--database-url", AMBIGUOUS, *command]
+    else:
+        sqlite_project.edit(
+            "pyproject.toml", "[tool.manage]\n", f'[tool.manage]\ndatabase_url = "{AMBIGUOUS}"\n'
+        )
+    result = sqlite_project.subprocess(*args, env=env)
+    output = result.stdout + result.stderr
+    assert "Tr0ub4dor" not in output and "3xyzQ" not in output, output
+    assert "Traceback" not in output
+    assert result.returncode in (1, 3), output  # check reports it as a failed check
+    assert "Percent-encode the password: '@' as %40" in output
+
+
+def test_sqlite_path_with_at_signs_is_not_ambiguous(sqlite_project: Project) -> None:
+    folder = sqlite_project.root / "a@b@c"
+    folder.mkdir()
+    result = sqlite_project.run("--database-url", f"sqlite:///{folder}/db.sqlite3", "migrate")
+    assert result.exit_code == 0, result.output
