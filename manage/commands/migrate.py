@@ -98,6 +98,13 @@ def migrate(
     from manage.core.locking import check_lock_timeout
 
     check_lock_timeout(lock_timeout)
+    if not target.strip():
+        from manage.errors import UsageError
+
+        raise UsageError(
+            'The migration target is empty. Name a migration (e.g. 0002), "zero" to unapply '
+            "all, or leave it out to apply all."
+        )
     env = MigrationEnvironment(settings)
     if sql:
         start, _, end = target.rpartition(":")

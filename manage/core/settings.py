@@ -337,6 +337,11 @@ def _read_models(values: Mapping[str, Any], origin: str) -> ModelsSpec:
         if not models:
             raise SettingsError(f"models ({origin}) is an empty list. Name at least one Base.")
         return tuple(_require_import_path(m, "models", origin) for m in models)
+    if origin.startswith("pyproject") or models is None or isinstance(models, int | float | dict):
+        raise SettingsError(
+            f"models ({origin}) must name your declarative Base or MetaData, as "
+            f'"yourpackage.models:Base" or a list of such names, not {models!r}. Fix the setting.'
+        )
     spec: object = models  # the object itself, from a settings module
     return spec
 

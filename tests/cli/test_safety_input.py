@@ -90,3 +90,31 @@ def test_sqlite_path_with_at_signs_is_not_ambiguous(sqlite_project: Project) -> 
     folder.mkdir()
     result = sqlite_project.run("--database-url", f"sqlite:///{folder}/db.sqlite3", "migrate")
     assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize("value", ["5", "true", "1.5", "{ a = 1 }"])
+def test_models_setting_of_the_wrong_type(sqlite_project: Project, value: str) -> None:
+    """Point 11: says which setting, where, and what it must be ("'int' is a int" before)."""
+    text = (sqlite_project.root / "pyproject.toml").read_text()
+    start = text.index("models = ")
+    end = text.index("\n", start)
+    (sqlite_project.root / "pyproject.toml").write_text(
+        f"{text[:start]}models = {value}{text[end:]}"
+    )
+    result = sqlite_project.subprocess("migrate")
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert result.stderr.startswith(
+        "Error: models (pyproject.toml [tool.manage]) must name your declarative Base or MetaData"
+    ), result.stderr
+
+
+@pytest.mark.parametrize("target", ["", " "])
+def test_migrate_to_an_empty_target_is_a_usage_error(project: Project, target: str) -> None:
+    """Point 11: exited 0 with "Target specific migration: " before."""
+    result = project.subprocess("migrate", target)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        'Error: The migration target is empty. Name a migration (e.g. 0002), "zero" to unapply '
+        "all, or leave it out to apply all."
+    )
+    assert project.tables() == set()
