@@ -79,7 +79,7 @@ def migration_lock(
     name = lock_name(url, version_table)
     dialect = connection.dialect.name
     if dialect == "sqlite":
-        path = sqlite_file(url)
+        path = sqlite_lock_target(url)
         if path is None:  # in-memory: no other process can see it
             yield
             return
@@ -209,6 +209,23 @@ def _mysql(connection: Connection, name: str) -> tuple[Acquire, Callable[[], Non
     return acquire, release
 
 
+def sqlite_lock_target(url: str) -> Path | None:
+    """The SQLite database file of ``url`` as the lock is keyed: the real file behind any
+    symlink, also for ``sqlite:///file:PATH?uri=true`` URLs; None for an in-memory database."""
+    path = sqlite_file(url)
+    if path is None:
+        database = make_url(url).database or ""
+        if not database.startswith("file:"):
+            return None
+        from urllib.parse import parse_qs, unquote, urlsplit
+
+        split = urlsplit(database)
+        if parse_qs(split.query).get("mode") == ["memory"] or split.path in ("", ":memory:"):
+            return None
+        path = Path(unquote(split.path))
+    return Path(os.path.realpath(path))
+
+
 @contextmanager
 def _file_lock(
     path: Path, url: str, timeout: float | None, on_wait: Callable[[], None]
@@ -218,7 +235,9 @@ def _file_lock(
         try:
             # Read-only is enough for flock, and lets another OS user lock a file left by
             # a killed run of someone else (0644: readable, not writable, by them).
-            fd = os.open(path, os.O_RDONLY | os.O_CREAT, 0o644)
+            # Never through a symlink: the folder may be writable by others (/tmp).
+            flags = os.O_RDONLY | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+            fd = os.open(path, flags, 0o644)
         except OSError as exc:
             raise DatabaseError(
                 f"Could not create the migration lock file {path}: {exc.strerror or exc}. "
