@@ -210,18 +210,58 @@ def option_file_text(options: Mapping[str, str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+OPTION_FOLDER_PREFIX = "manage-dbshell-"
+
+
 @contextmanager
 def _option_file(options: Mapping[str, str]) -> Iterator[Path | None]:
-    """A MySQL option file holding ``options``, readable by the user only, deleted after."""
+    """A MySQL option file holding ``options``, in a folder only the user may enter (0700),
+    removed after the client exits and on SIGHUP/SIGTERM/SIGINT. A folder left by a killed
+    (SIGKILL) run is removed by the next run (its process is gone) or by the OS's tmp cleaning."""
     if not options:
         yield None
         return
     text = option_file_text(options)
-    descriptor, name = tempfile.mkstemp(prefix="manage-dbshell-", suffix=".cnf")
+    _remove_stale_option_folders()
+    folder = Path(tempfile.mkdtemp(prefix=f"{OPTION_FOLDER_PREFIX}{os.getpid()}-"))  # 0700
     try:
-        os.fchmod(descriptor, 0o600)
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        yield Path(name)
+        with _signals_unwind():
+            path = folder / "client.cnf"
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+            with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+                handle.write(text)
+            yield path
     finally:
-        Path(name).unlink(missing_ok=True)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _remove_stale_option_folders() -> None:
+    """Remove this user's option folders whose ``manage dbshell`` process is gone."""
+    for folder in Path(tempfile.gettempdir()).glob(f"{OPTION_FOLDER_PREFIX}*-*"):
+        try:
+            pid = int(folder.name[len(OPTION_FOLDER_PREFIX) :].split("-")[0])
+            if folder.lstat().st_uid != os.getuid() or not folder.is_dir() or folder.is_symlink():
+                continue
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except (ValueError, OSError):
+            continue
+
+
+def _unwind(signum: int, _frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
+
+
+@contextmanager
+def _signals_unwind() -> Iterator[None]:
+    """SIGHUP (a closed terminal) and SIGTERM unwind, so the option file is removed."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, _unwind) for sig in (signal.SIGHUP, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -93,7 +93,18 @@ def migrate(
         MigrationError: a migration failed.
         LockTimeoutError: another ``migrate`` held the lock for more than ``lock_timeout``.
         DataLossError: unapplying would drop data, and it was neither allowed nor confirmed.
+        UsageError: ``lock_timeout`` is out of range.
     """
+    from manage.core.locking import check_lock_timeout
+
+    check_lock_timeout(lock_timeout)
+    if not target.strip():
+        from manage.errors import UsageError
+
+        raise UsageError(
+            'The migration target is empty. Name a migration (e.g. 0002), "zero" to unapply '
+            "all, or leave it out to apply all."
+        )
     env = MigrationEnvironment(settings)
     if sql:
         start, _, end = target.rpartition(":")

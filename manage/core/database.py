@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -191,8 +193,9 @@ def shadow_database(url: str, shadow_url: str | None = None) -> Iterator[Shadow]
             f"manage cannot create a shadow database on {backend}. "
             "Set shadow_database_url to an empty database it may use."
         )
-    name = f"manage_shadow_{secrets.token_hex(6)}"
     server_url = _server_url(parsed, backend)
+    _drop_stale_shadows(server_url, backend)
+    name = shadow_name()
     _server_execute(url, server_url, f"CREATE DATABASE {name}", "create a shadow database")
     try:
         yield Shadow(parsed.set(database=name).render_as_string(hide_password=False))
@@ -201,6 +204,66 @@ def shadow_database(url: str, shadow_url: str | None = None) -> Iterator[Shadow]
         if backend == "postgresql":
             drop += " WITH (FORCE)"
         _server_execute(url, server_url, drop, "drop the shadow database")
+
+
+SHADOW_PREFIX = "manage_shadow_h"
+STALE_SHADOW_SECONDS = 24 * 3600
+
+
+def _host_tag() -> str:
+    import hashlib
+    import socket
+
+    return hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
+
+
+def shadow_name() -> str:
+    """``manage_shadow_h<host>_p<pid>_t<unix time>_<random>``: a later run can tell a shadow
+    database left by a killed run (its process gone from this host, or a day old)."""
+    return f"{SHADOW_PREFIX}{_host_tag()}_p{os.getpid()}_t{int(time.time())}_{secrets.token_hex(2)}"
+
+
+def is_stale_shadow(name: str, *, now: float | None = None) -> bool:
+    """Whether the shadow database ``name`` was left by a run that is gone."""
+    import re
+
+    found = re.fullmatch(rf"{SHADOW_PREFIX}([0-9a-f]{{8}})_p(\d+)_t(\d+)_[0-9a-f]+", name)
+    if found is None:
+        return False
+    host, pid, created = found.group(1), int(found.group(2)), int(found.group(3))
+    if (now if now is not None else time.time()) - created > STALE_SHADOW_SECONDS:
+        return True
+    if host != _host_tag():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
+
+
+def _drop_stale_shadows(server_url: URL, backend: str) -> None:
+    """Drop shadow databases of killed runs; best effort (another run may be dropping them)."""
+    engine = make_engine(server_url.render_as_string(hide_password=False))
+    try:
+        with engine.connect() as connection:
+            auto = connection.execution_options(isolation_level="AUTOCOMMIT")
+            if backend == "postgresql":
+                rows = auto.exec_driver_sql(
+                    "SELECT datname FROM pg_database WHERE datname LIKE 'manage\\_shadow\\_h%%'"
+                )
+            else:
+                rows = auto.exec_driver_sql("SHOW DATABASES LIKE 'manage\\_shadow\\_h%%'")
+            for name in [row[0] for row in rows if is_stale_shadow(row[0])]:
+                force = " WITH (FORCE)" if backend == "postgresql" else ""
+                with contextlib.suppress(DBAPIError):
+                    auto.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}{force}")
+    except SQLAlchemyError:
+        pass
+    finally:
+        engine.dispose()
 
 
 def _server_url(parsed: URL, backend: str) -> URL:

@@ -15,10 +15,28 @@ from sqlalchemy.exc import DBAPIError
 
 from manage.core.database import driver_message, sqlite_file
 from manage.core.settings import mask_url
-from manage.errors import DatabaseError
+from manage.errors import DatabaseError, UsageError
 
 POLL_SECONDS = 0.05
 YEAR = 365 * 24 * 3600
+# The longest wait all three databases accept: PostgreSQL's lock_timeout is an int of milliseconds.
+MAX_LOCK_TIMEOUT = 2_147_483
+
+
+def check_lock_timeout(timeout: float | None) -> None:
+    """Refuse a ``--lock-timeout`` that is not a number of seconds every database can wait.
+
+    Raises:
+        UsageError: ``timeout`` is negative, not finite, or longer than ``MAX_LOCK_TIMEOUT``.
+    """
+    if timeout is None or 0 <= timeout <= MAX_LOCK_TIMEOUT:  # False for nan
+        return
+    raise UsageError(
+        f"--lock-timeout must be a number of seconds from 0 to {MAX_LOCK_TIMEOUT} (about 24 days), "
+        f"not {timeout:g}. Leave it out to wait as long as it takes."
+    )
+
+
 LOCK_FILE_SUFFIX = "-manage-lock"
 
 
@@ -61,7 +79,7 @@ def migration_lock(
     name = lock_name(url, version_table)
     dialect = connection.dialect.name
     if dialect == "sqlite":
-        path = sqlite_file(url)
+        path = sqlite_lock_target(url)
         if path is None:  # in-memory: no other process can see it
             yield
             return
@@ -191,6 +209,23 @@ def _mysql(connection: Connection, name: str) -> tuple[Acquire, Callable[[], Non
     return acquire, release
 
 
+def sqlite_lock_target(url: str) -> Path | None:
+    """The SQLite database file of ``url`` as the lock is keyed: the real file behind any
+    symlink, also for ``sqlite:///file:PATH?uri=true`` URLs; None for an in-memory database."""
+    path = sqlite_file(url)
+    if path is None:
+        database = make_url(url).database or ""
+        if not database.startswith("file:"):
+            return None
+        from urllib.parse import parse_qs, unquote, urlsplit
+
+        split = urlsplit(database)
+        if parse_qs(split.query).get("mode") == ["memory"] or split.path in ("", ":memory:"):
+            return None
+        path = Path(unquote(split.path))
+    return Path(os.path.realpath(path))
+
+
 @contextmanager
 def _file_lock(
     path: Path, url: str, timeout: float | None, on_wait: Callable[[], None]
@@ -200,7 +235,9 @@ def _file_lock(
         try:
             # Read-only is enough for flock, and lets another OS user lock a file left by
             # a killed run of someone else (0644: readable, not writable, by them).
-            fd = os.open(path, os.O_RDONLY | os.O_CREAT, 0o644)
+            # Never through a symlink: the folder may be writable by others (/tmp).
+            flags = os.O_RDONLY | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+            fd = os.open(path, flags, 0o644)
         except OSError as exc:
             raise DatabaseError(
                 f"Could not create the migration lock file {path}: {exc.strerror or exc}. "

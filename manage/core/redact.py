@@ -1,15 +1,24 @@
-"""Hide the passwords that SQL statements carry (``IDENTIFIED BY '...'``, ``PASSWORD '...'``)
-before a statement is shown in a message."""
+"""Hide the passwords that SQL statements carry (``IDENTIFIED BY '...'``, ``PASSWORD '...'`` in
+every quoting PostgreSQL and MySQL know: ``E'...'``, ``U&'...'``, ``$$...$$``, ``$tag$...$tag$``,
+and libpq's ``password=...`` inside a connection string, as dblink takes) before a statement is
+shown in a message."""
 
 from __future__ import annotations
 
 import re
 
 _QUOTED = r"""(?:'(?:[^'\\]|\\.|'')*(?:'|$)|"(?:[^"\\]|\\.|"")*(?:"|$))"""
+_DOLLAR = r"\$(?P<tag>[A-Za-z_]\w*)?\$.*?(?:\$(?P=tag)?\$|$)"
 _SECRET = re.compile(
     r"(\b(?:IDENTIFIED\s+(?:WITH\s+\S+\s+)?(?:BY|AS)(?:\s+PASSWORD)?"
-    r"|PASSWORD(?:\s+FOR\s+\S+)?\s*=?\s*(?:\(\s*)?)\s*)" + _QUOTED,
-    re.IGNORECASE,
+    r"|PASSWORD(?:\s+FOR\s+\S+)?\s*=?\s*(?:\(\s*)?)\s*)"
+    r"(?:(?:E|U&|N|_\w+\s*)?" + _QUOTED + "|" + _DOLLAR + ")",
+    re.IGNORECASE | re.DOTALL,
+)
+# libpq's key=value connection strings (dblink_connect('host=db password=s3cret')): the value
+# runs to the next space, or is quoted with '...' (doubled inside SQL text).
+_CONNINFO = re.compile(
+    r"(\bpassword\s*=\s*)(?:''(?:[^']|'''')*''|\\'(?:[^'\\]|\\.)*\\'|[^\s'\"]+)", re.IGNORECASE
 )
 
 
@@ -18,5 +27,9 @@ def redact(sql: str) -> str:
 
     >>> redact("CREATE USER u IDENTIFIED BY 's3cret'")
     "CREATE USER u IDENTIFIED BY '***'"
+    >>> redact("ALTER ROLE u PASSWORD $x$s3cret$x$")
+    "ALTER ROLE u PASSWORD '***'"
+    >>> redact("SELECT dblink_connect('host=db password=s3cret dbname=shop')")
+    "SELECT dblink_connect('host=db password=*** dbname=shop')"
     """
-    return _SECRET.sub(r"\1'***'", sql)
+    return _SECRET.sub(r"\1'***'", _CONNINFO.sub(r"\1***", sql))

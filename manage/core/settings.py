@@ -104,6 +104,9 @@ def mask_url(url: str | None) -> str:
     the URL does not parse."""
     if not url:
         return ""
+    if has_unencoded_at(url):  # which '@' ends the password is a guess: show no part of it
+        scheme, _, rest = url.partition("://")
+        return f"{scheme}://***@{re.split(r'[/?#]', rest, maxsplit=1)[0].rpartition('@')[2]}"
     from sqlalchemy.engine import make_url
 
     try:
@@ -115,6 +118,16 @@ def mask_url(url: str | None) -> str:
     hidden = {k: "***" for k in parsed.query if k.lower() in _PASSWORD_QUERY_KEYS}
     rendered = parsed.update_query_dict(hidden).render_as_string(hide_password=True)
     return rendered.replace("=%2A%2A%2A", "=***")
+
+
+def has_unencoded_at(url: str) -> bool:
+    """Whether ``url``'s user and password part holds more than one '@' (a password with an
+    '@' that is not percent-encoded): where the password ends cannot be told."""
+    _scheme, found, rest = url.strip().partition("://")
+    if not found:
+        return False
+    authority = re.split(r"[/?#]", rest, maxsplit=1)[0]  # a SQLite path may hold '@'s
+    return authority.count("@") > 1
 
 
 def url_password(url: str | None) -> str | None:
@@ -248,6 +261,11 @@ def _read_models(values: Mapping[str, Any], origin: str) -> ModelsSpec:
         if not models:
             raise SettingsError(f"models ({origin}) is an empty list. Name at least one Base.")
         return tuple(_require_import_path(m, "models", origin) for m in models)
+    if origin.startswith("pyproject") or models is None or isinstance(models, int | float | dict):
+        raise SettingsError(
+            f"models ({origin}) must name your declarative Base or MetaData, as "
+            f'"yourpackage.models:Base" or a list of such names, not {models!r}. Fix the setting.'
+        )
     spec: object = models  # the object itself, from a settings module
     return spec
 
@@ -306,6 +324,12 @@ def _normalize_url(raw: str, root: Path, where: str) -> str:
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
+    if has_unencoded_at(raw):
+        raise SettingsError(
+            f"The database URL (from {where}) has more than one '@' before the host, so where its "
+            "password ends is ambiguous. Percent-encode the password: '@' as %40 (in Python, "
+            "urllib.parse.quote(password, safe=''))."
+        )
     try:
         url = make_url(raw.strip())
     except (ArgumentError, ValueError) as exc:
@@ -338,12 +362,26 @@ def _read_dotenv(root: Path) -> dict[str, str]:
         return {}
     from manage.light.reads import dotenv_values
 
+    text = read_dotenv_text(path)
+    if text is None:
+        raise SettingsError(
+            f"{path} is not UTF-8 text. Save it as UTF-8 (e.g. 'iconv -f latin1 -t utf-8'), "
+            "or remove the characters that are not."
+        )
     applied = {}
     for key, value in dotenv_values(path).items():
         if value is not None and key not in os.environ:
             os.environ[key] = value
             applied[key] = value
     return applied
+
+
+def read_dotenv_text(path: Path) -> str | None:
+    """The text of the ``.env`` file at ``path``; None when it is not UTF-8."""
+    try:
+        return path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        return None
 
 
 def _prepend_sys_path(root: Path) -> None:

@@ -95,3 +95,31 @@ def test_any_settings_value(history: Project, key: str, value: object) -> None:
         assert_clean(history.run("migrate", "--plan"))
     finally:
         pyproject.write_text(original)
+
+
+# Passwords with the characters that break URLs; the host is an unreachable port.
+PASSWORD = st.text(alphabet="abcXYZ019@:/%#?&=+ !$'\"\\", min_size=4, max_size=16).filter(
+    lambda p: p.strip() == p and len(set(p)) > 2 and "%" not in p[-2:]
+)
+SCHEME = st.sampled_from(
+    ["postgresql+psycopg", "mysql+pymysql", "mariadb+pymysql", "postgresql", "foo", "sqlite", ""]
+)
+
+
+@FUZZ
+@given(scheme=SCHEME, password=PASSWORD, encode=st.booleans())
+@example(scheme="postgresql+psycopg", password="Tr0ub4dor@3xyzQ", encode=False)
+def test_any_database_url_never_shows_its_password(
+    sqlite_project: Project, scheme: str, password: str, encode: bool
+) -> None:
+    """Issue 12: ambiguous '@', odd schemes, encoded or not: the password never appears."""
+    from urllib.parse import quote
+
+    shown = quote(password, safe="") if encode else password
+    url = f"{scheme}://app:{shown}@127.0.0.1:1/shop"
+    for args in (["showmigrations"], ["dbshell"], ["migrate", "--plan"]):
+        result = sqlite_project.run("--database-url", url, *args)
+        assert_clean(result)
+        pieces = {piece for piece in password.split("@") if len(piece) >= 5}  # a part shown
+        for secret in {password, shown} | pieces:
+            assert secret not in result.output, (url, result.output)

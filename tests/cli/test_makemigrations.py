@@ -357,7 +357,7 @@ def test_a_terminated_run_drops_its_shadow_database(make_project: object) -> Non
     _out, err = process.communicate(timeout=30)
 
     assert process.returncode == 128 + signal.SIGTERM, err
-    assert shadows() == before
+    assert not shadows() - before  # (stale ones of killed runs in `before` may go too)
     assert "Traceback" not in err
     admin.dispose()
 
