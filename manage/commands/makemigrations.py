@@ -184,9 +184,7 @@ def makemigrations(
         }
         from manage.core.safety import unnamed_constraints
 
-        if warning := unnamed_constraints(metadata, {t for t in touched if t}):
-            on_notice(warning)
-        return _result(
+        result = _result(
             env,
             generated.revision_id,
             generated.path,
@@ -194,6 +192,9 @@ def makemigrations(
             write,
             on_notice=on_notice,
         )
+        if warning := unnamed_constraints(metadata, {t for t in touched if t}):
+            on_notice(warning)  # once written: a failed write says only why
+        return result
 
 
 def flag_conflict(

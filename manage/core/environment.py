@@ -202,6 +202,10 @@ class MigrationEnvironment:
 
     def _check(self, scripts: list[Script]) -> None:
         """Duplicate ids, missing functions, and ids that point nowhere, named by file."""
+        for script in scripts:  # issue 12 point 4 (safety1): ids Alembic reads as keywords
+            where = self.relative(script.path)
+            if problem := revisions.reserved_id_problem(script.revision, where, Path(where).stem):
+                raise MigrationError(problem)
         by_id: dict[str, list[Script]] = {}
         for script in scripts:
             by_id.setdefault(script.revision, []).append(script)

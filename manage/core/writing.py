@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 from collections.abc import Iterator, Mapping, Sequence
@@ -12,6 +13,9 @@ from pathlib import Path
 
 from manage.errors import MigrationError
 from manage.light.cachefs import atomic_write
+
+NO_SPACE = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT})
+"""A full disk, a file-size limit, a full quota: the same fix."""
 
 
 def publish(
@@ -38,6 +42,7 @@ def publish(
     made = [p for p in {path.parent for path in files} if not p.exists()]
     try:
         for folder in made:
+            current = folder
             folder.mkdir(parents=True)
         if keep_in is not None:
             keep_in.mkdir(exist_ok=True)
@@ -70,11 +75,11 @@ def publish(
         for made_folder in made:
             with contextlib.suppress(OSError):
                 made_folder.rmdir()
-        raise MigrationError(
-            f"Could not write {_relative(current, root)}: {exc.strerror or exc}. Nothing was "
-            f"changed in {_relative(current.parent, root)}/. Free some space (or make the "
-            "folder writable), then run the command again."
-        ) from None
+        if exc.errno not in NO_SPACE:
+            raise MigrationError(
+                f"Could not write {current}: {exc.strerror or exc}. Make the migrations folder "
+                "writable, or point the migrations setting at a folder that can be."
+            ) from None
     for backup in backups.values():
         backup.unlink(missing_ok=True)
     for path in replaces:
@@ -104,11 +109,10 @@ def in_scratch(root: Path, migrations_dir: Path) -> Iterator[None]:
         yield
     except MigrationError as exc:
         cause = exc.__cause__
-        if not isinstance(cause, OSError) or isinstance(cause, PermissionError):
+        if not isinstance(cause, OSError) or cause.errno not in NO_SPACE:
             raise
         folder = _relative(migrations_dir, root)
         raise MigrationError(
             f"Could not write the new migration: {cause.strerror or cause}. Nothing was "
-            f"changed in {folder}/. Free some space (or make the folder writable), then run "
-            "the command again."
+            f"changed in {folder}/. Free some space, then run the command again."
         ) from None

@@ -48,7 +48,7 @@ def limited(project: Project, *args: str) -> subprocess.CompletedProcess[str]:
 def full_disk_error() -> str:
     return (
         "Error: Could not write the new migration: File too large. Nothing was changed in "
-        "migrations/. Free some space (or make the folder writable), then run the command again.\n"
+        "migrations/. Free some space, then run the command again.\n"
     )
 
 
