@@ -319,6 +319,11 @@ def reporting(state: CliState) -> Iterator[None]:
             sys.stderr.write(redact(traceback.format_exc()))
         state.error(f"Error: {exc}")
         raise typer.Exit(exc.exit_code) from None
+    except SystemExit as exc:  # issue 12 point 5 (safety1): manage itself never raises it
+        from manage.core.settings import project_exit
+
+        state.error(f"Error: {project_exit(exc)}")
+        raise typer.Exit(3) from None
 
 
 def report_error(error: ManageError) -> NoReturn:

@@ -181,7 +181,7 @@ class MigrationEnvironment:
                 f"Cannot read migration file {self.relative(exc.filename)}: permission denied. "
                 "Let the user running manage read it."
             ) from exc
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:  # issue 12 point 5 (safety1): sys.exit() too
             raise MigrationError(
                 f"Loading migration file {self._failing_file(exc)} failed: "
                 f"{describe_exception(exc)}. Fix the file."
@@ -568,13 +568,13 @@ class MigrationEnvironment:
             raise MigrationError(
                 f"{_sentence(exc)}. Check the target with 'manage showmigrations'."
             ) from exc
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:  # issue 12 point 5 (safety1): sys.exit() too
             raise self._failure(exc, running[-1] if running else None, executed) from exc
         finally:
             event.remove(connection, "after_cursor_execute", after_execute)
 
     def _failure(
-        self, exc: Exception, step: Step | None, executed: Sequence[str]
+        self, exc: BaseException, step: Step | None, executed: Sequence[str]
     ) -> MigrationError:
         """Name the migration, its file and line, the operation, and the database's error; say
         what state the database is left in and how to go on."""
