@@ -15,7 +15,7 @@ from sqlalchemy.sql import Select
 
 from manage.core.database import driver_message
 from manage.core.environment import MigrationEnvironment, Step
-from manage.core.replay import UnreplayableError, record
+from manage.core.replay import UnreplayableError, own_enum_sql, record
 from manage.core.sqlscan import changes_schema, deleting_keyword, sql_of
 from manage.errors import ManageError
 
@@ -151,8 +151,8 @@ def _loss(
                 "its SQL cannot be rendered; may delete data",
                 known=False,
             )
-        if deleting_keyword(sql) is None:
-            return None
+        if deleting_keyword(sql) is None or own_enum_sql(sql):
+            return None  # manage's own enum-type steps (DROP TYPE x_old) hold no data
         return DataLoss(revision, f"runs {_quoted(sql)}", "may delete data", known=False)
     if not isinstance(operation, ops.DropTableOp | ops.DropColumnOp):
         return None

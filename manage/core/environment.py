@@ -477,6 +477,13 @@ class MigrationEnvironment:
         by_id = {step.revision: step for step in steps}
         running: list[Step] = []
         executed: list[str] = []  # the statements of the migration now running
+        committed: list[int] = [0]  # how many of them committed (an autocommit block)
+        finished: list[Step] = []  # recorded, reported done once its transaction committed
+
+        def report_finished() -> None:  # issue 12 point 7: "OK" only after COMMIT succeeded
+            while finished:
+                on_done(finished.pop(0))
+
         clock: list[tuple[datetime, float]] = []  # when the migration now running started
 
         def migrations_fn(heads: Any, _context: MigrationContext) -> Iterator[Any]:
@@ -490,14 +497,17 @@ class MigrationEnvironment:
             else:
                 alembic_steps = self.script._downgrade_revs(target, heads)
             for alembic_step in alembic_steps:
+                report_finished()  # Alembic asks for the next step after the commit
                 step = by_id.get(alembic_step.revision.revision) or self._step(
                     alembic_step.revision, direction
                 )
                 running.append(step)
                 executed.clear()
+                committed[0] = 0
                 on_start(step)
                 clock[:] = [(_utcnow(), time.monotonic())]
                 yield alembic_step
+            report_finished()
 
         def on_version_apply(
             ctx: MigrationContext,
@@ -523,10 +533,17 @@ class MigrationEnvironment:
                     )
                 clock.clear()
             if not fake and running:
-                on_done(running[-1])
+                finished.append(running[-1])
 
-        def after_execute(*args: Any) -> None:
-            executed.append(args[2])  # (connection, cursor, statement, ...)
+        def after_execute(conn: Connection, *args: Any) -> None:
+            executed.append(args[1])  # (connection, cursor, statement, ...)
+            if conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+                committed[0] = len(executed)  # inside op.get_context().autocommit_block()
+
+        def on_begin(_conn: Connection) -> None:
+            # A transaction begun mid-migration: the one before it committed (autocommit_block()
+            # commits what ran before it). The "commit" event comes before the COMMIT itself.
+            committed[0] = len(executed)
 
         if connection.in_transaction() and not in_transaction:
             connection.commit()
@@ -542,6 +559,7 @@ class MigrationEnvironment:
                     f"{driver_message(exc, self.settings.database_url)}. {fix}"
                 ) from None
         event.listen(connection, "after_cursor_execute", after_execute)
+        event.listen(connection, "begin", on_begin)
         try:
             with EnvironmentContext(
                 self.config,
@@ -564,17 +582,19 @@ class MigrationEnvironment:
                     env.run_migrations()
         except (RevisionError, alembic_util.CommandError) as exc:
             if running:  # raised by an operation of the migration, e.g. a MySQL alter_column
-                raise self._failure(exc, running[-1], executed) from exc
+                raise self._failure(exc, running[-1], executed, committed[0]) from exc
             raise MigrationError(
                 f"{_sentence(exc)}. Check the target with 'manage showmigrations'."
             ) from exc
         except (Exception, SystemExit) as exc:  # issue 12 point 5 (safety1): sys.exit() too
-            raise self._failure(exc, running[-1] if running else None, executed) from exc
+            step = running[-1] if running else None
+            raise self._failure(exc, step, executed, committed[0]) from exc
         finally:
             event.remove(connection, "after_cursor_execute", after_execute)
+            event.remove(connection, "begin", on_begin)
 
     def _failure(
-        self, exc: BaseException, step: Step | None, executed: Sequence[str]
+        self, exc: BaseException, step: Step | None, executed: Sequence[str], committed: int = 0
     ) -> MigrationError:
         """Name the migration, its file and line, the operation, and the database's error; say
         what state the database is left in and how to go on."""
@@ -597,7 +617,23 @@ class MigrationEnvironment:
         action = "unapplying" if unapply else "applying"
         left_at = self._left_at(step)
         rights = _rights_fix(exc, self.settings.dialect_name)
-        if self.settings.dialect_name not in ("mysql", "mariadb"):
+        undo = (
+            f"The database still records {left_at}: undo those statements by hand (or finish "
+            "the migration by hand and record it with "
+            f"'manage migrate {step.revision if step else 'TARGET'} --fake'), fix the "
+            "migration, then run migrate again."
+        )
+        mysql = self.settings.dialect_name in ("mysql", "mariadb")
+        if committed and not mysql:  # issue 12 point 6: what an autocommit block committed
+            control = {"BEGIN", "COMMIT"}  # SQLite's, issued by manage itself
+            stays = "; ".join(_short(s) for s in executed[:committed] if s.upper() not in control)
+            rest = "; ".join(_short(s) for s in executed[committed:] if s.upper() not in control)
+            after = (
+                " What ran before and inside op.get_context().autocommit_block() was committed "
+                f"and stays: {stays}. The rest of it was rolled back"
+                f"{f' ({rest})' if rest else ''}. {undo}"
+            )
+        elif not mysql:
             after = (
                 f" Its changes were rolled back; the database stays at {left_at}. "
                 f"{rights or 'Fix the migration and run migrate again.'}"
