@@ -321,6 +321,10 @@ def reporting(state: CliState) -> Iterator[None]:
         raise typer.Exit(exc.exit_code) from None
     except SystemExit as exc:  # issue 12 point 5 (safety1): manage itself never raises it
         from manage.core.settings import project_exit
+        from manage.light.signals import Terminated
+
+        if isinstance(exc, Terminated):
+            raise
 
         state.error(f"Error: {project_exit(exc)}")
         raise typer.Exit(3) from None

@@ -7,6 +7,7 @@ import io
 import linecache
 import os
 import re
+import signal
 import sys
 import time
 import traceback
@@ -53,9 +54,11 @@ from manage.errors import (
     DiscoveryError,
     ManageError,
     MigrationError,
+    MigrationStoppedError,
     MultipleHeadsError,
     RevisionNotFoundError,
 )
+from manage.light.signals import Terminated
 
 if TYPE_CHECKING:
     from manage.core.questions import Questioner
@@ -182,6 +185,8 @@ class MigrationEnvironment:
                 "Let the user running manage read it."
             ) from exc
         except (Exception, SystemExit) as exc:  # issue 12 point 5 (safety1): sys.exit() too
+            if isinstance(exc, Terminated):
+                raise
             raise MigrationError(
                 f"Loading migration file {self._failing_file(exc)} failed: "
                 f"{describe_exception(exc)}. Fix the file."
@@ -586,6 +591,13 @@ class MigrationEnvironment:
             raise MigrationError(
                 f"{_sentence(exc)}. Check the target with 'manage showmigrations'."
             ) from exc
+        except (KeyboardInterrupt, Terminated) as exc:  # issue 12 point 8: say what stayed
+            step = running[-1] if running else None
+            stopped = self._failure(exc, step, executed, committed[0])
+            code = exc.code if isinstance(exc, Terminated) else 128 + signal.SIGINT
+            raise MigrationStoppedError(
+                str(stopped), exit_code=int(code or 1), stopped_by=exc
+            ) from None
         except (Exception, SystemExit) as exc:  # issue 12 point 5 (safety1): sys.exit() too
             step = running[-1] if running else None
             raise self._failure(exc, step, executed, committed[0]) from exc
@@ -615,6 +627,12 @@ class MigrationEnvironment:
             reason = describe_exception(exc)
         unapply = step is not None and step.direction == "unapply"
         action = "unapplying" if unapply else "applying"
+        stopped = isinstance(exc, KeyboardInterrupt | Terminated)
+        if stopped:  # SIGINT, SIGTERM: the run was stopped, the migration did not fail
+            name = signal.Signals(getattr(exc, "signum", signal.SIGINT)).name
+            failed, reason, error = f"was stopped ({name})", "", "it stopped"
+        else:
+            failed, error = "failed", "the error"
         left_at = self._left_at(step)
         rights = _rights_fix(exc, self.settings.dialect_name)
         undo = (
@@ -638,10 +656,14 @@ class MigrationEnvironment:
                 f" Its changes were rolled back; the database stays at {left_at}. "
                 f"{rights or 'Fix the migration and run migrate again.'}"
             )
-        elif not executed:
-            after = (
-                f" No statement of it ran; the database stays at {left_at}. "
-                f"{rights or 'Fix the migration and run migrate again.'}"
+        elif not executed:  # an earlier, failed or stopped, run may have left some
+            after = f" No statement of it ran this time; the database records {left_at}. " + (
+                rights
+                or "If an earlier run of it failed or was stopped, what that run's "
+                "statements did stays applied (its message listed them): undo them by hand, "
+                f"or finish them and record the migration with 'manage migrate "
+                f"{step.revision if step else 'TARGET'} --fake'. Otherwise fix the "
+                "migration and run migrate again."
             )
         else:
             ran = "; ".join(_short(statement) for statement in executed)
@@ -652,7 +674,13 @@ class MigrationEnvironment:
                 f"'manage migrate {step.revision if step else 'TARGET'} --fake'), fix the "
                 "migration, then run migrate again."
             )
-        return MigrationError(f"{where} failed while {action}{operation}: {reason}.{after}")
+        said = f"{where} {failed} while {action}{operation}"
+        if stopped:  # nothing to fix: going on is running it again
+            after = after.replace("before the error", f"before {error}")
+            after = after.replace("Fix the migration and run migrate again.", "Run migrate again.")
+            after = after.replace(", fix the migration, then run", ", then run")
+            return MigrationError(f"{said}.{after}")
+        return MigrationError(f"{said}: {reason}.{after}")
 
     def _left_at(self, step: Step | None) -> str:
         """The revision the version table records after ``step`` failed."""
@@ -819,6 +847,8 @@ class MigrationEnvironment:
             if head is not None:
                 try:
                     self.run(connection, self.plan((), head), head, in_transaction=rollback)
+                except MigrationStoppedError as exc:  # a throwaway database: just unwind
+                    raise exc.stopped_by from None
                 except MigrationError as exc:
                     raise MigrationError(
                         f"Replaying the migration history into a shadow database failed: {exc}"

@@ -15,6 +15,7 @@ from types import ModuleType
 from typing import Any
 
 from manage.errors import DiscoveryError, ManageError, SettingsError
+from manage.light.signals import Terminated
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -443,6 +444,8 @@ def import_module(name: str, *, what: str, error: type[ManageError] = DiscoveryE
             f"Importing {what} '{name}' failed: {describe_exception(exc)}. Fix the import error."
         ) from exc
     except (Exception, SystemExit) as exc:  # sys.exit() in project code is an error too
+        if isinstance(exc, Terminated):
+            raise
         raise error(
             f"Importing {what} '{name}' failed: {describe_exception(exc)}. Fix the error."
         ) from exc
