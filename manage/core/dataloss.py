@@ -16,7 +16,7 @@ from sqlalchemy.sql import Select
 from manage.core.database import driver_message
 from manage.core.environment import MigrationEnvironment, Step
 from manage.core.replay import UnreplayableError, own_enum_sql, record
-from manage.core.sqlscan import changes_schema, deleting_keyword, sql_of
+from manage.core.sqlscan import changes_schema, deleting_keyword, drops_only_a_type, sql_of
 from manage.errors import ManageError
 
 
@@ -62,8 +62,9 @@ def data_at_risk(
         script = env.script.get_revision(step.revision)
         if script is None:
             continue
+        bound_sql: list[str] = []
         try:
-            recorded = record(script, env.settings.dialect_name, "downgrade")
+            recorded = record(script, env.settings.dialect_name, "downgrade", bound_sql)
         except UnreplayableError as exc:
             found.append(
                 DataLoss(
@@ -80,6 +81,16 @@ def data_at_risk(
             if loss is not None:
                 found.append(loss)
             lineage.apply(step.revision, item.operation, connection.dialect)
+        found.extend(  # data statements sent through op.get_bind(): recorded after the rest
+            DataLoss(
+                step.revision,
+                f"runs {_quoted(sql)} through op.get_bind()",
+                "may delete data",
+                known=False,
+            )
+            for sql in bound_sql
+            if deleting_keyword(sql) is not None and not drops_only_a_type(sql)
+        )
     return tuple(found)
 
 

@@ -76,3 +76,17 @@ def changes_schema(sql: str) -> bool:
         if kind not in _DATA_ONLY:
             return True
     return False
+
+
+def drops_only_a_type(sql: str) -> bool:
+    """``DROP TYPE name`` without CASCADE (how an enum type goes): it fails rather than take a
+    column with it, so no data can go."""
+    statements = [s for s in sqlparse.parse(sql) if s.value.strip(" \t\r\n;")]
+    if len(statements) != 1:
+        return False
+    words = [
+        str(t.normalized).upper()
+        for t in statements[0].flatten()  # type: ignore[no-untyped-call]
+        if t.is_keyword
+    ]
+    return words[:2] == ["DROP", "TYPE"] and "CASCADE" not in words

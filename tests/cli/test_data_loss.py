@@ -415,3 +415,24 @@ def test_a_rename_in_sql_makes_later_drops_unknown(sqlite_project: Project) -> N
         "database now, but 0002_rename runs 'ALTER TABLE book RENAME TO legacy_book' before "
         f"it){REFUSED_END}"
     )
+
+
+def test_sql_run_through_get_bind_that_deletes_needs_a_yes(project: Project) -> None:
+    write_history(
+        project,
+        (
+            "0001_book",
+            'op.create_table("book", sa.Column("id", sa.Integer, primary_key=True))',
+            'op.drop_table("book")',
+        ),
+        ("0002_purge", "pass", 'op.get_bind().execute(sa.text("DELETE FROM book"))'),
+    )
+    assert project.run("migrate").exit_code == 0
+
+    refused = project.run("migrate", "0001", input="")
+
+    assert refused.exit_code == 3
+    assert refused.stderr == (
+        "Error: Unapplying may delete data: 0002_purge: runs 'DELETE FROM book' through "
+        f"op.get_bind() (may delete data){REFUSED_END}"
+    )
