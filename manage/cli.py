@@ -305,8 +305,11 @@ class CliState:
 
 
 @contextmanager
-def reporting(state: CliState) -> Iterator[None]:
-    """The one place a ManageError becomes ``Error: ...`` on stderr and an exit code."""
+def reporting(state: CliState, *, exits_allowed: bool = False) -> Iterator[None]:
+    """The one place a ManageError becomes ``Error: ...`` on stderr and an exit code.
+
+    A ``sys.exit()`` from project code is an error too, unless ``exits_allowed`` (``shell``,
+    where the user's ``exit()`` or ``-c "sys.exit(2)"`` ends the shell as in Python)."""
     try:
         yield
     except ManageError as exc:
@@ -323,7 +326,7 @@ def reporting(state: CliState) -> Iterator[None]:
         from manage.core.settings import project_exit
         from manage.light.signals import Terminated
 
-        if isinstance(exc, Terminated):
+        if exits_allowed or isinstance(exc, Terminated):
             raise
 
         state.error(f"Error: {project_exit(exc)}")
@@ -683,7 +686,7 @@ def shell(
     from manage.commands.shell import shell as run_shell
 
     state: CliState = ctx.obj
-    with reporting(state):
+    with reporting(state, exits_allowed=True):
         if command is None:
             interface = pick_interface(interface)  # before loading the project
         try:

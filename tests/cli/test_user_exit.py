@@ -138,3 +138,12 @@ def test_sys_exit_anywhere_else_in_project_code_is_an_error(sqlite_project: Proj
         "migrations/0002_exits.py, line 14). Remove the sys.exit() call (raise an exception to "
         "fail).\n"
     )
+
+
+@pytest.mark.parametrize("code", [0, 2])
+def test_the_shell_ends_with_the_code_the_user_gives(sqlite_project: Project, code: int) -> None:
+    """In ``manage shell`` the user's own sys.exit() ends the shell, as in ``python -c``."""
+    done = sqlite_project.subprocess("shell", "-c", f"import sys; sys.exit({code})")
+
+    assert done.returncode == code, done.stderr
+    assert done.stderr == ""
