@@ -305,8 +305,11 @@ class CliState:
 
 
 @contextmanager
-def reporting(state: CliState) -> Iterator[None]:
-    """The one place a ManageError becomes ``Error: ...`` on stderr and an exit code."""
+def reporting(state: CliState, *, exits_allowed: bool = False) -> Iterator[None]:
+    """The one place a ManageError becomes ``Error: ...`` on stderr and an exit code.
+
+    A ``sys.exit()`` from project code is an error too, unless ``exits_allowed`` (``shell``,
+    where the user's ``exit()`` or ``-c "sys.exit(2)"`` ends the shell as in Python)."""
     try:
         yield
     except ManageError as exc:
@@ -319,6 +322,15 @@ def reporting(state: CliState) -> Iterator[None]:
             sys.stderr.write(redact(traceback.format_exc()))
         state.error(f"Error: {exc}")
         raise typer.Exit(exc.exit_code) from None
+    except SystemExit as exc:  # issue 12 point 5 (safety1): manage itself never raises it
+        from manage.core.settings import project_exit
+        from manage.light.signals import Terminated
+
+        if exits_allowed or isinstance(exc, Terminated):
+            raise
+
+        state.error(f"Error: {project_exit(exc)}")
+        raise typer.Exit(3) from None
 
 
 def report_error(error: ManageError) -> NoReturn:
@@ -674,7 +686,7 @@ def shell(
     from manage.commands.shell import shell as run_shell
 
     state: CliState = ctx.obj
-    with reporting(state):
+    with reporting(state, exits_allowed=True):
         if command is None:
             interface = pick_interface(interface)  # before loading the project
         try:

@@ -57,3 +57,14 @@ class RevisionNotFoundError(MigrationError):
     def __init__(self, message: str, revision: str) -> None:
         super().__init__(message)
         self.revision = revision
+
+
+class MigrationStoppedError(MigrationError):
+    """``migrate`` was stopped (SIGINT, SIGTERM) in a migration; the message says what stayed,
+    and the exit code stays the signal's (130, 143)."""
+
+    def __init__(self, message: str, *, exit_code: int, stopped_by: BaseException) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+        self.stopped_by = stopped_by
+        """The KeyboardInterrupt or SIGTERM's exception, for callers that only unwind."""

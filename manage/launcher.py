@@ -34,9 +34,11 @@ NO_CHANGES = "No changes detected\n"
 PENDING = "Model changes without a migration:"
 
 
-def terminated(signum: int, _frame: object) -> None:
+def terminated(signum: int, frame: object) -> None:
     """SIGTERM unwinds like Ctrl-C, so a temporary shadow database is dropped on the way out."""
-    raise SystemExit(128 + signum)
+    from manage.light.signals import terminated as raise_terminated
+
+    raise_terminated(signum, frame)
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ from typing import Literal
 from manage.commands.makemigrations import makemigrations
 from manage.commands.migrate import migrate
 from manage.commands.showmigrations import showmigrations
+from manage.core import revisions
 from manage.core.database import connect, sqlite_file
 from manage.core.discovery import load_metadata
 from manage.core.environment import MigrationEnvironment
@@ -91,7 +92,14 @@ def check(load: Callable[[], Settings], *, database: bool = False) -> CheckResul
         items.append(CheckItem(FILES, "fail", str(exc)))
         items.append(CheckItem(ONE_HEAD, "skip", _SKIP_REASONS[FILES]))
     else:
-        items.append(CheckItem(FILES, "ok", _files(len(env.revision_ids()))))
+        too_long = (
+            revisions.too_long_id_problem(r.id, env.relative(r.path), settings.version_table)
+            for r in env.history()
+        )
+        if problem := next((p for p in too_long if p), None):
+            items.append(CheckItem(FILES, "fail", problem))
+        else:
+            items.append(CheckItem(FILES, "ok", _files(len(env.revision_ids()))))
         items.append(_one_head(env.heads()))
 
     skip = _blocked(items, MODELS, FILES, ONE_HEAD)

@@ -110,19 +110,28 @@ def makemigrations(
     if remembered is not None and (check or not remembered.operations):
         return remembered  # a check, or nothing to write: no shadow database needed
     write = not (check or dry_run)
-    with tempfile.TemporaryDirectory(prefix="manage-dry-run-") as scratch:
-        scratch_dir = None if write else Path(scratch)
+    from manage.core.writing import in_scratch
+
+    with (
+        tempfile.TemporaryDirectory(prefix="manage-dry-run-") as scratch,
+        in_scratch(settings.project_root, settings.migrations_dir),
+    ):
+        # Written in a scratch folder, then put in place whole (core/writing.py): a full disk
+        # leaves the migrations folder as it was.
+        scratch_dir = Path(scratch)
         env = MigrationEnvironment(settings, extra_version_location=scratch_dir)
         if merge:
-            return _merge(env, name, scratch_dir, confirm)
+            return _merge(env, name, scratch_dir, confirm, write=write)
         env.single_head()  # several heads: say so before anything else
         if empty:
             slug = name or revisions.auto_name()
             path = env.write_revision(slug, write_to=scratch_dir)
             sql_files = _sql_migration(path, sql_dialects) if sql else ()
-            if not write:  # where they would go, not the scratch folder about to be deleted
-                sql_files = tuple(env.migrations_dir / f.name for f in sql_files)
-            result = _result(env, path.stem, path, (), written=write, on_notice=on_notice)
+            result = _result(
+                env, path.stem, path, (), written=write, on_notice=on_notice, also=sql_files
+            )
+            # where they go, not the scratch folder about to be deleted
+            sql_files = tuple(env.migrations_dir / f.name for f in sql_files)
             return dataclasses.replace(result, sql_files=sql_files)
         metadata = load_metadata(settings)
         include_object = include_object_filter(settings)
@@ -150,7 +159,7 @@ def makemigrations(
                     metadata,
                     include_object=include_object,
                     name=name,
-                    write_to=None if check else (scratch_dir or settings.migrations_dir),
+                    write_to=None if check else scratch_dir,
                     rollback=rollback,
                     questioner=questioner or _no_questions(),
                 )
@@ -175,9 +184,7 @@ def makemigrations(
         }
         from manage.core.safety import unnamed_constraints
 
-        if warning := unnamed_constraints(metadata, {t for t in touched if t}):
-            on_notice(warning)
-        return _result(
+        result = _result(
             env,
             generated.revision_id,
             generated.path,
@@ -185,6 +192,9 @@ def makemigrations(
             write,
             on_notice=on_notice,
         )
+        if warning := unnamed_constraints(metadata, {t for t in touched if t}):
+            on_notice(warning)  # once written: a failed write says only why
+        return result
 
 
 def flag_conflict(
@@ -287,19 +297,21 @@ def _would_write(
 def _merge(
     env: MigrationEnvironment,
     name: str | None,
-    scratch_dir: Path | None,
+    scratch_dir: Path,
     confirm: Callable[[str], bool],
+    *,
+    write: bool,
 ) -> MakeMigrationsResult:
     heads = env.heads()
     if len(heads) < 2:
         return MakeMigrationsResult(None, None)
     slug = name or revisions.merge_name(heads)
-    if scratch_dir is None and not confirm(f"Merge {', '.join(heads)}?"):
+    if write and not confirm(f"Merge {', '.join(heads)}?"):
         return MakeMigrationsResult(None, None, merged=heads)
     path = env.write_revision(
         slug, heads=heads, message=f"Merge {' and '.join(heads)}", write_to=scratch_dir
     )
-    return _result(env, path.stem, path, (), written=scratch_dir is None, merged=heads)
+    return _result(env, path.stem, path, (), written=write, merged=heads)
 
 
 def _result(
@@ -310,21 +322,28 @@ def _result(
     written: bool,
     merged: tuple[str, ...] = (),
     on_notice: Callable[[str], None] = _ignore,
+    also: tuple[Path, ...] = (),
 ) -> MakeMigrationsResult:
+    """Format the migration at ``path`` (in the scratch folder) and, when ``written``, put it
+    and the files ``also`` in the migrations folder, all or none."""
     from manage.core.formatting import format_migration
+    from manage.core.writing import publish
 
+    target = env.migrations_dir / path.name
     format_migration(
         path,
         project_root=env.settings.project_root,
         fix=bool(operations or merged),
         on_problem=on_notice,
+        as_path=target,
     )
-    if written:
-        return MakeMigrationsResult(revision, path, operations, True, merged=merged)
     content = path.read_text(encoding="utf-8")
-    return MakeMigrationsResult(
-        revision, env.migrations_dir / path.name, operations, False, content, merged
-    )
+    if written:
+        files = {target: content}
+        files.update({env.migrations_dir / f.name: f.read_text(encoding="utf-8") for f in also})
+        publish(files, root=env.settings.project_root)
+        return MakeMigrationsResult(revision, target, operations, True, merged=merged)
+    return MakeMigrationsResult(revision, target, operations, False, content, merged)
 
 
 def _no_questions() -> Questioner:

@@ -17,6 +17,7 @@ from manage.core.discovery import include_object_filter, load_metadata
 from manage.core.environment import MigrationEnvironment, Revision
 from manage.core.replay import UnreplayableError, hand_written_steps, own_enum_sql
 from manage.core.settings import Settings
+from manage.core.writing import in_scratch, publish
 from manage.errors import MigrationError
 
 
@@ -75,7 +76,10 @@ def squashmigrations(
         return SquashResult(None, None, ids)
     warnings = tuple(_data_steps(env, ids))
     end_path = history[end_id].path
-    with tempfile.TemporaryDirectory(prefix="manage-squash-") as scratch:
+    with (
+        tempfile.TemporaryDirectory(prefix="manage-squash-") as scratch,
+        in_scratch(settings.project_root, settings.migrations_dir),
+    ):
         earlier = Path(scratch) / "migrations"
         earlier.mkdir()
         if parent is not None:
@@ -109,23 +113,30 @@ def squashmigrations(
                 "squash them into. Delete them instead, or squash a longer range."
             )
         generated_text = generated.path.read_text(encoding="utf-8")
-        text = _squashed_text(generated_text, generated.revision_id, end_id, ids)
+        squashed = Path(scratch) / end_path.name
+        squashed.write_text(
+            _squashed_text(generated_text, generated.revision_id, end_id, ids), encoding="utf-8"
+        )
+        from manage.core.formatting import format_migration  # not loaded by migrate
+
+        problems: list[str] = []
+        format_migration(
+            squashed,
+            project_root=settings.project_root,
+            on_problem=problems.append,
+            as_path=end_path,
+        )
+        warnings += tuple(f"Warning: {problem}" for problem in problems)
         kept_in = None
         if keep:
             kept_in = settings.migrations_dir / f"squashed_{ids[0][:4]}_{ids[-1][:4]}"
-            kept_in.mkdir(exist_ok=True)
-        for rev_id in ids:
-            path = history[rev_id].path
-            if kept_in is not None:
-                shutil.move(path, kept_in / path.name)
-            else:
-                path.unlink()
-        end_path.write_text(text, encoding="utf-8")
-    from manage.core.formatting import format_migration  # not loaded by migrate
-
-    problems: list[str] = []
-    format_migration(end_path, project_root=settings.project_root, on_problem=problems.append)
-    warnings += tuple(f"Warning: {problem}" for problem in problems)
+        # The squashed file first, then the originals go: a full disk changes nothing.
+        publish(
+            {end_path: squashed.read_text(encoding="utf-8")},
+            replaces=[history[rev_id].path for rev_id in ids],
+            keep_in=kept_in,
+            root=settings.project_root,
+        )
     return SquashResult(end_id, end_path, ids, kept_in, warnings)
 
 

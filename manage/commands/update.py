@@ -19,6 +19,7 @@ from manage.core.questions import Questioner
 from manage.core.replay import UnreplayableError, hand_written_steps
 from manage.core.revisions import Operation
 from manage.core.settings import Settings
+from manage.core.writing import in_scratch, publish
 from manage.errors import DatabaseError, MigrationError
 
 
@@ -83,7 +84,10 @@ def update_latest(
     else:
         if not pending.operations:
             return Updated(None, None, path, (), checked)
-    with tempfile.TemporaryDirectory(prefix="manage-update-") as scratch:
+    with (
+        tempfile.TemporaryDirectory(prefix="manage-update-") as scratch,
+        in_scratch(settings.project_root, settings.migrations_dir),
+    ):
         earlier = Path(scratch) / "migrations"
         shutil.copytree(
             settings.migrations_dir, earlier, ignore=shutil.ignore_patterns("__pycache__")
@@ -106,10 +110,14 @@ def update_latest(
             )
         if generated.path is None:
             return Updated(None, None, path, (), checked)
-        format_migration(generated.path, project_root=settings.project_root)
         target = settings.migrations_dir / generated.path.name
-        path.unlink()
-        shutil.move(generated.path, target)
+        format_migration(generated.path, project_root=settings.project_root, as_path=target)
+        # The new file first, then the old one goes: a full disk changes nothing.
+        publish(
+            {target: generated.path.read_text(encoding="utf-8")},
+            replaces=[path],
+            root=settings.project_root,
+        )
     return Updated(generated.revision_id, target, path, generated.operations, checked)
 
 

@@ -3,26 +3,21 @@ and what cannot be told without running them."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from alembic.operations import ops
 from sqlalchemy import column, inspect, literal_column, select, table
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.sql import Select, TextClause
+from sqlalchemy.sql import Select
 
 from manage.core.database import driver_message
 from manage.core.environment import MigrationEnvironment, Step
-from manage.core.replay import UnreplayableError, record
+from manage.core.replay import UnreplayableError, own_enum_sql, record
+from manage.core.sqlscan import changes_schema, deleting_keyword, drops_only_a_type, sql_of
 from manage.errors import ManageError
-
-_DELETES = re.compile(
-    r"^\s*(?:DROP\s+(?:TABLE|SCHEMA|DATABASE)|TRUNCATE|DELETE)\b|\bDROP\s+COLUMN\b",
-    re.IGNORECASE | re.MULTILINE,
-)
 
 
 class DataLossError(ManageError):
@@ -49,22 +44,27 @@ def data_at_risk(
     env: MigrationEnvironment, connection: Connection, steps: Sequence[Step]
 ) -> tuple[DataLoss, ...]:
     """What the unapply ``steps`` would delete: the tables and columns they drop that hold
-    data, the SQL they run that deletes, and what cannot be told without running them.
+    data, the SQL they run that may delete, and what cannot be told without running them.
 
-    Each downgrade is recorded without running it (core/replay.py). One that cannot be (it
-    reads the database), SQL that drops or deletes, and a table that cannot be looked into
-    (other than one that does not exist) are reported as unknown. Whether a table or column
-    holds data is probed with ``LIMIT 1``, never counted, so no big table is scanned.
+    Each downgrade is recorded without running it (core/replay.py), and its operations are
+    followed in order against the schema as the steps before them leave it (:class:`_Lineage`):
+    a table or column renamed by an earlier operation is probed under the name it has in the
+    database now, and one an earlier operation made holds nothing yet. A downgrade that cannot
+    be recorded (it reads the database), SQL that drops or deletes (read with a tokenizer:
+    core/sqlscan.py), and a table that cannot be looked into are reported as unknown. Whether a
+    table or column holds data is probed with ``LIMIT 1``, never counted.
     """
     found: list[DataLoss] = []
+    lineage = _Lineage()
     for step in steps:
         if step.direction != "unapply":
             continue
         script = env.script.get_revision(step.revision)
         if script is None:
             continue
+        bound_sql: list[str] = []
         try:
-            recorded = record(script, env.settings.dialect_name, "downgrade")
+            recorded = record(script, env.settings.dialect_name, "downgrade", bound_sql)
         except UnreplayableError as exc:
             found.append(
                 DataLoss(
@@ -74,76 +74,155 @@ def data_at_risk(
                     known=False,
                 )
             )
+            lineage.unsure = f"{step.revision}'s downgrade() may have changed the schema"
             continue
         for item in recorded:
-            loss = _loss(env, connection, step.revision, item.operation)
+            loss = _loss(env, connection, lineage, step.revision, item.operation)
             if loss is not None:
                 found.append(loss)
+            lineage.apply(step.revision, item.operation, connection.dialect)
+        found.extend(  # data statements sent through op.get_bind(): recorded after the rest
+            DataLoss(
+                step.revision,
+                f"runs {_quoted(sql)} through op.get_bind()",
+                "may delete data",
+                known=False,
+            )
+            for sql in bound_sql
+            if deleting_keyword(sql) is not None and not drops_only_a_type(sql)
+        )
     return tuple(found)
 
 
+_Table = tuple[str | None, str]  # (schema, name)
+
+
+@dataclass
+class _Lineage:
+    """The schema as the unapply steps so far leave it, as far as its data goes: where the rows
+    of each table, and the values of each column, are in the database now.
+
+    A name the steps have not touched is the database's own. A table or column a step made,
+    or dropped, or renamed away, holds nothing the database has now (``None``).
+    """
+
+    tables: dict[_Table, _Table | None] = field(default_factory=dict)
+    columns: dict[tuple[_Table, str], str | None] = field(default_factory=dict)
+    """(the table's name in the database now, the column's name at this step) -> its name now."""
+    unsure: str | None = None
+    """Set once a step ran SQL that may change the schema in ways not followed here."""
+
+    def table(self, schema: str | None, name: str) -> _Table | None:
+        return self.tables.get((schema, name), (schema, name))
+
+    def column(self, table: _Table, name: str) -> str | None:
+        return self.columns.get((table, name), name)
+
+    def apply(self, revision: str, operation: Any, dialect: Any) -> None:
+        schema = getattr(operation, "schema", None)
+        if isinstance(operation, ops.CreateTableOp | ops.DropTableOp):
+            self.tables[(schema, operation.table_name)] = None
+        elif isinstance(operation, ops.RenameTableOp):
+            origin = self.table(schema, operation.table_name)
+            self.tables[(schema, operation.table_name)] = None
+            self.tables[(schema, operation.new_table_name)] = origin
+        elif isinstance(operation, ops.AddColumnOp | ops.DropColumnOp | ops.AlterColumnOp):
+            table = self.table(schema, operation.table_name)
+            if table is None:
+                return
+            name = (
+                operation.column.name
+                if isinstance(operation, ops.AddColumnOp)
+                else operation.column_name
+            )
+            if isinstance(operation, ops.AlterColumnOp):
+                if operation.modify_name is None:
+                    return
+                self.columns[(table, operation.modify_name)] = self.column(table, name)
+            self.columns[(table, name)] = None
+        elif isinstance(operation, ops.ExecuteSQLOp):
+            sql = sql_of(operation.sqltext, dialect)
+            if sql is None or changes_schema(sql):
+                self.unsure = f"{revision} runs {_quoted(sql or str(operation.sqltext))}"
+
+
 def _loss(
-    env: MigrationEnvironment, connection: Connection, revision: str, operation: Any
+    env: MigrationEnvironment,
+    connection: Connection,
+    lineage: _Lineage,
+    revision: str,
+    operation: Any,
 ) -> DataLoss | None:
     if isinstance(operation, ops.ExecuteSQLOp):
-        sql = _sql_text(operation.sqltext)
+        sql = sql_of(operation.sqltext, connection.dialect)
         if sql is None:
-            return None
-        first = " ".join(sql.split())[:60]
-        return DataLoss(revision, f"runs {first!r}", "may delete data", known=False)
-    probe: Select[Any]
-    if isinstance(operation, ops.DropTableOp):
-        target = table(operation.table_name, schema=operation.schema)
-        probe = select(literal_column("1")).select_from(target).limit(1)
-        what, detail = f"drops table {operation.table_name}", "has rows"
-        name, dropped = operation.table_name, None
-    elif isinstance(operation, ops.DropColumnOp):
-        target = table(operation.table_name, column(operation.column_name), schema=operation.schema)
-        probe = (
-            select(literal_column("1"))
-            .select_from(target)
-            .where(target.c[operation.column_name].is_not(None))
-            .limit(1)
-        )
-        what = f"drops column {operation.table_name}.{operation.column_name}"
-        detail = "has values"
-        name, dropped = operation.table_name, operation.column_name
-    else:
+            return DataLoss(
+                revision,
+                f"runs {type(operation.sqltext).__name__} {operation.sqltext!r}",
+                "its SQL cannot be rendered; may delete data",
+                known=False,
+            )
+        if deleting_keyword(sql) is None or own_enum_sql(sql):
+            return None  # manage's own enum-type steps (DROP TYPE x_old) hold no data
+        return DataLoss(revision, f"runs {_quoted(sql)}", "may delete data", known=False)
+    if not isinstance(operation, ops.DropTableOp | ops.DropColumnOp):
         return None
+    origin = lineage.table(operation.schema, operation.table_name)
+    dropped = operation.column_name if isinstance(operation, ops.DropColumnOp) else None
+    column_now = None if origin is None or dropped is None else lineage.column(origin, dropped)
+    if dropped is None:
+        what, detail = f"drops table {operation.table_name}", "has rows"
+    else:
+        what = f"drops column {operation.table_name}.{dropped}"
+        detail = "has values"
+    if origin is None or (dropped is not None and column_now is None):
+        return None  # made, dropped or renamed away by an earlier step: holds nothing now
+    schema, name = origin
+    target = table(name, *([column(column_now)] if column_now else []), schema=schema)
+    probe: Select[Any] = select(literal_column("1")).select_from(target).limit(1)
+    if column_now is not None:
+        probe = probe.where(target.c[column_now].is_not(None))
     try:
-        held = _holds_data(connection, probe, name, dropped, operation.schema)
+        held = _holds_data(connection, probe, name, column_now, schema)
     except DBAPIError as exc:
         reason = driver_message(exc, env.settings.database_url)
         return DataLoss(revision, what, f"could not look into it: {reason}", known=False)
-    return DataLoss(revision, what, detail) if held else None
+    if held is None:
+        if lineage.unsure is None:
+            return None  # not in the database: the drop fails, nothing is lost
+        return DataLoss(
+            revision,
+            what,
+            f"not in the database now, but {lineage.unsure} before it",
+            known=False,
+        )
+    if not held:
+        return None
+    if (name, column_now) != (operation.table_name, dropped):
+        now = f"table {name}" if dropped is None else f"column {name}.{column_now}"
+        detail = f"{detail}, as {now} now"
+    return DataLoss(revision, what, detail)
 
 
-def _sql_text(sql: Any) -> str | None:
-    """The SQL of an ``op.execute`` when it drops or deletes data, else None."""
-    if isinstance(sql, TextClause):
-        sql = sql.text
-    if isinstance(sql, str):
-        return sql if _DELETES.search(sql) else None
-    if getattr(sql, "is_delete", False):
-        return str(sql)
-    return None
+def _quoted(sql: str) -> str:
+    return repr(" ".join(sql.split())[:60])
 
 
 def _holds_data(
     connection: Connection, probe: Select[Any], name: str, dropped: str | None, schema: str | None
-) -> bool:
-    """Whether ``probe`` finds a row; a table or column that does not exist holds none."""
+) -> bool | None:
+    """Whether ``probe`` finds a row; None when the table or column does not exist."""
     try:
         return connection.execute(probe).first() is not None
     except DBAPIError:
         connection.rollback()
         inspector = inspect(connection)
         if not inspector.has_table(name, schema=schema):
-            return False
+            return None
         if dropped is not None and dropped not in {
             c["name"] for c in inspector.get_columns(name, schema=schema)
         }:
-            return False
+            return None
         raise
     finally:
         connection.rollback()

@@ -7,6 +7,7 @@ import io
 import linecache
 import os
 import re
+import signal
 import sys
 import time
 import traceback
@@ -53,9 +54,11 @@ from manage.errors import (
     DiscoveryError,
     ManageError,
     MigrationError,
+    MigrationStoppedError,
     MultipleHeadsError,
     RevisionNotFoundError,
 )
+from manage.light.signals import Terminated
 
 if TYPE_CHECKING:
     from manage.core.questions import Questioner
@@ -181,7 +184,9 @@ class MigrationEnvironment:
                 f"Cannot read migration file {self.relative(exc.filename)}: permission denied. "
                 "Let the user running manage read it."
             ) from exc
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:  # issue 12 point 5 (safety1): sys.exit() too
+            if isinstance(exc, Terminated):
+                raise
             raise MigrationError(
                 f"Loading migration file {self._failing_file(exc)} failed: "
                 f"{describe_exception(exc)}. Fix the file."
@@ -202,6 +207,10 @@ class MigrationEnvironment:
 
     def _check(self, scripts: list[Script]) -> None:
         """Duplicate ids, missing functions, and ids that point nowhere, named by file."""
+        for script in scripts:  # issue 12 point 4 (safety1): ids Alembic reads as keywords
+            where = self.relative(script.path)
+            if problem := revisions.reserved_id_problem(script.revision, where, Path(where).stem):
+                raise MigrationError(problem)
         by_id: dict[str, list[Script]] = {}
         for script in scripts:
             by_id.setdefault(script.revision, []).append(script)
@@ -473,6 +482,13 @@ class MigrationEnvironment:
         by_id = {step.revision: step for step in steps}
         running: list[Step] = []
         executed: list[str] = []  # the statements of the migration now running
+        committed: list[int] = [0]  # how many of them committed (an autocommit block)
+        finished: list[Step] = []  # recorded, reported done once its transaction committed
+
+        def report_finished() -> None:  # issue 12 point 7: "OK" only after COMMIT succeeded
+            while finished:
+                on_done(finished.pop(0))
+
         clock: list[tuple[datetime, float]] = []  # when the migration now running started
 
         def migrations_fn(heads: Any, _context: MigrationContext) -> Iterator[Any]:
@@ -486,14 +502,17 @@ class MigrationEnvironment:
             else:
                 alembic_steps = self.script._downgrade_revs(target, heads)
             for alembic_step in alembic_steps:
+                report_finished()  # Alembic asks for the next step after the commit
                 step = by_id.get(alembic_step.revision.revision) or self._step(
                     alembic_step.revision, direction
                 )
                 running.append(step)
                 executed.clear()
+                committed[0] = 0
                 on_start(step)
                 clock[:] = [(_utcnow(), time.monotonic())]
                 yield alembic_step
+            report_finished()
 
         def on_version_apply(
             ctx: MigrationContext,
@@ -519,10 +538,17 @@ class MigrationEnvironment:
                     )
                 clock.clear()
             if not fake and running:
-                on_done(running[-1])
+                finished.append(running[-1])
 
-        def after_execute(*args: Any) -> None:
-            executed.append(args[2])  # (connection, cursor, statement, ...)
+        def after_execute(conn: Connection, *args: Any) -> None:
+            executed.append(args[1])  # (connection, cursor, statement, ...)
+            if conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+                committed[0] = len(executed)  # inside op.get_context().autocommit_block()
+
+        def on_begin(_conn: Connection) -> None:
+            # A transaction begun mid-migration: the one before it committed (autocommit_block()
+            # commits what ran before it). The "commit" event comes before the COMMIT itself.
+            committed[0] = len(executed)
 
         if connection.in_transaction() and not in_transaction:
             connection.commit()
@@ -538,6 +564,7 @@ class MigrationEnvironment:
                     f"{driver_message(exc, self.settings.database_url)}. {fix}"
                 ) from None
         event.listen(connection, "after_cursor_execute", after_execute)
+        event.listen(connection, "begin", on_begin)
         try:
             with EnvironmentContext(
                 self.config,
@@ -560,17 +587,26 @@ class MigrationEnvironment:
                     env.run_migrations()
         except (RevisionError, alembic_util.CommandError) as exc:
             if running:  # raised by an operation of the migration, e.g. a MySQL alter_column
-                raise self._failure(exc, running[-1], executed) from exc
+                raise self._failure(exc, running[-1], executed, committed[0]) from exc
             raise MigrationError(
                 f"{_sentence(exc)}. Check the target with 'manage showmigrations'."
             ) from exc
-        except Exception as exc:
-            raise self._failure(exc, running[-1] if running else None, executed) from exc
+        except (KeyboardInterrupt, Terminated) as exc:  # issue 12 point 8: say what stayed
+            step = running[-1] if running else None
+            stopped = self._failure(exc, step, executed, committed[0])
+            code = exc.code if isinstance(exc, Terminated) else 128 + signal.SIGINT
+            raise MigrationStoppedError(
+                str(stopped), exit_code=int(code or 1), stopped_by=exc
+            ) from None
+        except (Exception, SystemExit) as exc:  # issue 12 point 5 (safety1): sys.exit() too
+            step = running[-1] if running else None
+            raise self._failure(exc, step, executed, committed[0]) from exc
         finally:
             event.remove(connection, "after_cursor_execute", after_execute)
+            event.remove(connection, "begin", on_begin)
 
     def _failure(
-        self, exc: Exception, step: Step | None, executed: Sequence[str]
+        self, exc: BaseException, step: Step | None, executed: Sequence[str], committed: int = 0
     ) -> MigrationError:
         """Name the migration, its file and line, the operation, and the database's error; say
         what state the database is left in and how to go on."""
@@ -591,17 +627,43 @@ class MigrationEnvironment:
             reason = describe_exception(exc)
         unapply = step is not None and step.direction == "unapply"
         action = "unapplying" if unapply else "applying"
+        stopped = isinstance(exc, KeyboardInterrupt | Terminated)
+        if stopped:  # SIGINT, SIGTERM: the run was stopped, the migration did not fail
+            name = signal.Signals(getattr(exc, "signum", signal.SIGINT)).name
+            failed, reason, error = f"was stopped ({name})", "", "it stopped"
+        else:
+            failed, error = "failed", "the error"
         left_at = self._left_at(step)
         rights = _rights_fix(exc, self.settings.dialect_name)
-        if self.settings.dialect_name not in ("mysql", "mariadb"):
+        undo = (
+            f"The database still records {left_at}: undo those statements by hand (or finish "
+            "the migration by hand and record it with "
+            f"'manage migrate {step.revision if step else 'TARGET'} --fake'), fix the "
+            "migration, then run migrate again."
+        )
+        mysql = self.settings.dialect_name in ("mysql", "mariadb")
+        if committed and not mysql:  # issue 12 point 6: what an autocommit block committed
+            control = {"BEGIN", "COMMIT"}  # SQLite's, issued by manage itself
+            stays = "; ".join(_short(s) for s in executed[:committed] if s.upper() not in control)
+            rest = "; ".join(_short(s) for s in executed[committed:] if s.upper() not in control)
+            after = (
+                " What ran before and inside op.get_context().autocommit_block() was committed "
+                f"and stays: {stays}. The rest of it was rolled back"
+                f"{f' ({rest})' if rest else ''}. {undo}"
+            )
+        elif not mysql:
             after = (
                 f" Its changes were rolled back; the database stays at {left_at}. "
                 f"{rights or 'Fix the migration and run migrate again.'}"
             )
-        elif not executed:
-            after = (
-                f" No statement of it ran; the database stays at {left_at}. "
-                f"{rights or 'Fix the migration and run migrate again.'}"
+        elif not executed:  # an earlier, failed or stopped, run may have left some
+            after = f" No statement of it ran this time; the database records {left_at}. " + (
+                rights
+                or "If an earlier run of it failed or was stopped, what that run's "
+                "statements did stays applied (its message listed them): undo them by hand, "
+                f"or finish them and record the migration with 'manage migrate "
+                f"{step.revision if step else 'TARGET'} --fake'. Otherwise fix the "
+                "migration and run migrate again."
             )
         else:
             ran = "; ".join(_short(statement) for statement in executed)
@@ -612,7 +674,13 @@ class MigrationEnvironment:
                 f"'manage migrate {step.revision if step else 'TARGET'} --fake'), fix the "
                 "migration, then run migrate again."
             )
-        return MigrationError(f"{where} failed while {action}{operation}: {reason}.{after}")
+        said = f"{where} {failed} while {action}{operation}"
+        if stopped:  # nothing to fix: going on is running it again
+            after = after.replace("before the error", f"before {error}")
+            after = after.replace("Fix the migration and run migrate again.", "Run migrate again.")
+            after = after.replace(", fix the migration, then run", ", then run")
+            return MigrationError(f"{said}.{after}")
+        return MigrationError(f"{said}: {reason}.{after}")
 
     def _left_at(self, step: Step | None) -> str:
         """The revision the version table records after ``step`` failed."""
@@ -779,6 +847,8 @@ class MigrationEnvironment:
             if head is not None:
                 try:
                     self.run(connection, self.plan((), head), head, in_transaction=rollback)
+                except MigrationStoppedError as exc:  # a throwaway database: just unwind
+                    raise exc.stopped_by from None
                 except MigrationError as exc:
                     raise MigrationError(
                         f"Replaying the migration history into a shadow database failed: {exc}"

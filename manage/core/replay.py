@@ -68,11 +68,17 @@ class Recorded:
     operation: ops.MigrateOperation
 
 
-def record(script: Script, dialect_name: str, direction: Direction = "upgrade") -> list[Recorded]:
+def record(
+    script: Script,
+    dialect_name: str,
+    direction: Direction = "upgrade",
+    bound_sql: list[str] | None = None,
+) -> list[Recorded]:
     """Run ``script``'s upgrade (or downgrade) against a recorder and return its operations.
 
     Nothing touches a database: ``op.get_bind()`` is Alembic's offline connection, and code
-    that reads the database fails, which is reported as an UnreplayableError.
+    that reads the database fails, which is reported as an UnreplayableError. The data
+    statements sent through ``op.get_bind()`` are added to ``bound_sql`` when given.
     """
     recorded: list[Recorded] = []
     buffer = io.StringIO()  # what the migration sends through op.get_bind() lands here
@@ -116,6 +122,8 @@ def record(script: Script, dialect_name: str, direction: Direction = "upgrade") 
     finally:
         operations._remove_proxy()
     for statement in _statements(buffer.getvalue()):
+        if bound_sql is not None:  # issue 12 point 2 (safety1): the data-loss guard reads them
+            bound_sql.append(statement)
         if not _data_only(statement) and not _TYPE_DDL.match(statement):
             raise UnreplayableError(
                 f"Migration {script.revision} runs {_describe(ops.ExecuteSQLOp(statement))} "

@@ -15,6 +15,9 @@ from manage.core.safety import describe_enum_change, destructive, enum_values
 MAX_REVISION_ID_LENGTH = 32
 """Alembic's version table stores ids in VARCHAR(32); longer ids break plain Alembic databases."""
 
+RESERVED_IDS = frozenset({"", "head", "heads", "base", "zero", "current"})
+"""Words Alembic (and ``manage migrate``) read as a position in the history, not as an id."""
+
 NUMBER_WIDTH = 4
 MAX_NAME_LENGTH = MAX_REVISION_ID_LENGTH - NUMBER_WIDTH - 1
 _NUMBERED = re.compile(r"^(\d{4,})_")
@@ -49,6 +52,30 @@ def name_problem(name: str) -> str | None:
             f"{MAX_NAME_LENGTH} so that the revision id fits Alembic's VARCHAR(32) version column."
         )
     return None
+
+
+def reserved_id_problem(rev_id: object, where: str, stem: str) -> str | None:
+    """Why ``rev_id`` (the ``revision`` of migration file ``where``, named ``stem``) cannot be
+    a revision id because Alembic reads it as a keyword; None when it can."""
+    if not isinstance(rev_id, str) or rev_id.strip() not in RESERVED_IDS:
+        return None
+    return (
+        f"Migration {where} has revision = {rev_id!r}, which Alembic reads as a keyword "
+        "(head, heads, base, zero, current, or empty), not as a migration. Use the file's name "
+        f"without .py, {stem!r} (and fix any down_revision that points at it)."
+    )
+
+
+def too_long_id_problem(rev_id: str, where: str, version_table: str) -> str | None:
+    """Why ``rev_id`` does not fit the version table's ``version_num`` column; None if it does."""
+    if len(rev_id) <= MAX_REVISION_ID_LENGTH:
+        return None
+    return (
+        f"Migration {where} has revision = {rev_id!r} ({len(rev_id)} characters), longer than "
+        f"the {MAX_REVISION_ID_LENGTH} that the version table {version_table} holds: "
+        "PostgreSQL and MariaDB refuse to record it. Shorten it (and fix any down_revision "
+        "that points at it)."
+    )
 
 
 def next_number(revision_ids: Iterable[str]) -> int:

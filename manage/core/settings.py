@@ -16,6 +16,7 @@ from typing import Any
 
 from manage.errors import DiscoveryError, ManageError, SettingsError
 from manage.light.project import SETTING_NAMES
+from manage.light.signals import Terminated
 
 ModelsSpec = str | tuple[str, ...] | object
 """An import path ``module[:attr]``, several, or (from a settings module) the object itself."""
@@ -403,7 +404,9 @@ def import_module(name: str, *, what: str, error: type[ManageError] = DiscoveryE
         raise error(
             f"Importing {what} '{name}' failed: {describe_exception(exc)}. Fix the import error."
         ) from exc
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # sys.exit() in project code is an error too
+        if isinstance(exc, Terminated):
+            raise
         raise error(
             f"Importing {what} '{name}' failed: {describe_exception(exc)}. Fix the error."
         ) from exc
@@ -425,7 +428,8 @@ def import_string(path: str, *, what: str, error: type[ManageError] = DiscoveryE
 
 
 def describe_exception(exc: BaseException) -> str:
-    """``SomeError: message (file, line N)``: one line, pointing at the deepest frame."""
+    """``SomeError: message (file, line N)``: one line, pointing at the deepest frame
+    (``it called sys.exit(0) (file, line N)`` for a ``SystemExit``)."""
     if isinstance(exc, SyntaxError):
         where = f" ({exc.filename}, line {exc.lineno})" if exc.filename else ""
         return f"SyntaxError: {exc.msg}{where}"
@@ -434,8 +438,19 @@ def describe_exception(exc: BaseException) -> str:
     if frames:
         last = frames[-1]
         where = f" ({last.filename}, line {last.lineno})"
+    if isinstance(exc, SystemExit):
+        return f"it called sys.exit({exc.code!r}){where}"
     message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     return f"{type(exc).__name__}: {message}{where}" if message else f"{type(exc).__name__}{where}"
+
+
+def project_exit(exc: SystemExit) -> ManageError:
+    """The error for a ``sys.exit()`` that project code (a migration, the models, a callable a
+    setting names) called while manage ran: manage does not stop quietly with its code."""
+    return ManageError(
+        f"Project code stopped manage: {describe_exception(exc)}. Remove the sys.exit() call "
+        "(raise an exception to fail)."
+    )
 
 
 # -- the loader's pieces that manage init and the project commands reuse ----------------------

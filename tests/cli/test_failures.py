@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
 import sqlalchemy as sa
 
 from tests.cli.test_history import history
@@ -202,3 +203,101 @@ def test_an_alembic_error_inside_a_migration_is_a_migration_failure(
         "0002_isbn --fake'), fix the migration, then run migrate again.\n"
     )
     assert project.version() == {"0001_author"}
+
+
+AUTOCOMMIT = '''
+"""autocommit"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0002_autocommit"
+down_revision = "0001_author"
+
+
+def upgrade() -> None:
+    op.create_table("tag", sa.Column("id", sa.Integer, primary_key=True))
+    with op.get_context().autocommit_block():
+        op.execute("CREATE INDEX{concurrently} ix_author_id ON author (id)")
+    op.execute("INSERT INTO tag (id) VALUES (1)")
+    op.execute("INSERT INTO no_such_table (id) VALUES (1)")
+
+
+def downgrade() -> None:
+    op.drop_index("ix_author_id", "author")
+    op.drop_table("tag")
+'''
+
+
+@pytest.mark.parametrize("dialect", ["postgresql", "sqlite"])
+def test_a_failure_after_an_autocommit_block_says_what_committed(project: Project) -> None:
+    """autocommit_block() commits the migration's transaction so far, then runs its block in
+    autocommit: those statements stay, and the message lists them."""
+    concurrently = " CONCURRENTLY" if project.dialect == "postgresql" else ""
+    project.write("migrations/0001_author.py", FIRST)
+    project.write("migrations/0002_autocommit.py", AUTOCOMMIT.format(concurrently=concurrently))
+
+    result = project.run("migrate")
+
+    assert result.exit_code == 3
+    error = result.stderr
+    assert "Its changes were rolled back" not in error
+    assert (
+        " What ran before and inside op.get_context().autocommit_block() was committed and "
+        "stays: CREATE TABLE tag ("
+    ) in error
+    assert (
+        f"CREATE INDEX{concurrently} ix_author_id ON author (id). The rest of it was rolled back "
+        "(INSERT INTO tag (id) VALUES (1)). The database still records 0001_author: undo those "
+        "statements by hand (or finish the migration by hand and record it with 'manage migrate "
+        "0002_autocommit --fake'), fix the migration, then run migrate again.\n"
+    ) in error, error
+    assert project.version() == {"0001_author"}
+    assert "tag" in project.tables()
+
+
+DEFERRED = '''
+"""deferred"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0002_deferred"
+down_revision = "0001_author"
+
+
+def upgrade() -> None:
+    op.create_table(
+        "book",
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("author_id", sa.Integer),
+        sa.ForeignKeyConstraint(
+            ["author_id"], ["author.id"], deferrable=True, initially="DEFERRED"
+        ),
+    )
+    op.execute("INSERT INTO book (id, author_id) VALUES (1, 42)")
+
+
+def downgrade() -> None:
+    op.drop_table("book")
+'''
+
+
+@pytest.mark.parametrize("dialect", ["postgresql"])
+def test_a_failure_at_commit_prints_no_ok(project: Project) -> None:
+    """A deferred foreign key is checked at COMMIT: the migration is not OK before that."""
+    project.write("migrations/0001_author.py", FIRST)
+    project.write("migrations/0002_deferred.py", DEFERRED)
+
+    result = project.run("migrate")
+
+    assert result.exit_code == 3
+    assert result.stdout.splitlines()[-2:] == [
+        "  Applying 0001_author... OK",
+        "  Applying 0002_deferred...",
+    ]
+    assert result.stderr.startswith("Error: Migration 0002_deferred (migrations/0002_deferred.py")
+    assert 'violates foreign key constraint "book_author_id_fkey"' in result.stderr
+    assert "Its changes were rolled back; the database stays at 0001_author." in result.stderr
+    assert project.version() == {"0001_author"}
+    assert "book" not in project.tables()

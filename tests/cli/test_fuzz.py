@@ -123,3 +123,79 @@ def test_any_database_url_never_shows_its_password(
         pieces = {piece for piece in password.split("@") if len(piece) >= 5}  # a part shown
         for secret in {password, shown} | pieces:
             assert secret not in result.output, (url, result.output)
+
+
+RESERVED_IDS = ["", " ", "head", "heads", "base", "zero", "current"]
+
+
+@FUZZ
+@given(
+    rev_id=st.one_of(
+        st.sampled_from(RESERVED_IDS),
+        TYPED,
+        st.integers(),
+        st.none(),
+        st.builds(
+            lambda w, s: w + s,
+            st.sampled_from(RESERVED_IDS),
+            st.sampled_from(["+1", "-1", "@x", "~"]),
+        ),
+    )
+)
+@example(rev_id="base")  # once an AssertionError from inside Alembic
+@example(rev_id="")  # once planned an unapply of everything
+def test_any_revision_id(history: Project, rev_id: object) -> None:
+    """Whatever a migration's ``revision`` is, no traceback; a reserved word is refused,
+    naming the file."""
+    migration = MIGRATION.format(rev="0003_c", down="0002_b")
+    history.write(
+        "migrations/0003_c.py", migration.replace('revision = "0003_c"', f"revision = {rev_id!r}")
+    )
+    try:
+        for command in (("showmigrations",), ("migrate", "--plan"), ("migrate",)):
+            result = history.run(*command)
+            assert_clean(result)
+            if isinstance(rev_id, str) and rev_id.strip() in RESERVED_IDS:
+                assert result.exit_code == 3
+                assert "migrations/0003_c.py has revision = " in result.stderr
+    finally:
+        (history.root / "migrations/0003_c.py").unlink()
+        (history.root / "db.sqlite3").unlink(missing_ok=True)
+
+
+EXIT_CODES = st.one_of(st.integers(min_value=-(2**31), max_value=2**31), st.none(), TYPED)
+
+
+@FUZZ
+@given(code=EXIT_CODES, where=st.sampled_from(["models", "migration"]))
+@example(code=0, where="models")  # a commit hook running makemigrations --check passed
+@example(code=0, where="migration")  # migrate printed Applying... and exited 0
+def test_any_exit_code_of_project_code_is_an_error(
+    history: Project, code: object, where: str
+) -> None:
+    """sys.exit(anything) in the models or a migration: exit 3, never the code chosen."""
+    models = history.root / "shop/models.py"
+    original = models.read_text()
+    exiting = "import sys\nsys.exit(" + repr(code) + ")\n"
+    if where == "models":
+        models.write_text(original + exiting)
+        commands: tuple[tuple[str, ...], ...] = (("makemigrations", "--check"),)
+    else:
+        history.write(
+            "migrations/0003_c.py",
+            MIGRATION.format(rev="0003_c", down="0002_b").replace(
+                "def upgrade() -> None:\n",
+                "def upgrade() -> None:\n    " + exiting.replace("\n", "; ", 1),
+            ),
+        )
+        commands = (("migrate",),)
+    try:
+        for command in commands:
+            result = history.run(*command)
+            assert_clean(result)
+            assert result.exit_code == 3, result.output
+            assert "sys.exit(" in result.stderr
+    finally:
+        models.write_text(original)
+        (history.root / "migrations/0003_c.py").unlink(missing_ok=True)
+        (history.root / "db.sqlite3").unlink(missing_ok=True)

@@ -4,7 +4,6 @@ unnamed constraints are warned about."""
 from __future__ import annotations
 
 import subprocess
-from pathlib import Path
 
 from tests.conftest import BIN, Project
 
@@ -128,23 +127,18 @@ def test_a_failing_formatter_is_a_notice(sqlite_project: Project) -> None:
     )
 
 
-def test_without_ruff_an_unused_sa_import_is_dropped(tmp_path: Path) -> None:
+def test_without_ruff_an_unused_sa_import_is_dropped() -> None:
     """With black alone (no ruff check --fix), a drop-only migration keeps no unused import."""
     from manage.core.formatting import _drop_unused_sa
 
-    migration = tmp_path / "0002_drop.py"
-    migration.write_text(
+    migration = (
         "import sqlalchemy as sa\nfrom alembic import op\n\n\ndef upgrade() -> None:\n"
         '    op.drop_table("tag")\n'
     )
-    kept = tmp_path / "0003_add.py"
-    kept.write_text(
+    kept = (
         "import sqlalchemy as sa\nfrom alembic import op\n\n\ndef upgrade() -> None:\n"
         '    op.add_column("tag", sa.Column("x", sa.Integer()))\n'
     )
 
-    _drop_unused_sa(migration)
-    _drop_unused_sa(kept)
-
-    assert "import sqlalchemy" not in migration.read_text()
-    assert "import sqlalchemy as sa" in kept.read_text()
+    assert "import sqlalchemy" not in _drop_unused_sa(migration)
+    assert "import sqlalchemy as sa" in _drop_unused_sa(kept)

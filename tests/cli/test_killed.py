@@ -91,3 +91,76 @@ def test_a_killed_migrate_leaves_no_lock_and_nothing_half_recorded(project: Proj
     assert again.stdout.splitlines()[-1] == "  Applying 0004_slow... OK"
     assert project.version() == {"0004_slow"}
     assert audit_rows(project) == ["0001_audit_log", "0002_author", "0003_book", "0004_slow"]
+
+
+SLEEPS_AFTER_DDL = '''
+"""sleeps"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0004_sleeps"
+down_revision = "0003_book"
+
+
+def upgrade() -> None:
+    op.create_table("slow", sa.Column("id", sa.Integer, primary_key=True))
+    op.execute("SELECT SLEEP(30)")
+
+
+def downgrade() -> None:
+    op.drop_table("slow")
+'''
+
+
+def sleeping_in_mariadb(project: Project) -> bool:
+    engine = project.engine()
+    with engine.connect() as connection:
+        found = connection.exec_driver_sql(
+            "SELECT count(*) FROM information_schema.processlist "
+            "WHERE db = DATABASE() AND info LIKE 'SELECT SLEEP%%'"
+        ).scalar()
+    engine.dispose()
+    return bool(found)
+
+
+@pytest.mark.parametrize("dialect", ["mariadb"])
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_stopped_migrate_says_what_stayed_applied(project: Project, signum: int) -> None:
+    """MariaDB commits DDL itself: a run stopped after CREATE TABLE leaves the table, and says so
+    as a failing migration does, keeping the signal's exit code."""
+    write_audited_history(project)
+    assert project.run("migrate").exit_code == 0
+    project.write("migrations/0004_sleeps.py", SLEEPS_AFTER_DDL)
+
+    run = start(["--no-color", "migrate"], project.root, project.root / "stopped", {**os.environ})
+    wait_for(lambda: sleeping_in_mariadb(project))
+    run.send_signal(signum)
+    assert run.wait(timeout=30) == 128 + signum
+    err = (project.root / "stopped.err").read_text()
+
+    name = signal.Signals(signum).name
+    assert err.startswith(
+        f"Error: Migration 0004_sleeps (migrations/0004_sleeps.py, line 12) was stopped ({name}) "
+        'while applying op.execute("SELECT SLEEP(30)"). MySQL/MariaDB cannot roll back DDL, so '
+        "what these statements of it did before it stopped stays applied: CREATE TABLE `slow` ("
+    ), err
+    assert err.endswith(
+        "The database still records 0003_book: undo those statements by hand (or finish them "
+        "and record the migration with 'manage migrate 0004_sleeps --fake'), then run migrate "
+        "again.\n"
+    ), err
+    assert "Traceback" not in err
+    assert project.version() == {"0003_book"}
+    assert "slow" in project.tables()
+
+    again = project.run("migrate")  # CREATE TABLE slow fails now: the advice fits that
+
+    assert again.exit_code == 3
+    assert again.stderr.endswith(
+        "No statement of it ran this time; the database records 0003_book. If an earlier run "
+        "of it failed or was stopped, what that run's statements did stays applied (its "
+        "message listed them): undo them by hand, or finish them and record the migration "
+        "with 'manage migrate 0004_sleeps --fake'. Otherwise fix the migration and run migrate "
+        "again.\n"
+    ), again.stderr
