@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlalchemy import Column, Enum
+from sqlalchemy import Column, Enum, Identity
 from sqlalchemy.sql.schema import DefaultClause
 from sqlalchemy.types import TypeDecorator
 
@@ -58,7 +58,10 @@ def server_default_changed(
 ) -> bool | None:
     """Alembic's ``compare_server_default`` hook. None (Alembic decides) for computed and
     identity columns; False for the serial primary key, whose sequence default the models
-    leave to the database."""
+    leave to the database, and for an identity column where the database keeps no identity to
+    compare (SQLite, MariaDB: Alembic would report its ``Identity`` as a change every time)."""
+    if isinstance(metadata_default, Identity):
+        return None if isinstance(_inspected_column.server_default, Identity) else False
     if metadata_default is not None and not isinstance(metadata_default, DefaultClause):
         return None
     if metadata_default is None and metadata_column.table._autoincrement_column is metadata_column:

@@ -47,6 +47,7 @@ from manage.core.replay import (
     replay_cached,
     save_tables_apart,
 )
+from manage.core.runnable import make_runnable
 from manage.core.settings import Settings, cache_dir, describe_exception
 from manage.errors import (
     DatabaseError,
@@ -826,6 +827,7 @@ class MigrationEnvironment:
             for container in (*script.upgrade_ops_list, *script.downgrade_ops_list):
                 _tables_first_and_last(container)
                 _enum_value_changes(container, connection.dialect.name)
+                make_runnable(container, connection.dialect.name)  # issue 16: core/runnable.py
             operations: list[revisions.Operation] = []
             for upgrade_ops in script.upgrade_ops_list:
                 operations.extend(revisions.describe(upgrade_ops))
@@ -1079,6 +1081,7 @@ def _generated(
     dialect_name: str,
 ) -> Generated:
     _enum_value_changes(upgrade_ops, dialect_name)  # as makemigrations writes them
+    make_runnable(upgrade_ops, dialect_name)  # issue 16: core/runnable.py
     operations = revisions.describe(upgrade_ops)
     rev_id = None
     if operations:

@@ -39,6 +39,7 @@ from sqlalchemy.sql.elements import TextClause
 from sqlalchemy.types import TypeDecorator
 
 from manage.core.defaults import enum_values_changed, server_default_changed
+from manage.core.runnable import unnamed_foreign_key
 from manage.errors import MigrationError
 
 Direction = Literal["upgrade", "downgrade"]
@@ -428,8 +429,11 @@ def _discard_named(table: Table, name: str | None) -> bool:
             if isinstance(constraint, ForeignKeyConstraint):
                 for element in constraint.elements:
                     element.parent.foreign_keys.discard(element)
+                    table.foreign_keys.discard(element)  # issue 16: else it stays listed
             return True
-    return False
+    # issue 16: an unnamed foreign key, dropped by the name the database gave it
+    unnamed = unnamed_foreign_key(table, name)
+    return unnamed is not None and _discard_named(table, unnamed)
 
 
 def _add_constraint(state: SchemaState, op: ops.AddConstraintOp) -> None:

@@ -29,6 +29,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from manage.core.database import shadow_connection
+from manage.core.defaults import enum_values_changed, server_default_changed
 from manage.core.discovery import include_object_filter, load_metadata
 from manage.core.environment import MigrationEnvironment
 from manage.core.history import HISTORY_TABLE
@@ -99,11 +100,20 @@ def _table(connection: sa.Connection, name: str) -> sa.Table:
 
 
 def _insert(project: Project, rows: dict[str, list[dict[str, Any]]]) -> None:
+    """Insert through the models' tables, as the application would (Python-side defaults and
+    sequences fire)."""
+    forget_modules(project.root)
+    metadata = load_metadata(load_settings(cwd=project.root))
+    tables = {
+        key: table
+        for m in (metadata if isinstance(metadata, tuple) else (metadata,))
+        for key, table in m.tables.items()
+    }
     engine = project.engine()
     try:
         with engine.begin() as connection:
             for name, items in rows.items():
-                connection.execute(_table(connection, name).insert(), items)
+                connection.execute(tables[name].insert(), items)
     finally:
         engine.dispose()
 
@@ -154,14 +164,21 @@ def _leftovers(project: Project) -> list[str]:
                 )
                 left += [f"type {row[0]}" for row in types]
             if project.dialect != "sqlite":
-                left += [f"sequence {name}" for name in inspector.get_sequence_names()]
+                left += [
+                    f"sequence {name}"
+                    for name in inspector.get_sequence_names()
+                    if not name.startswith(HISTORY_TABLE)  # its id's own sequence
+                ]
             return left
     finally:
         engine.dispose()
 
 
 def _diffs(project: Project) -> list[Any]:
-    """Alembic's ``compare_metadata`` of the real database and the models."""
+    """Alembic's ``compare_metadata`` of the real database and the models, types and server
+    defaults compared with the hooks manage configures (``core/defaults.py``): Alembic's own
+    spelling rules report MariaDB's ``current_timestamp()`` for ``func.now()`` and an
+    ``Identity`` SQLite and MariaDB do not keep as changes every time."""
     forget_modules(project.root)
     settings = load_settings(cwd=project.root)
     metadata = load_metadata(settings)
@@ -180,8 +197,8 @@ def _diffs(project: Project) -> list[Any]:
             context = MigrationContext.configure(
                 connection,
                 opts={
-                    "compare_type": True,
-                    "compare_server_default": True,
+                    "compare_type": enum_values_changed,
+                    "compare_server_default": server_default_changed,
                     "include_schemas": bool(schemas),
                     "include_name": include_name,
                     "target_metadata": metadata,

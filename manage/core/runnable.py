@@ -1,0 +1,178 @@
+"""Generated operations that run both ways: every constraint named, drops in an order the
+database accepts, casts PostgreSQL cannot make by itself written out (issue 16).
+
+Alembic's autogenerate writes ``create_foreign_key(None, ...)`` for a constraint the models leave
+unnamed and ``drop_constraint(None, ...)`` in the downgrade, which cannot run (and SQLite's batch
+mode refuses both: "Constraint must have a name"). Django names every constraint; so does this:
+each gets the name PostgreSQL would give it (``<table>_<columns>_key`` / ``_fkey``), on every
+dialect, so the upgrade and the downgrade agree on it.
+
+Called on each upgrade and downgrade container of a migration being written, after the
+operations are ordered (``environment._tables_first_and_last``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from alembic.autogenerate import render, renderers
+from alembic.autogenerate.api import AutogenContext
+from alembic.operations import ops
+from sqlalchemy import Enum, ForeignKeyConstraint, Table, UniqueConstraint
+from sqlalchemy.types import TypeDecorator
+
+_LABELS = {"foreignkey": "fkey", "unique": "key"}
+
+
+def make_runnable(container: ops.OpContainer, dialect_name: str) -> None:
+    """Rewrite ``container`` (an upgrade or downgrade) in place so that it runs."""
+    for item in _walk(container.ops):
+        _name_constraint(item)
+    if dialect_name == "postgresql":
+        _replace(container, _cast_from_enum)
+    _drops_in_order(container, dialect_name)
+
+
+def constraint_name(table: str, columns: Sequence[str], label: str) -> str:
+    """The name PostgreSQL gives an unnamed constraint (``makeObjectName``: ``<table>_<columns>_
+    <label>``, the longer part shortened so the whole fits 63 bytes)."""
+    name1, name2 = table, "_".join(columns)
+    available = 63 - (len(label) + 1) - 1
+    keep1, keep2 = len(name1), len(name2)
+    while keep1 + keep2 > available:
+        if keep1 > keep2:
+            keep1 -= 1
+        else:
+            keep2 -= 1
+    return f"{name1[:keep1]}_{name2[:keep2]}_{label}"
+
+
+def _walk(items: Sequence[ops.MigrateOperation]) -> Iterator[ops.MigrateOperation]:
+    for item in items:
+        if isinstance(item, ops.OpContainer):
+            yield from _walk(item.ops)
+        else:
+            yield item
+
+
+def _name_constraint(item: ops.MigrateOperation) -> None:
+    if isinstance(item, ops.CreateForeignKeyOp) and item.constraint_name is None:
+        item.constraint_name = constraint_name(item.source_table, item.local_cols, "fkey")
+    elif isinstance(item, ops.CreateUniqueConstraintOp) and item.constraint_name is None:
+        item.constraint_name = constraint_name(item.table_name, item.columns, "key")
+    elif isinstance(item, ops.DropConstraintOp) and item.constraint_name is None:
+        label = _LABELS.get(item.constraint_type or "")
+        if label is None or item._reverse is None:
+            return
+        constraint: Any = item._reverse.to_constraint()
+        if isinstance(constraint, ForeignKeyConstraint | UniqueConstraint):
+            columns = [c.name for c in constraint.columns]
+            item.constraint_name = constraint_name(item.table_name, columns, label)
+
+
+def _replace(
+    container: ops.OpContainer,
+    change: Callable[[ops.MigrateOperation], ops.MigrateOperation],
+) -> None:
+    """Put ``change(op)`` in the place of each operation of ``container``, however deep."""
+    for position, item in enumerate(container.ops):
+        if isinstance(item, ops.OpContainer):
+            _replace(item, change)
+        else:
+            container.ops[position] = change(item)
+
+
+def _enum_of(type_: Any) -> Enum | None:
+    if isinstance(type_, TypeDecorator):
+        type_ = type_.impl
+    return type_ if isinstance(type_, Enum) and type_.native_enum else None
+
+
+class CastingAlterColumnOp(ops.AlterColumnOp):
+    """An ``alter_column`` rendered with its ``postgresql_using`` cast, which Alembic's own
+    renderer leaves out."""
+
+    @classmethod
+    def cast(cls, op: ops.AlterColumnOp, using: str) -> CastingAlterColumnOp:
+        new = cls.__new__(cls)
+        new.__dict__.update(op.__dict__)
+        new.kw = {**op.kw, "postgresql_using": using}
+        return new
+
+
+@renderers.dispatch_for(CastingAlterColumnOp)
+def _render_casting_alter_column(autogen: AutogenContext, op: CastingAlterColumnOp) -> str:
+    text: str = render._alter_column(autogen, op)
+    using = op.kw["postgresql_using"]
+    return f"{text[:-1]},\n{' ' * 4}postgresql_using={using!r},\n)"
+
+
+def _cast_from_enum(item: ops.MigrateOperation) -> ops.MigrateOperation:
+    """PostgreSQL casts a text column to an enum type only when told: ``USING col::type``."""
+    if not isinstance(item, ops.AlterColumnOp) or item.modify_type is None:
+        return item
+    if "postgresql_using" in item.kw or isinstance(item, CastingAlterColumnOp):
+        return item
+    new = _enum_of(item.modify_type)
+    old = _enum_of(item.existing_type)
+    if new is None or not new.name or old is not None:
+        return item
+    quoted = f'"{new.name}"' if new.name != new.name.lower() else new.name
+    target = f"{new.schema}.{quoted}" if new.schema else quoted
+    return CastingAlterColumnOp.cast(item, f"{item.column_name}::text::{target}")
+
+
+def _drops_in_order(container: ops.OpContainer, dialect_name: str) -> None:
+    """Indexes of a table the same container drops go with it, and on MySQL/MariaDB a foreign
+    key is dropped before an index it needs ("Cannot drop index ...: needed in a foreign key
+    constraint")."""
+    dropped = {
+        (op.table_name, op.schema) for op in container.ops if isinstance(op, ops.DropTableOp)
+    }
+
+    def kept(op: ops.MigrateOperation) -> bool:
+        if isinstance(op, ops.ModifyTableOps) and (op.table_name, op.schema) in dropped:
+            op.ops = [o for o in op.ops if not isinstance(o, ops.DropIndexOp)]
+            return bool(op.ops)
+        return not (isinstance(op, ops.DropIndexOp) and (op.table_name, op.schema) in dropped)
+
+    container.ops = [op for op in container.ops if kept(op)]
+    if dialect_name not in ("mysql", "mariadb"):
+        return
+    for item in container.ops:
+        if isinstance(item, ops.ModifyTableOps):
+            _foreign_keys_first(item)
+    _foreign_keys_first(container)
+
+
+def _foreign_keys_first(container: ops.OpContainer) -> None:
+    index_drops = [i for i, op in enumerate(container.ops) if isinstance(op, ops.DropIndexOp)]
+    fk_drops = [
+        op
+        for op in container.ops
+        if isinstance(op, ops.DropConstraintOp) and op.constraint_type == "foreignkey"
+    ]
+    if not index_drops or not fk_drops:
+        return
+    first = index_drops[0]
+    later = [op for op in container.ops[first:] if any(op is fk for fk in fk_drops)]
+    rest = [op for op in container.ops[first:] if not any(op is fk for fk in later)]
+    container.ops = [*container.ops[:first], *later, *rest]
+
+
+def unnamed_foreign_key(table: Table, name: str | None) -> str | None:
+    """For the in-memory replay: give the unnamed foreign key of ``table`` that a database
+    calls ``name`` (PostgreSQL ``<table>_<columns>_fkey``, MySQL/MariaDB ``<table>_ibfk_<n>``,
+    n counting the unnamed ones in the order they were made) a placeholder name, and return
+    it; None when there is none."""
+    if name is None:
+        return None
+    unnamed = [c for c in table.foreign_key_constraints if c.name is None]
+    unnamed.sort(key=lambda c: c._creation_order)
+    for number, constraint in enumerate(unnamed, start=1):
+        columns = [c.name for c in constraint.columns]
+        if name in (constraint_name(table.name, columns, "fkey"), f"{table.name}_ibfk_{number}"):
+            constraint.name = name
+            return name
+    return None
