@@ -35,8 +35,9 @@ from sqlalchemy.types import TypeDecorator
 
 from manage.core import history as migration_history
 from manage.core import insync, revisions
+from manage.core.compare_plugin import OPTIONS as SERVER_DEFAULTS
 from manage.core.database import driver_message
-from manage.core.defaults import enum_values_changed, server_default_changed
+from manage.core.defaults import enum_values_changed
 from manage.core.discovery import IncludeObject
 from manage.core.redact import redact
 from manage.core.replay import (
@@ -883,7 +884,7 @@ class MigrationEnvironment:
                 env.configure(
                     connection=connection,
                     target_metadata=metadata,
-                    compare_server_default=server_default_changed,
+                    **SERVER_DEFAULTS,  # issue 16: core/compare_plugin.py
                     compare_type=enum_values_changed,
                     include_object=include_object,
                     version_table=self.settings.version_table,

@@ -38,8 +38,9 @@ from sqlalchemy.schema import DefaultClause
 from sqlalchemy.sql.elements import TextClause
 from sqlalchemy.types import TypeDecorator
 
-from manage.core.defaults import enum_values_changed, server_default_changed
-from manage.core.runnable import unnamed_foreign_key
+from manage.core.compare_plugin import OPTIONS as SERVER_DEFAULTS
+from manage.core.defaults import enum_values_changed
+from manage.core.runnable import unnamed_constraint
 from manage.errors import MigrationError
 
 Direction = Literal["upgrade", "downgrade"]
@@ -431,8 +432,8 @@ def _discard_named(table: Table, name: str | None) -> bool:
                     element.parent.foreign_keys.discard(element)
                     table.foreign_keys.discard(element)  # issue 16: else it stays listed
             return True
-    # issue 16: an unnamed foreign key, dropped by the name the database gave it
-    unnamed = unnamed_foreign_key(table, name)
+    # issue 16: an unnamed constraint, dropped by the name the database gave it
+    unnamed = unnamed_constraint(table, name)
     return unnamed is not None and _discard_named(table, unnamed)
 
 
@@ -849,6 +850,12 @@ class StateInspector(Inspector):
                 "default": _default_text(column, self.dialect),
                 "autoincrement": column.autoincrement,
                 "comment": column.comment,
+                # issue 16: a generated column reflects as one
+                **(
+                    {"computed": {"sqltext": str(column.computed.sqltext)}}
+                    if column.computed is not None
+                    else {}
+                ),
             }
             for column in table.columns
         ]
@@ -1018,7 +1025,7 @@ def compare(
     """
     opts: dict[str, Any] = {
         "target_metadata": metadata,
-        "compare_server_default": server_default_changed,
+        **SERVER_DEFAULTS,  # issue 16: core/compare_plugin.py
         "compare_type": enum_values_changed,
         "include_object": include_object,
         "version_table": version_table,

@@ -13,6 +13,7 @@ operations are ordered (``environment._tables_first_and_last``).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -161,18 +162,30 @@ def _foreign_keys_first(container: ops.OpContainer) -> None:
     container.ops = [*container.ops[:first], *later, *rest]
 
 
-def unnamed_foreign_key(table: Table, name: str | None) -> str | None:
-    """For the in-memory replay: give the unnamed foreign key of ``table`` that a database
-    calls ``name`` (PostgreSQL ``<table>_<columns>_fkey``, MySQL/MariaDB ``<table>_ibfk_<n>``,
-    n counting the unnamed ones in the order they were made) a placeholder name, and return
-    it; None when there is none."""
+def unnamed_constraint(table: Table, name: str | None) -> str | None:
+    """For the in-memory replay: give the unnamed foreign key or unique constraint of
+    ``table`` that a database calls ``name`` a name, and return it; None when there is none.
+
+    PostgreSQL calls them ``<table>_<columns>_fkey`` / ``_key``; MySQL/MariaDB
+    ``<table>_ibfk_<n>`` (n counting the unnamed foreign keys in the order they were made) and
+    a unique constraint by its first column (``email``, ``email_2``...)."""
     if name is None:
         return None
-    unnamed = [c for c in table.foreign_key_constraints if c.name is None]
-    unnamed.sort(key=lambda c: c._creation_order)
-    for number, constraint in enumerate(unnamed, start=1):
-        columns = [c.name for c in constraint.columns]
+    keys = sorted(
+        (c for c in table.foreign_key_constraints if c.name is None),
+        key=lambda c: c._creation_order,
+    )
+    for number, key in enumerate(keys, start=1):
+        columns = [c.name for c in key.columns]
         if name in (constraint_name(table.name, columns, "fkey"), f"{table.name}_ibfk_{number}"):
-            constraint.name = name
+            key.name = name
             return name
+    for unique in table.constraints:
+        if isinstance(unique, UniqueConstraint) and unique.name is None:
+            columns = [c.name for c in unique.columns]
+            first = columns[0] if columns else ""
+            mysql = re.fullmatch(rf"{re.escape(first)}(_\d+)?", name)
+            if name == constraint_name(table.name, columns, "key") or mysql:
+                unique.name = name
+                return name
     return None

@@ -28,11 +28,13 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
+from manage.core.compare_plugin import OPTIONS as SERVER_DEFAULTS
 from manage.core.database import shadow_connection
-from manage.core.defaults import enum_values_changed, server_default_changed
+from manage.core.defaults import enum_values_changed
 from manage.core.discovery import include_object_filter, load_metadata
 from manage.core.environment import MigrationEnvironment
 from manage.core.history import HISTORY_TABLE
+from manage.core.replay import UnreplayableError
 from manage.core.settings import load_settings
 from tests.conftest import DIALECTS, Project, forget_modules
 
@@ -62,13 +64,18 @@ def _params() -> list[Any]:
 
 
 def _answers(root: Path) -> tuple[list[str], list[str]]:
-    """What ``makemigrations`` would write, (in memory, through a shadow database)."""
+    """What ``makemigrations`` would write, (in memory, through a shadow database). A history
+    the in-memory replay does not model falls back to the shadow database, as ``--check``
+    does (with a notice), so then both are the shadow database's answer."""
     forget_modules(root)
     settings = load_settings(cwd=root)
     metadata = load_metadata(settings)
     include_object = include_object_filter(settings)
     env = MigrationEnvironment(settings)
-    in_memory = env.check_in_memory(metadata, include_object=include_object, name=None)
+    try:
+        in_memory: Any = env.check_in_memory(metadata, include_object=include_object, name=None)
+    except UnreplayableError:
+        in_memory = None
     with shadow_connection(settings) as (connection, rollback):
         shadow = env.compare_with_history(
             connection,
@@ -78,7 +85,8 @@ def _answers(root: Path) -> tuple[list[str], list[str]]:
             write_to=None,
             rollback=rollback,
         )
-    return [str(o) for o in in_memory.operations], [str(o) for o in shadow.operations]
+    found = [str(o) for o in shadow.operations]
+    return ([str(o) for o in in_memory.operations] if in_memory else found), found
 
 
 def _ok(project: Project, *args: str) -> str:
@@ -198,7 +206,7 @@ def _diffs(project: Project) -> list[Any]:
                 connection,
                 opts={
                     "compare_type": enum_values_changed,
-                    "compare_server_default": server_default_changed,
+                    **SERVER_DEFAULTS,
                     "include_schemas": bool(schemas),
                     "include_name": include_name,
                     "target_metadata": metadata,
@@ -209,6 +217,10 @@ def _diffs(project: Project) -> list[Any]:
         engine.dispose()
 
 
+@pytest.mark.filterwarnings(
+    # SQLite cannot reflect an index on an expression; Alembic says so and leaves it alone
+    "ignore:autogenerate skipping metadata-specified expression-based index:UserWarning"
+)
 @pytest.mark.parametrize(("case", "dialect"), _params())
 def test_cycle(case: str, dialect: str, make_project: Any) -> None:
     folder = CASES / case

@@ -1,0 +1,82 @@
+"""manage's server-default comparison as an Alembic autogenerate plugin (issue 16).
+
+Alembic calls a callable ``compare_server_default`` only after reading ``.arg.text`` from the
+reflected default, which an ``Identity`` or ``Computed`` column does not have
+("AttributeError: 'Identity' object has no attribute 'arg'"). Registered as a comparator of its
+own, ``core/defaults.py``'s answer is asked for plain defaults, an identity is compared by its
+options where the database keeps one (PostgreSQL) and not at all where it keeps none (SQLite,
+MariaDB), and a generated column by its expression.
+
+Pass ``**OPTIONS`` to ``EnvironmentContext.configure`` / ``MigrationContext.configure``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from alembic.autogenerate.api import AutogenContext
+from alembic.autogenerate.compare.server_defaults import _render_server_default_for_compare
+from alembic.operations.ops import AlterColumnOp
+from alembic.runtime.plugins import Plugin
+from alembic.util import DispatchPriority, PriorityDispatchResult
+from sqlalchemy import Column, Computed, Identity
+from sqlalchemy.sql.schema import DefaultClause
+
+from manage.core.defaults import server_default_changed
+
+NAME = "manage.server_defaults"
+OPTIONS: dict[str, Any] = {
+    "compare_server_default": True,  # not a callable: Alembic's own hook stays out of the way
+    "autogenerate_plugins": ["alembic.autogenerate.*", NAME],
+}
+
+
+def compare_server_default(
+    autogen_context: AutogenContext,
+    alter_column_op: AlterColumnOp,
+    _schema: str | None,
+    _tname: str,
+    _cname: str,
+    conn_col: Column[Any],
+    metadata_col: Column[Any],
+) -> PriorityDispatchResult:
+    metadata_default = metadata_col.server_default
+    conn_default = conn_col.server_default
+    if conn_default is None and metadata_default is None:
+        return PriorityDispatchResult.CONTINUE
+    if isinstance(metadata_default, Identity) or isinstance(conn_default, Identity):
+        if isinstance(metadata_default, Identity) and isinstance(conn_default, Identity):
+            impl = autogen_context.migration_context.impl
+            diff, _, is_alter = impl._compare_identity_default(  # type: ignore[no-untyped-call]
+                metadata_default, conn_default
+            )
+            if is_alter and diff:
+                alter_column_op.modify_server_default = metadata_default
+        return PriorityDispatchResult.STOP
+    if isinstance(conn_default, Computed) or isinstance(metadata_default, Computed):
+        changed = server_default_changed(None, conn_col, metadata_col, None, metadata_default, None)
+        return PriorityDispatchResult.STOP if changed is False else PriorityDispatchResult.CONTINUE
+    rendered_metadata = _render_server_default_for_compare(metadata_default, autogen_context)
+    rendered_conn = (
+        str(conn_default.arg.text)  # type: ignore[union-attr]
+        if isinstance(conn_default, DefaultClause)
+        else None
+    )
+    changed = server_default_changed(
+        autogen_context.migration_context,
+        conn_col,
+        metadata_col,
+        rendered_conn,
+        metadata_default,
+        rendered_metadata,
+    )
+    if changed:
+        alter_column_op.modify_server_default = metadata_default
+        return PriorityDispatchResult.STOP
+    return PriorityDispatchResult.STOP if changed is False else PriorityDispatchResult.CONTINUE
+
+
+_plugin = Plugin(NAME)
+_plugin.add_autogenerate_comparator(
+    compare_server_default, "column", "server_default", priority=DispatchPriority.FIRST
+)
