@@ -21,6 +21,7 @@ from alembic.autogenerate import render, renderers
 from alembic.autogenerate.api import AutogenContext
 from alembic.operations import ops
 from sqlalchemy import Enum, ForeignKeyConstraint, Table, UniqueConstraint
+from sqlalchemy import Sequence as Sequence_
 from sqlalchemy.types import TypeDecorator
 
 _LABELS = {"foreignkey": "fkey", "unique": "key"}
@@ -33,6 +34,8 @@ def make_runnable(container: ops.OpContainer, dialect_name: str) -> None:
     if dialect_name == "postgresql":
         _replace(container, _cast_from_enum)
     _drops_in_order(container, dialect_name)
+    if dialect_name in ("postgresql", "mysql", "mariadb"):
+        _sequences(container)
 
 
 def constraint_name(table: str, columns: Sequence[str], label: str) -> str:
@@ -122,6 +125,55 @@ def _cast_from_enum(item: ops.MigrateOperation) -> ops.MigrateOperation:
     quoted = f'"{new.name}"' if new.name != new.name.lower() else new.name
     target = f"{new.schema}.{quoted}" if new.schema else quoted
     return CastingAlterColumnOp.cast(item, f"{item.column_name}::text::{target}")
+
+
+class SequenceOp(ops.MigrateOperation):
+    """Create or drop a ``Sequence`` a column takes its values from: Alembic's autogenerate
+    never does, so inserts failed ("relation ticket_seq does not exist")."""
+
+    def __init__(self, action: str, sequence: Sequence_, table: str) -> None:
+        self.action = action
+        self.sequence = sequence
+        self.table_name = table
+
+
+@renderers.dispatch_for(SequenceOp)
+def _render_sequence(_autogen: AutogenContext, op: SequenceOp) -> str:
+    sequence = op.sequence
+    options = [repr(sequence.name)]
+    for option in ("start", "increment", "minvalue", "maxvalue", "cycle", "schema"):
+        value = getattr(sequence, option, None)
+        if value is not None:
+            options.append(f"{option}={value!r}")
+    return f"sa.Sequence({', '.join(options)}).{op.action}(op.get_bind(), checkfirst=True)"
+
+
+def _column_sequence(column: Any) -> Sequence_ | None:
+    default = getattr(column, "default", None)
+    return default if isinstance(default, Sequence_) else None
+
+
+def _sequences(container: ops.OpContainer) -> None:
+    """Create the sequences of new tables and columns first; drop those of dropped ones last."""
+    created: dict[str, SequenceOp] = {}
+    dropped: dict[str, SequenceOp] = {}
+    for item in _walk(container.ops):
+        columns: list[Any] = []
+        target, action = created, "create"
+        if isinstance(item, ops.CreateTableOp):
+            columns = list(item.columns)
+        elif isinstance(item, ops.AddColumnOp):
+            columns = [item.column]
+        elif isinstance(item, ops.DropTableOp) and item._reverse is not None:
+            columns, target, action = list(item._reverse.columns), dropped, "drop"
+        elif isinstance(item, ops.DropColumnOp) and item._reverse is not None:
+            columns, target, action = [item._reverse.column], dropped, "drop"
+        for column in columns:
+            if (sequence := _column_sequence(column)) is not None:
+                table = str(getattr(item, "table_name", ""))
+                target.setdefault(str(sequence.name), SequenceOp(action, sequence, table))
+    container.ops[:0] = list(created.values())
+    container.ops.extend(dropped.values())
 
 
 def _drops_in_order(container: ops.OpContainer, dialect_name: str) -> None:
