@@ -1,6 +1,5 @@
 """v2 adds a column numbered by a new Sequence, then drops nothing: migrate zero drops it."""
 
-import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
