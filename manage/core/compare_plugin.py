@@ -12,6 +12,7 @@ Pass ``**OPTIONS`` to ``EnvironmentContext.configure`` / ``MigrationContext.conf
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from alembic.autogenerate.api import AutogenContext
@@ -19,7 +20,7 @@ from alembic.autogenerate.compare.server_defaults import _render_server_default_
 from alembic.operations.ops import AlterColumnOp
 from alembic.runtime.plugins import Plugin
 from alembic.util import DispatchPriority, PriorityDispatchResult
-from sqlalchemy import Column, Computed, Identity
+from sqlalchemy import Column, Computed, Identity, MetaData
 from sqlalchemy.sql.schema import DefaultClause
 
 from manage.core.defaults import server_default_changed
@@ -74,6 +75,24 @@ def compare_server_default(
         alter_column_op.modify_server_default = metadata_default
         return PriorityDispatchResult.STOP
     return PriorityDispatchResult.STOP if changed is False else PriorityDispatchResult.CONTINUE
+
+
+def schema_options(
+    metadata: MetaData | tuple[MetaData, ...], include_name: Callable[..., bool] | None
+) -> dict[str, Any]:
+    """Compare the schemas the models name too (Alembic's ``include_schemas``), and only
+    those: a table in ``other`` was reported as new after every migration."""
+    all_metadata = metadata if isinstance(metadata, tuple) else (metadata,)
+    schemas = {t.schema for m in all_metadata for t in m.tables.values() if t.schema}
+    if not schemas:
+        return {}
+
+    def include(name: str | None, type_: str, parents: Any) -> bool:
+        if type_ == "schema":
+            return name is None or name in schemas
+        return include_name is None or include_name(name, type_, parents)
+
+    return {"include_schemas": True, "include_name": include}
 
 
 _plugin = Plugin(NAME)

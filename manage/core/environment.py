@@ -36,6 +36,7 @@ from sqlalchemy.types import TypeDecorator
 from manage.core import history as migration_history
 from manage.core import insync, revisions
 from manage.core.compare_plugin import OPTIONS as SERVER_DEFAULTS
+from manage.core.compare_plugin import schema_options
 from manage.core.database import driver_message
 from manage.core.defaults import enum_values_changed
 from manage.core.discovery import IncludeObject
@@ -885,6 +886,7 @@ class MigrationEnvironment:
                     connection=connection,
                     target_metadata=metadata,
                     **SERVER_DEFAULTS,  # issue 16: core/compare_plugin.py
+                    **schema_options(metadata, None),
                     compare_type=enum_values_changed,
                     include_object=include_object,
                     version_table=self.settings.version_table,

@@ -239,7 +239,10 @@ def _describe(op: ops.MigrateOperation) -> Operation:
             str(op.constraint_name or op.table_name),
             on_table=op.table_name,
         )
-    from manage.core.runnable import SequenceOp
+    from manage.core.runnable import CreateSchemaOp, SequenceOp
+
+    if isinstance(op, CreateSchemaOp):
+        return Operation("+", f"Create schema {op.schema}", "add", op.schema, on_table=op.schema)
 
     if isinstance(op, SequenceOp):
         create = op.action == "create"

@@ -36,6 +36,8 @@ def make_runnable(container: ops.OpContainer, dialect_name: str) -> None:
     _drops_in_order(container, dialect_name)
     if dialect_name in ("postgresql", "mysql", "mariadb"):
         _sequences(container)
+    if dialect_name == "postgresql":
+        _schemas_first(container)
 
 
 def constraint_name(table: str, columns: Sequence[str], label: str) -> str:
@@ -174,6 +176,29 @@ def _sequences(container: ops.OpContainer) -> None:
                 target.setdefault(str(sequence.name), SequenceOp(action, sequence, table))
     container.ops[:0] = list(created.values())
     container.ops.extend(dropped.values())
+
+
+class CreateSchemaOp(ops.MigrateOperation):
+    """Create a schema new tables go in, unless it exists: ``op.create_table(..., schema=
+    "other")`` failed with 'schema "other" does not exist'. A downgrade leaves it (it cannot
+    know whether the schema was there before)."""
+
+    def __init__(self, schema: str) -> None:
+        self.schema = schema
+
+
+@renderers.dispatch_for(CreateSchemaOp)
+def _render_create_schema(_autogen: AutogenContext, op: CreateSchemaOp) -> str:
+    return f"op.execute(sa.schema.CreateSchema({op.schema!r}, if_not_exists=True))"
+
+
+def _schemas_first(container: ops.OpContainer) -> None:
+    schemas = {
+        str(op.schema): None
+        for op in container.ops
+        if isinstance(op, ops.CreateTableOp) and op.schema and isinstance(container, ops.UpgradeOps)
+    }
+    container.ops[:0] = [CreateSchemaOp(schema) for schema in schemas]
 
 
 def _drops_in_order(container: ops.OpContainer, dialect_name: str) -> None:
