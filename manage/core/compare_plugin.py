@@ -17,10 +17,11 @@ from typing import Any
 
 from alembic.autogenerate.api import AutogenContext
 from alembic.autogenerate.compare.server_defaults import _render_server_default_for_compare
-from alembic.operations.ops import AlterColumnOp
+from alembic.operations import ops
+from alembic.operations.ops import AlterColumnOp, ModifyTableOps
 from alembic.runtime.plugins import Plugin
 from alembic.util import DispatchPriority, PriorityDispatchResult
-from sqlalchemy import Column, Computed, Identity, MetaData
+from sqlalchemy import CheckConstraint, Column, Computed, Identity, MetaData, Table
 from sqlalchemy.sql.schema import DefaultClause
 
 from manage.core.defaults import server_default_changed
@@ -95,7 +96,37 @@ def schema_options(
     return {"include_schemas": True, "include_name": include}
 
 
+def compare_check_constraints(
+    _autogen_context: AutogenContext,
+    modify_ops: ModifyTableOps,
+    _schema: str | None,
+    _tname: str,
+    conn_table: Table | None,
+    metadata_table: Table | None,
+) -> PriorityDispatchResult:
+    """A named CHECK constraint the models add to an existing table is created (Alembic compares
+    no CHECK constraints). Only named ones, and only added: databases name unnamed ones their
+    own way, and the checks of Enum and Boolean types are the types' business."""
+    if conn_table is None or metadata_table is None:
+        return PriorityDispatchResult.CONTINUE
+    existing = {
+        str(c.name).lower()
+        for c in conn_table.constraints
+        if isinstance(c, CheckConstraint) and c.name is not None
+    }
+    for constraint in sorted(metadata_table.constraints, key=lambda c: str(c.name)):
+        if (
+            isinstance(constraint, CheckConstraint)
+            and isinstance(constraint.name, str)
+            and not getattr(constraint, "_type_bound", False)
+            and constraint.name.lower() not in existing
+        ):
+            modify_ops.ops.append(ops.CreateCheckConstraintOp.from_constraint(constraint))
+    return PriorityDispatchResult.CONTINUE
+
+
 _plugin = Plugin(NAME)
 _plugin.add_autogenerate_comparator(
     compare_server_default, "column", "server_default", priority=DispatchPriority.FIRST
 )
+_plugin.add_autogenerate_comparator(compare_check_constraints, "table", "checks")
