@@ -4,8 +4,9 @@ A benchmark, not a test: for each (case, dialect) it runs the corpus cycle with 
 ``generic`` template (``alembic init``, ``target_metadata`` set, nothing else changed):
 ``revision --autogenerate`` -> ``upgrade head`` -> ``check`` -> v2 models -> ``revision
 --autogenerate`` -> ``upgrade head`` -> ``check`` -> rows read back -> ``downgrade base`` ->
-``upgrade head``, then ``compare_metadata`` (types and server defaults compared). manage's column
-comes from running ``tests/corpus`` with pytest. The table per dialect goes to
+``upgrade head``, then ``compare_metadata`` (types and server defaults compared); the models'
+named CHECK constraints must be in the database before the downgrade, as in the corpus.
+manage's column comes from running ``tests/corpus`` with pytest. The table per dialect goes to
 ``docs/corpus-benchmark.md``.
 
 Usage (servers as for the tests; a dialect without its URL is left out)::
@@ -111,6 +112,31 @@ def _read(url: str, rows: dict[str, list[dict[str, Any]]]) -> dict[str, list[Any
     return found
 
 
+def _missing_checks(url: str, metadata: sa.MetaData) -> list[str]:
+    """The models' named CHECK constraints the database lacks, as the corpus checks them."""
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    missing = []
+    try:
+        with engine.connect() as connection:
+            inspector = sa.inspect(connection)
+            for table in metadata.tables.values():
+                names = {
+                    str(c["name"]).lower()
+                    for c in inspector.get_check_constraints(table.name, schema=table.schema)
+                }
+                missing += [
+                    str(c.name)
+                    for c in table.constraints
+                    if isinstance(c, sa.CheckConstraint)
+                    and isinstance(c.name, str)
+                    and not getattr(c, "_type_bound", False)
+                    and c.name.lower() not in names
+                ]
+    finally:
+        engine.dispose()
+    return missing
+
+
 def alembic_cycle(case: str, dialect: str) -> str:
     """ "pass", or the step that failed and why."""
     folder = Path(tempfile.mkdtemp(prefix="bench-alembic-"))
@@ -156,6 +182,9 @@ def alembic_cycle(case: str, dialect: str) -> str:
                     expected = literals.get("ROWS", rows)
                     if _read(url, expected) != expected:
                         return step
+            step = "named CHECK constraints"
+            if missing := _missing_checks(url, _models(folder)):
+                return f"{step}: {', '.join(missing)} missing"
             step = "downgrade base"
             command.downgrade(config, "base")
             step = "upgrade again"
