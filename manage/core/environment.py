@@ -31,6 +31,7 @@ from alembic.script.revision import ResolutionError, RevisionError, RevisionMap
 from sqlalchemy import Enum, MetaData, event, inspect
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.sql.ddl import CreateSchema
 from sqlalchemy.types import TypeDecorator
 
 from manage.core import history as migration_history
@@ -346,11 +347,17 @@ class MigrationEnvironment:
 
     # -- the database state ---------------------------------------------------------------------
 
+    def _version_schema(self, connection: Connection) -> None:
+        """Create the ``version_table_schema`` (PostgreSQL) before Alembic creates the table."""
+        if self.settings.version_table_schema and connection.dialect.name == "postgresql":
+            connection.execute(CreateSchema(self.settings.version_table_schema, if_not_exists=True))
+
     def current(self, connection: Connection) -> tuple[str, ...]:
         """The revisions recorded in the version table (empty when there is none)."""
         try:
             context = MigrationContext.configure(
-                connection, opts={"version_table": self.settings.version_table}
+                connection,
+                opts=self.settings.version_options(),  # issue 16
             )
             heads = tuple(context.get_current_heads())
         except DBAPIError as exc:
@@ -527,6 +534,7 @@ class MigrationEnvironment:
         def after_execute(*args: Any) -> None:
             executed.append(args[2])  # (connection, cursor, statement, ...)
 
+        self._version_schema(connection)  # issue 16
         if connection.in_transaction() and not in_transaction:
             connection.commit()
         if history:
@@ -553,6 +561,7 @@ class MigrationEnvironment:
                     connection=connection,
                     target_metadata=None,
                     version_table=self.settings.version_table,
+                    version_table_schema=self.settings.version_table_schema,  # issue 16
                     render_as_batch=self.settings.render_as_batch,
                     transaction_per_migration=True,
                     # SQLite DDL is transactional once we issue BEGIN (database.make_engine).
@@ -664,6 +673,7 @@ class MigrationEnvironment:
                     output_buffer=buffer,
                     literal_binds=True,
                     version_table=self.settings.version_table,
+                    version_table_schema=self.settings.version_table_schema,  # issue 16
                     render_as_batch=self.settings.render_as_batch,
                     transaction_per_migration=True,
                 )
@@ -871,6 +881,7 @@ class MigrationEnvironment:
             revision_context.run_autogenerate(rev, context)
             return []
 
+        self._version_schema(connection)  # issue 16
         if connection.in_transaction() and not in_transaction:
             connection.commit()
         try:
@@ -890,6 +901,7 @@ class MigrationEnvironment:
                     compare_type=enum_values_changed,
                     include_object=include_object,
                     version_table=self.settings.version_table,
+                    version_table_schema=self.settings.version_table_schema,  # issue 16
                     render_as_batch=self.settings.render_as_batch,
                     process_revision_directives=process_revision_directives,
                     render_item=render_enum_without_create,
