@@ -25,12 +25,15 @@ from sqlalchemy import Sequence as Sequence_
 from sqlalchemy.types import TypeDecorator
 
 _LABELS = {"foreignkey": "fkey", "unique": "key"}
+_UNNAMED = "_manage_unnamed"  # set on a drop_constraint this module named
 
 
 def make_runnable(container: ops.OpContainer, dialect_name: str) -> None:
     """Rewrite ``container`` (an upgrade or downgrade) in place so that it runs."""
     for item in _walk(container.ops):
         _name_constraint(item)
+    if dialect_name == "sqlite":
+        container.ops = [_naming_batch(item) for item in container.ops]
     if dialect_name == "postgresql":
         _replace(container, _cast_from_enum)
     _drops_in_order(container, dialect_name)
@@ -75,6 +78,37 @@ def _name_constraint(item: ops.MigrateOperation) -> None:
         if isinstance(constraint, ForeignKeyConstraint | UniqueConstraint):
             columns = [c.name for c in constraint.columns]
             item.constraint_name = constraint_name(item.table_name, columns, label)
+            setattr(item, _UNNAMED, True)  # SQLite: the database may have no name for it
+
+
+class NamingBatchOps(ops.ModifyTableOps):
+    """A batch that drops a constraint SQLite keeps unnamed: the table is read with a naming
+    convention giving such constraints the names the operations use (Alembic's recipe for
+    dropping unnamed constraints in batch mode)."""
+
+
+_BATCH_NAMES = {
+    "fk": "%(table_name)s_%(column_0_N_name)s_fkey",
+    "uq": "%(table_name)s_%(column_0_N_name)s_key",
+}
+
+
+@renderers.dispatch_for(NamingBatchOps)
+def _render_naming_batch(autogen: AutogenContext, op: NamingBatchOps) -> list[str]:
+    lines: list[str] = render._render_modify_table(autogen, op)
+    if lines and lines[0].endswith(") as batch_op:"):
+        lines[0] = lines[0].replace(
+            ") as batch_op:", f", naming_convention={_BATCH_NAMES!r}) as batch_op:"
+        )
+    return lines
+
+
+def _naming_batch(item: ops.MigrateOperation) -> ops.MigrateOperation:
+    if not isinstance(item, ops.ModifyTableOps) or isinstance(item, NamingBatchOps):
+        return item
+    if not any(getattr(op, _UNNAMED, False) for op in item.ops):
+        return item
+    return NamingBatchOps(item.table_name, item.ops, schema=item.schema)
 
 
 def _replace(
