@@ -6,7 +6,7 @@ import dataclasses
 import re
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from alembic.operations import ops
@@ -55,7 +55,8 @@ def squashmigrations(
     later needs nothing, and one stopped inside the range gets a message saying what to do.
 
     Raises:
-        MigrationError: the range is not one straight line of migrations, or has fewer than two.
+        MigrationError: the range builds on migrations of two branches, a migration outside
+            it branches off inside it, or it has fewer than two migrations.
     """
     env = MigrationEnvironment(settings)
     env.single_head()
@@ -67,9 +68,8 @@ def squashmigrations(
             "first migration to 0004 (START defaults to the first)."
         )
     end_id = env.resolve(end)
-    chain = _chain(env, history, end_id, env.resolve(start) if start else None)
+    chain, parent = _chain(env, history, end_id, env.resolve(start) if start else None)
     ids = tuple(r.id for r in chain)
-    parent = chain[0].down_revisions[0] if chain[0].down_revisions else None
     if not confirm(
         f"Squash {len(ids)} migrations ({ids[0]} .. {ids[-1]}) into one with the id {end_id}?"
     ):
@@ -142,39 +142,54 @@ def squashmigrations(
 
 def _chain(
     env: MigrationEnvironment, history: dict[str, Revision], end: str, start: str | None
-) -> list[Revision]:
-    """The migrations from ``start`` to ``end``, oldest first, if they form one straight line."""
-    chain = [history[end]]
-    while chain[-1].id != start:
-        parents = chain[-1].down_revisions
-        if len(parents) > 1:
-            raise MigrationError(
-                f"{chain[-1].id} is a merge of {', '.join(parents)}; squashmigrations squashes "
-                "one straight line of migrations. Give a START after the merge."
-            )
-        if not parents:
-            if start is None:
-                break
+) -> tuple[list[Revision], str | None]:
+    """The migrations from ``start`` (default: the first) to ``end``, parents before children,
+    and the one migration they build on (None: the empty database).
+
+    Merges inside the range are squashed with it, as Django does: the range is every migration
+    ``end`` needs that ``start``'s parents do not. It must build on one migration only, and no
+    migration outside it may branch off inside it.
+    """
+
+    def needed(ids: Iterable[str]) -> set[str]:
+        seen: set[str] = set()
+        stack = list(ids)
+        while stack:
+            rev_id = stack.pop()
+            if rev_id not in seen:
+                seen.add(rev_id)
+                stack.extend(history[rev_id].down_revisions)
+        return seen
+
+    members = needed([end])
+    if start is not None:
+        if start not in members:
             raise MigrationError(
                 f"{start} does not come before {end} in the history. Give START and END in "
                 "the order they apply ('manage showmigrations' lists them)."
             )
-        chain.append(history[parents[0]])
-    chain.reverse()
+        members -= needed(history[start].down_revisions)
+    chain = [r for r in env.history() if r.id in members]
     if len(chain) < 2:
         raise MigrationError(
             f"There is only one migration from {chain[0].id} to {end}; squashing needs two or "
             "more. Give an earlier START."
         )
-    inside = {r.id for r in chain}
+    parents = sorted({p for r in chain for p in r.down_revisions if p not in members})
+    if len(parents) > 1:
+        raise MigrationError(
+            f"The migrations from {chain[0].id} to {end} build on {', '.join(parents)}, on "
+            "branches that split before the range; a squashed migration has one parent. Give "
+            "a START before the branches split."
+        )
     for revision in history.values():
-        branching = set(revision.down_revisions) & (inside - {end})
-        if revision.id not in inside and branching:
+        branching = set(revision.down_revisions) & (members - {end})
+        if revision.id not in members and branching:
             raise MigrationError(
                 f"{revision.id} branches off {', '.join(sorted(branching))}, inside the range "
                 "to squash. Merge or squash up to the branch point only."
             )
-    return chain
+    return chain, parents[0] if parents else None
 
 
 def _data_steps(env: MigrationEnvironment, ids: tuple[str, ...]) -> list[str]:

@@ -10,9 +10,10 @@ spelling and compared as text.
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Column, Enum
+from sqlalchemy import Column, Computed, Enum, Identity
 from sqlalchemy.sql.schema import DefaultClause
 from sqlalchemy.types import TypeDecorator
 
@@ -22,6 +23,7 @@ _CAST = re.compile(
     rf"::(?:{_NAME}\.)?(?:\"[^\"]+\"|[a-z_][a-z0-9_ ]*)(\(\d+(,\s*\d+)?\))?(\[\])?",
     re.IGNORECASE,
 )
+_NUMBER = re.compile(r"-?\d+\.\d+")
 _SAME = {"now()": "current_timestamp", "current_timestamp()": "current_timestamp"}
 _BOOLEANS = {"true": "1", "false": "0"}
 
@@ -36,7 +38,15 @@ def normalized(default: str | None) -> str | None:
     if len(text) >= 2 and text[0] == text[-1] == "'":
         return text[1:-1].replace("''", "'")
     lowered = text.lower()
+    if _NUMBER.fullmatch(lowered):  # MariaDB reflects NUMERIC(4, 2)'s 1.5 as 1.50
+        return format(Decimal(lowered).normalize(), "f")
     return _SAME.get(lowered) or _BOOLEANS.get(lowered) or lowered
+
+
+def _expression(text: Any) -> str:
+    """A generated column's expression without spaces, parentheses, quotes or case: each
+    database gives it back its own way."""
+    return re.sub(r"[\s()`\"]", "", str(text)).lower()
 
 
 def _balanced(text: str) -> bool:
@@ -58,7 +68,17 @@ def server_default_changed(
 ) -> bool | None:
     """Alembic's ``compare_server_default`` hook. None (Alembic decides) for computed and
     identity columns; False for the serial primary key, whose sequence default the models
-    leave to the database."""
+    leave to the database, and for an identity column where the database keeps no identity to
+    compare (SQLite, MariaDB: Alembic would report its ``Identity`` as a change every time)."""
+    if isinstance(metadata_default, Computed):
+        inspected = _inspected_column.computed
+        if inspected is not None and _expression(inspected.sqltext) == _expression(
+            metadata_default.sqltext
+        ):
+            return False
+        return None
+    if isinstance(metadata_default, Identity):
+        return None if isinstance(_inspected_column.server_default, Identity) else False
     if metadata_default is not None and not isinstance(metadata_default, DefaultClause):
         return None
     if metadata_default is None and metadata_column.table._autoincrement_column is metadata_column:

@@ -32,12 +32,15 @@ from alembic.script.revision import ResolutionError, RevisionError, RevisionMap
 from sqlalchemy import Enum, MetaData, event, inspect
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.sql.ddl import CreateSchema
 from sqlalchemy.types import TypeDecorator
 
 from manage.core import history as migration_history
 from manage.core import insync, revisions
+from manage.core.compare_plugin import OPTIONS as SERVER_DEFAULTS
+from manage.core.compare_plugin import schema_options
 from manage.core.database import driver_message
-from manage.core.defaults import enum_values_changed, server_default_changed
+from manage.core.defaults import enum_values_changed
 from manage.core.discovery import IncludeObject
 from manage.core.redact import redact
 from manage.core.replay import (
@@ -48,6 +51,7 @@ from manage.core.replay import (
     replay_cached,
     save_tables_apart,
 )
+from manage.core.runnable import make_runnable
 from manage.core.settings import Settings, cache_dir, describe_exception
 from manage.errors import (
     DatabaseError,
@@ -352,11 +356,17 @@ class MigrationEnvironment:
 
     # -- the database state ---------------------------------------------------------------------
 
+    def _version_schema(self, connection: Connection) -> None:
+        """Create the ``version_table_schema`` (PostgreSQL) before Alembic creates the table."""
+        if self.settings.version_table_schema and connection.dialect.name == "postgresql":
+            connection.execute(CreateSchema(self.settings.version_table_schema, if_not_exists=True))
+
     def current(self, connection: Connection) -> tuple[str, ...]:
         """The revisions recorded in the version table (empty when there is none)."""
         try:
             context = MigrationContext.configure(
-                connection, opts={"version_table": self.settings.version_table}
+                connection,
+                opts=self.settings.version_options(),  # issue 16
             )
             heads = tuple(context.get_current_heads())
         except DBAPIError as exc:
@@ -550,6 +560,7 @@ class MigrationEnvironment:
             # commits what ran before it). The "commit" event comes before the COMMIT itself.
             committed[0] = len(executed)
 
+        self._version_schema(connection)  # issue 16
         if connection.in_transaction() and not in_transaction:
             connection.commit()
         if history:
@@ -577,6 +588,7 @@ class MigrationEnvironment:
                     connection=connection,
                     target_metadata=None,
                     version_table=self.settings.version_table,
+                    version_table_schema=self.settings.version_table_schema,  # issue 16
                     render_as_batch=self.settings.render_as_batch,
                     transaction_per_migration=True,
                     # SQLite DDL is transactional once we issue BEGIN (database.make_engine).
@@ -729,6 +741,7 @@ class MigrationEnvironment:
                     output_buffer=buffer,
                     literal_binds=True,
                     version_table=self.settings.version_table,
+                    version_table_schema=self.settings.version_table_schema,  # issue 16
                     render_as_batch=self.settings.render_as_batch,
                     transaction_per_migration=True,
                 )
@@ -896,6 +909,7 @@ class MigrationEnvironment:
             for container in (*script.upgrade_ops_list, *script.downgrade_ops_list):
                 _tables_first_and_last(container)
                 _enum_value_changes(container, connection.dialect.name)
+                make_runnable(container, connection.dialect.name)  # issue 16: core/runnable.py
             operations: list[revisions.Operation] = []
             for upgrade_ops in script.upgrade_ops_list:
                 operations.extend(revisions.describe(upgrade_ops))
@@ -937,6 +951,7 @@ class MigrationEnvironment:
             revision_context.run_autogenerate(rev, context)
             return []
 
+        self._version_schema(connection)  # issue 16
         if connection.in_transaction() and not in_transaction:
             connection.commit()
         try:
@@ -951,10 +966,12 @@ class MigrationEnvironment:
                 env.configure(
                     connection=connection,
                     target_metadata=metadata,
-                    compare_server_default=server_default_changed,
+                    **SERVER_DEFAULTS,  # issue 16: core/compare_plugin.py
+                    **schema_options(metadata, None),
                     compare_type=enum_values_changed,
                     include_object=include_object,
                     version_table=self.settings.version_table,
+                    version_table_schema=self.settings.version_table_schema,  # issue 16
                     render_as_batch=self.settings.render_as_batch,
                     process_revision_directives=process_revision_directives,
                     render_item=render_enum_without_create,
@@ -1149,6 +1166,7 @@ def _generated(
     dialect_name: str,
 ) -> Generated:
     _enum_value_changes(upgrade_ops, dialect_name)  # as makemigrations writes them
+    make_runnable(upgrade_ops, dialect_name)  # issue 16: core/runnable.py
     operations = revisions.describe(upgrade_ops)
     rev_id = None
     if operations:

@@ -258,6 +258,41 @@ def _rename_table_first(
             op.table_name = new  # type: ignore[attr-defined]
         if getattr(parent, "table_name", None) == old:
             parent.table_name = new  # type: ignore[attr-defined]
+    _drop_repointed_foreign_keys(container, old, new)
+
+
+def _drop_repointed_foreign_keys(container: ops.OpContainer, old: str, new: str) -> None:
+    """Leave out dropping a foreign key to ``old`` and creating it again to ``new``: every
+    database points foreign keys at a renamed table itself (SQLite since 3.26), and an unnamed
+    one could not be dropped by name on SQLite."""
+    drops = [
+        (parent, op)
+        for parent, op in _walk(container)
+        if isinstance(op, ops.DropConstraintOp)
+        and op.constraint_type == "foreignkey"
+        and isinstance(op._reverse, ops.CreateForeignKeyOp)
+        and op._reverse.referent_table == old
+    ]
+    for drop_parent, drop in drops:
+        before = drop._reverse
+        assert isinstance(before, ops.CreateForeignKeyOp)
+        for parent, op in _walk(container):
+            if (
+                isinstance(op, ops.CreateForeignKeyOp)
+                and op.referent_table == new
+                and op.source_table == drop.table_name
+                and list(op.local_cols) == list(before.local_cols)
+                and list(op.remote_cols) == list(before.remote_cols)
+                and _options(op.kw) == _options(before.kw)
+            ):
+                drop_parent.ops.remove(drop)
+                parent.ops.remove(op)
+                break
+    _prune(container)
+
+
+def _options(kw: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in kw.items() if value is not None}
 
 
 def _own_batch_first(container: ops.OpContainer, rename: ops.AlterColumnOp) -> None:

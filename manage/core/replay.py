@@ -35,10 +35,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Dialect, Inspector, make_url
 from sqlalchemy.schema import DefaultClause
+from sqlalchemy.sql.ddl import CreateSchema, DropSchema
 from sqlalchemy.sql.elements import TextClause
 from sqlalchemy.types import TypeDecorator
 
-from manage.core.defaults import enum_values_changed, server_default_changed
+from manage.core.compare_plugin import OPTIONS as SERVER_DEFAULTS
+from manage.core.compare_plugin import schema_options
+from manage.core.defaults import enum_values_changed
+from manage.core.runnable import unnamed_constraint
 from manage.errors import MigrationError
 
 Direction = Literal["upgrade", "downgrade"]
@@ -46,7 +50,7 @@ Direction = Literal["upgrade", "downgrade"]
 # Statements that change data, not the schema: safe to skip when building the schema.
 _DATA_ONLY = re.compile(r"^\s*(INSERT|UPDATE|DELETE|SELECT|WITH|MERGE|SET|COPY)\b", re.IGNORECASE)
 # Enum types (PostgreSQL): created/dropped by generated migrations; Alembic does not compare them.
-_TYPE_DDL = re.compile(r"^\s*(CREATE|DROP)\s+TYPE\b", re.IGNORECASE)
+_TYPE_DDL = re.compile(r"^\s*(CREATE|DROP)\s+(TYPE|SEQUENCE)\b", re.IGNORECASE)  # issue 16
 
 
 class UnreplayableError(MigrationError):
@@ -163,6 +167,10 @@ class SchemaState:
             if isinstance(operation, ops.ExecuteSQLOp) and _enum_type_ddl(self, operation):
                 return
             if isinstance(operation, ops.BulkInsertOp):
+                return
+            if isinstance(operation, ops.ExecuteSQLOp) and isinstance(
+                operation.sqltext, CreateSchema | DropSchema
+            ):  # issue 16: a schema holds no table yet
                 return
             raise UnreplayableError(
                 f"Migration {revision} runs {_describe(operation)}, whose effect on the schema "
@@ -436,8 +444,11 @@ def _discard_named(table: Table, name: str | None) -> bool:
             if isinstance(constraint, ForeignKeyConstraint):
                 for element in constraint.elements:
                     element.parent.foreign_keys.discard(element)
+                    table.foreign_keys.discard(element)  # issue 16: else it stays listed
             return True
-    return False
+    # issue 16: an unnamed constraint, dropped by the name the database gave it
+    unnamed = unnamed_constraint(table, name)
+    return unnamed is not None and _discard_named(table, unnamed)
 
 
 def _add_constraint(state: SchemaState, op: ops.AddConstraintOp) -> None:
@@ -832,7 +843,8 @@ class StateInspector(Inspector):
         return self.state.table(name, schema)
 
     def get_schema_names(self, **_kw: Any) -> list[str]:
-        return []
+        # issue 16: the schemas that hold tables (include_schemas)
+        return sorted({str(t.schema) for t in self.state.metadata.tables.values() if t.schema})
 
     def get_table_names(self, schema: str | None = None, **_kw: Any) -> list[str]:
         wanted = self._schema(schema)
@@ -853,6 +865,12 @@ class StateInspector(Inspector):
                 "default": _default_text(column, self.dialect),
                 "autoincrement": column.autoincrement,
                 "comment": column.comment,
+                # issue 16: a generated column reflects as one
+                **(
+                    {"computed": {"sqltext": str(column.computed.sqltext)}}
+                    if column.computed is not None
+                    else {}
+                ),
             }
             for column in table.columns
         ]
@@ -1022,7 +1040,7 @@ def compare(
     """
     opts: dict[str, Any] = {
         "target_metadata": metadata,
-        "compare_server_default": server_default_changed,
+        **SERVER_DEFAULTS,  # issue 16: core/compare_plugin.py
         "compare_type": enum_values_changed,
         "include_object": include_object,
         "version_table": version_table,
@@ -1040,6 +1058,7 @@ def compare(
             return include_object is None or include_object(obj, name, type_, reflected, compare_to)
 
         opts.update(include_name=include_name, include_object=include_unskipped)
+    opts.update(schema_options(metadata, opts.get("include_name")))  # issue 16
     context = MigrationContext.configure(url=make_url(url), opts=opts)
     # What a connection would set: tables in it are reported without a schema.
     context.dialect.default_schema_name = _DEFAULT_SCHEMAS.get(

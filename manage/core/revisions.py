@@ -266,6 +266,20 @@ def _describe(op: ops.MigrateOperation) -> Operation:
             str(op.constraint_name or op.table_name),
             on_table=op.table_name,
         )
+    from manage.core.runnable import CreateSchemaOp, SequenceOp
+
+    if isinstance(op, CreateSchemaOp):
+        return Operation("+", f"Create schema {op.schema}", "add", op.schema, on_table=op.schema)
+
+    if isinstance(op, SequenceOp):
+        create = op.action == "create"
+        return Operation(
+            "+" if create else "-",
+            f"{'Create' if create else 'Drop'} sequence {op.sequence.name}",
+            "add" if create else "remove",
+            str(op.sequence.name),
+            on_table=op.table_name,
+        )
     if isinstance(op, ops.CreateTableCommentOp | ops.DropTableCommentOp):
         return Operation("~", f"Alter comment on table {op.table_name}", "comment", op.table_name)
     name = type(op).__name__.removesuffix("Op")

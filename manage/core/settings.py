@@ -41,6 +41,8 @@ class Settings:
     database_url: str = field(repr=False)
     migrations_dir: Path
     version_table: str = DEFAULT_VERSION_TABLE
+    version_table_schema: str | None = None
+    """The schema the version table lives in (PostgreSQL); None: the connection's default."""
     imports: tuple[str, ...] = ()
     exclude_tables: tuple[str, ...] = ()
     include_object: str | Callable[..., bool] | None = None
@@ -63,6 +65,13 @@ class Settings:
     def render_as_batch(self) -> bool:
         """SQLite cannot ALTER most things, so its migrations use Alembic's batch mode."""
         return self.dialect_name == "sqlite"
+
+    def version_options(self) -> dict[str, str]:
+        """Alembic's ``version_table`` and, when set, ``version_table_schema`` options."""
+        options = {"version_table": self.version_table}
+        if self.version_table_schema:
+            options["version_table_schema"] = self.version_table_schema
+        return options
 
     def describe(self) -> list[tuple[str, str, str]]:
         """(name, shown value, source) for each setting, passwords masked."""
@@ -216,6 +225,14 @@ def load_settings(
             f"version_table {version_table!r} ({origin}) is not a valid table name. "
             'Use letters, digits and underscores, e.g. "alembic_version".'
         )
+    version_schema = values.get("version_table_schema")
+    if version_schema is not None:
+        version_schema = _require_str(version_schema, "version_table_schema", origin)
+        if not version_schema.isidentifier():
+            raise SettingsError(
+                f"version_table_schema {version_schema!r} ({origin}) is not a valid schema "
+                'name. Use letters, digits and underscores, e.g. "meta".'
+            )
     migrations = Path(
         _require_str(values.get("migrations", DEFAULT_MIGRATIONS), "migrations", origin)
     )
@@ -225,6 +242,7 @@ def load_settings(
         database_url=url,
         migrations_dir=(root / migrations).resolve(),
         version_table=version_table,
+        version_table_schema=version_schema,
         imports=_require_str_list(values.get("import", ()), "import", origin),
         exclude_tables=_require_str_list(
             values.get("exclude_tables", ()), "exclude_tables", origin

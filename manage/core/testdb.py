@@ -275,7 +275,7 @@ def compare_models(settings: Settings, url: str) -> SchemaDifference:
             opts={
                 "target_metadata": metadata,
                 "include_object": include_object_filter(settings),
-                "version_table": settings.version_table,
+                **settings.version_options(),
                 "render_as_batch": settings.render_as_batch,
             },
         )

@@ -34,6 +34,7 @@ SETTING_NAMES: dict[str, str] = {
     "database_url": "DATABASE_URL",
     "migrations": "MIGRATIONS",
     "version_table": "VERSION_TABLE",
+    "version_table_schema": "VERSION_TABLE_SCHEMA",
     "import": "IMPORT",
     "exclude_tables": "EXCLUDE_TABLES",
     "include_object": "INCLUDE_OBJECT",

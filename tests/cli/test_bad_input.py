@@ -150,8 +150,9 @@ CASES = [
         lambda p: table(p, '[tool.manage]\nmodles = "shop.models:Base"\n'),
         ("migrate",),
         "Unknown setting 'modles' in [tool.manage] ({root}/pyproject.toml). Did you mean "
-        "'models'? Valid settings: models, database_url, migrations, version_table, import, "
-        "exclude_tables, include_object, shadow_database_url, commands.",
+        "'models'? Valid settings: models, database_url, migrations, version_table, "
+        "version_table_schema, import, exclude_tables, include_object, shadow_database_url, "
+        "commands.",
     ),
     Case(
         "invalid-toml",

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import sqlalchemy as sa
+
 from tests.conftest import Project
 
 MIGRATION = '''
@@ -165,3 +169,28 @@ def test_showmigrations_does_not_create_a_sqlite_database(sqlite_project: Projec
 
     assert result.stdout == " [ ] 0001_first (head)\n"
     assert not (sqlite_project.root / "db.sqlite3").exists()
+
+
+def test_version_table_in_a_chosen_schema(make_project: Any) -> None:
+    """``version_table_schema`` puts Alembic's version table in that schema (PostgreSQL), made
+    when missing; migrate, the check and unapplying all find it there."""
+    project: Project = make_project("postgresql")
+    project.edit(
+        "pyproject.toml",
+        'models = "shop.models:Base"',
+        'models = "shop.models:Base"\nversion_table_schema = "meta"',
+    )
+    assert project.run("makemigrations").exit_code == 0
+    assert project.run("migrate").exit_code == 0
+    engine = project.engine()
+    with engine.connect() as connection:
+        inspector = sa.inspect(connection)
+        assert "alembic_version" in inspector.get_table_names(schema="meta")
+        assert "alembic_version" not in inspector.get_table_names()
+        rows = connection.exec_driver_sql("SELECT version_num FROM meta.alembic_version")
+        assert [row[0] for row in rows] == ["0001_initial"]
+    engine.dispose()
+    assert project.run("migrate").stdout.splitlines()[-1] == "  No migrations to apply."
+    assert project.run("makemigrations", "--check").exit_code == 0
+    assert project.run("migrate", "zero").exit_code == 0
+    assert project.tables() == set()

@@ -235,3 +235,45 @@ def test_squash_to_the_head_writes_the_models_types(project: Project) -> None:
     rebuilt = project.run("migrate")
     assert rebuilt.exit_code == 0, rebuilt.output
     assert project.run("makemigrations", "--check").stdout == "No changes detected\n"
+
+
+def test_squash_across_a_merge(project: Project) -> None:
+    """Two branches and their merge squash into one migration that replaces all of them
+    (Django squashes across merges); a new database gets the same schema, and the database
+    at the merge keeps working."""
+    project.run("makemigrations")
+    project.edit("shop/models.py", AUTHOR_ID, AUTHOR_ID + ISBN)
+    assert project.run("makemigrations").exit_code == 0  # 0002_add_book_isbn
+    isbn = project.root / "migrations/0002_add_book_isbn.py"
+    aside = isbn.read_bytes()
+    isbn.unlink()
+    project.edit("shop/models.py", ISBN, "")
+    models = project.root / "shop/models.py"
+    models.write_text(models.read_text() + TAG)
+    assert project.run("makemigrations").exit_code == 0  # 0002_create_tag, the other branch
+    isbn.write_bytes(aside)
+    project.edit("shop/models.py", AUTHOR_ID, AUTHOR_ID + ISBN)
+    assert project.run("makemigrations", "--merge", "--no-input").exit_code == 0
+    assert project.migrations() == [
+        "0001_initial.py",
+        "0002_add_book_isbn.py",
+        "0002_create_tag.py",
+        "0003_merge_add_book_i_create_tag.py",
+    ]
+    assert project.run("migrate").exit_code == 0
+    before = schema(project.database_url)
+
+    result = project.run("squashmigrations", "0003", "--no-input")
+
+    assert result.exit_code == 0, result.output
+    assert project.migrations() == ["0003_merge_add_book_i_create_tag.py"]
+    text = (project.root / "migrations/0003_merge_add_book_i_create_tag.py").read_text()
+    assert "down_revision: str | Sequence[str] | None = None" in text
+    for replaced in ("0001_initial", "0002_add_book_isbn", "0002_create_tag"):
+        assert f'    "{replaced}",\n' in text
+    assert project.run("migrate").stdout.splitlines()[-1] == "  No migrations to apply."
+    assert project.run("makemigrations", "--check").exit_code == 0
+    if project.dialect == "sqlite":  # a new database: the squashed migration alone
+        url = f"sqlite:///{project.root / 'fresh.sqlite3'}"
+        assert project.run("--database-url", url, "migrate").exit_code == 0
+        assert schema(url) == before

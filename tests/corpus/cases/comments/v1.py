@@ -1,0 +1,17 @@
+"""Table and column comments; v2 changes them."""
+
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Box(Base):
+    __tablename__ = "box"
+    __table_args__ = ({"comment": "Boxes"},)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    size: Mapped[int] = mapped_column(comment="in cm")
+
+
+ROWS = {"box": [{"id": 1, "size": 3}]}

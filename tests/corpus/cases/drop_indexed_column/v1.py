@@ -1,0 +1,18 @@
+"""v2 drops an indexed column."""
+
+import sqlalchemy as sa
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Book(Base):
+    __tablename__ = "book"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(sa.String(50))
+    isbn: Mapped[str | None] = mapped_column(sa.String(13), index=True)
+
+
+ROWS = {"book": [{"id": 1, "title": "Dune", "isbn": "978"}]}

@@ -1,0 +1,23 @@
+"""One named enum used by two tables; v2 drops one of them."""
+
+import sqlalchemy as sa
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Book(Base):
+    __tablename__ = "book"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    state: Mapped[str] = mapped_column(sa.Enum("draft", "done", name="state"))
+
+
+class Article(Base):
+    __tablename__ = "article"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    state: Mapped[str] = mapped_column(sa.Enum("draft", "done", name="state"))
+
+
+ROWS = {"book": [{"id": 1, "state": "done"}]}

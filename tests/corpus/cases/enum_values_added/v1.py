@@ -1,0 +1,17 @@
+"""v2 adds a value to a named enum."""
+
+import sqlalchemy as sa
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Loan(Base):
+    __tablename__ = "loan"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    status: Mapped[str] = mapped_column(sa.Enum("out", "returned", name="loan_status"))
+
+
+ROWS = {"loan": [{"id": 1, "status": "out"}]}

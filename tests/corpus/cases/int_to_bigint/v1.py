@@ -1,0 +1,16 @@
+"""v2 changes an integer column to BIGINT."""
+
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Hit(Base):
+    __tablename__ = "hit"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    count: Mapped[int]
+
+
+ROWS = {"hit": [{"id": 1, "count": 7}]}

@@ -1,0 +1,17 @@
+"""v2 drops an unnamed unique constraint made by create_table."""
+
+import sqlalchemy as sa
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Member(Base):
+    __tablename__ = "member"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(sa.String(80), unique=True)
+
+
+ROWS = {"member": [{"id": 1, "email": "a@b.c"}]}
