@@ -250,7 +250,9 @@ def _remove_stale_option_folders() -> None:
 
 
 def _unwind(signum: int, _frame: FrameType | None) -> None:
-    raise SystemExit(128 + signum)
+    from manage.light.signals import Terminated
+
+    raise Terminated(signum)  # a SystemExit the error boundary lets through: exits 128 + signum
 
 
 @contextmanager
