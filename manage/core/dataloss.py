@@ -8,10 +8,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from alembic.operations import ops
-from sqlalchemy import column, inspect, literal_column, select, table
+from sqlalchemy import Select, column, inspect, literal_column, select, table
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.sql import Select
 
 from manage.core.database import driver_message
 from manage.core.environment import MigrationEnvironment, Step

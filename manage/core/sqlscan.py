@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import sqlparse
+from sqlalchemy import ClauseElement, TextClause
 from sqlalchemy.engine import Dialect
-from sqlalchemy.sql import ClauseElement, TextClause
 from sqlparse import tokens
 
 DELETING = frozenset({"DROP", "DELETE", "TRUNCATE"})
