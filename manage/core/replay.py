@@ -42,7 +42,7 @@ from sqlalchemy.types import TypeDecorator
 from manage.core.compare_plugin import OPTIONS as SERVER_DEFAULTS
 from manage.core.compare_plugin import schema_options
 from manage.core.defaults import enum_values_changed
-from manage.core.runnable import unnamed_constraint
+from manage.core.runnable import constraint_name, unnamed_constraint
 from manage.errors import MigrationError
 
 Direction = Literal["upgrade", "downgrade"]
@@ -296,21 +296,6 @@ def _mysql_name(column: str, taken: set[str]) -> str:
     while name.lower() in {t.lower() for t in taken}:
         name, number = f"{column}_{number}", number + 1
     return name
-
-
-def _postgresql_name(table: str, columns: list[str], label: str) -> str:
-    """The name PostgreSQL gives an unnamed constraint (``makeObjectName``: ``<table>_<columns>_
-    <label>``, the longer part shortened to fit 63 bytes), as a database reflects it; a database
-    adds a digit when that name is taken, which this does not."""
-    name1, name2 = table, "_".join(columns)
-    available = 63 - (len(label) + 1) - 1
-    keep1, keep2 = len(name1), len(name2)
-    while keep1 + keep2 > available:
-        if keep1 > keep2:
-            keep1 -= 1
-        else:
-            keep2 -= 1
-    return f"{name1[:keep1]}_{name2[:keep2]}_{label}"
 
 
 def _uses(item: Any, column: str) -> bool:
@@ -944,7 +929,7 @@ class StateInspector(Inspector):
             columns = [c.name for c in u.columns]
             name = _name(u.name)
             if name is None and self.dialect.name == "postgresql":
-                name = _postgresql_name(table.name, columns, "key")
+                name = constraint_name(table.name, columns, "key")
             elif name is None and self.dialect.name in ("mysql", "mariadb") and columns:
                 name = _mysql_name(columns[0], taken)  # MySQL: the first column's name
                 taken.add(name)

@@ -84,15 +84,19 @@ def start() -> None:
 
 
 def _audit(event: str, args: tuple[Any, ...]) -> None:
-    if event == "open":
-        path = args[0]
-        if isinstance(path, bytes):
-            path = os.fsdecode(path)
-        if isinstance(path, str):
-            files.add(os.path.abspath(path))
-    elif event in ("os.listdir", "os.scandir"):
-        path = args[0] if args else "."
-        if isinstance(path, bytes):
-            path = os.fsdecode(path)
-        if isinstance(path, str):
-            folders.add(os.path.abspath(path or "."))
+    global whole_environment
+    try:
+        if event == "open":
+            path = args[0]
+            if isinstance(path, bytes):
+                path = os.fsdecode(path)
+            if isinstance(path, str):
+                files.add(os.path.abspath(path))
+        elif event in ("os.listdir", "os.scandir"):
+            path = args[0] if args else "."
+            if isinstance(path, bytes):
+                path = os.fsdecode(path)
+            if isinstance(path, str):
+                folders.add(os.path.abspath(path or "."))
+    except Exception:  # an audit hook must never raise into the project's code; a read it
+        whole_environment = True  # could not record makes the answer unrememberable
