@@ -27,8 +27,8 @@ DEFAULT_DATABASE_FILE = "db.sqlite3"
 
 # user:password@host in a URL too broken to parse: from the colon after the user to the *last* "@"
 # (a password may hold "/" or "@"); without "://", from the first colon.
-_PASSWORD_AFTER_SCHEME = re.compile(r"(?P<head>://[^:/@\s]*:)(?P<password>\S*)@")
-_PASSWORD_AFTER_COLON = re.compile(r"(?P<head>:)(?P<password>\S*)@")
+_PASSWORD_AFTER_SCHEME = re.compile(r"(?P<head>://[^:/@]*:)(?P<password>.*)@")
+_PASSWORD_AFTER_COLON = re.compile(r"(?P<head>:)(?P<password>.*)@")
 _PASSWORD_QUERY_KEYS = frozenset({"password", "passwd", "pwd"})
 
 
