@@ -29,7 +29,7 @@ if TYPE_CHECKING:
         MigrateResult,
         ShowMigrationsResult,
     )
-    from manage.core.environment import Step
+    from manage.core.migrations.types import Step
     from manage.core.plugins import ProjectCommand, ProjectCommands
     from manage.core.settings import Settings
 

@@ -131,8 +131,8 @@ def _check_with_caches() -> Answer | None:
         else:
             _without_pygments()
             # What commands.check_from_cache does, leaving the other commands unimported.
+            from manage.core.check.pipeline import check_unchanged_history
             from manage.core.discovery import include_object_filter
-            from manage.core.environment import check_unchanged_history
 
             found = check_unchanged_history(
                 settings,

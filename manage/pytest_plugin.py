@@ -132,7 +132,7 @@ def run_check(name: str, settings: Settings) -> None:
 
 
 def _single_head(settings: Settings) -> None:
-    from manage.core.environment import MigrationEnvironment
+    from manage.core.migrations.environment import MigrationEnvironment
 
     heads = MigrationEnvironment(settings).heads()
     if len(heads) > 1:

@@ -12,7 +12,7 @@ from manage.commands.showmigrations import showmigrations
 from manage.core import revisions
 from manage.core.database import connect, sqlite_file
 from manage.core.discovery import load_metadata
-from manage.core.environment import MigrationEnvironment
+from manage.core.migrations.environment import MigrationEnvironment
 from manage.core.settings import ModelsSpec, Settings
 from manage.errors import ManageError
 

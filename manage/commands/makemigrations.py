@@ -10,9 +10,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from manage.core import insync, revisions
+from manage.core.check.pipeline import check_unchanged_history
 from manage.core.database import shadow_connection
 from manage.core.discovery import include_object_filter, load_metadata
-from manage.core.environment import MigrationEnvironment, check_unchanged_history
+from manage.core.migrations.environment import MigrationEnvironment
 from manage.core.replay import UnreplayableError
 from manage.core.revisions import Operation
 from manage.core.settings import Settings

@@ -13,7 +13,8 @@ if TYPE_CHECKING:
     from manage.core.dataloss import DataLoss
 
 from manage.core.database import connect, database_exists
-from manage.core.environment import BASE, MigrationEnvironment, Step
+from manage.core.migrations.environment import MigrationEnvironment
+from manage.core.migrations.types import BASE, Step
 from manage.core.safety import destructive
 from manage.core.settings import Settings
 from manage.errors import MigrationError

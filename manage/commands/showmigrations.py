@@ -7,9 +7,9 @@ from datetime import datetime
 from pathlib import Path
 
 from manage.core.database import connect, database_exists
-from manage.core.environment import MigrationEnvironment
 from manage.core.history import HistoryEntry, checksum, last_applied
 from manage.core.history import read as read_history
+from manage.core.migrations.environment import MigrationEnvironment
 from manage.core.settings import Settings
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from manage.core.environment import BASE, MigrationEnvironment
+from manage.core.migrations.environment import MigrationEnvironment
+from manage.core.migrations.types import BASE
 from manage.core.settings import Settings
 from manage.errors import RevisionNotFoundError
 

@@ -14,7 +14,8 @@ from sqlalchemy import MetaData, UniqueConstraint
 
 from manage.core.database import shadow_connection
 from manage.core.discovery import include_object_filter, load_metadata
-from manage.core.environment import MigrationEnvironment, Revision
+from manage.core.migrations.environment import MigrationEnvironment
+from manage.core.migrations.types import Revision
 from manage.core.replay import UnreplayableError, hand_written_steps, own_enum_sql
 from manage.core.settings import Settings
 from manage.core.writing import in_scratch, publish

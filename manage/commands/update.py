@@ -13,8 +13,8 @@ from alembic.util import to_tuple
 
 from manage.core.database import connect, database_exists, shadow_connection
 from manage.core.discovery import include_object_filter, load_metadata
-from manage.core.environment import MigrationEnvironment
 from manage.core.formatting import format_migration
+from manage.core.migrations.environment import MigrationEnvironment
 from manage.core.questions import Questioner
 from manage.core.replay import UnreplayableError, hand_written_steps
 from manage.core.revisions import Operation

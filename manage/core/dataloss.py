@@ -13,7 +13,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
 from manage.core.database import driver_message
-from manage.core.environment import MigrationEnvironment, Step
+from manage.core.migrations.environment import MigrationEnvironment
+from manage.core.migrations.types import Step
 from manage.core.replay import UnreplayableError, own_enum_sql, record
 from manage.core.sqlscan import changes_schema, deleting_keyword, drops_only_a_type, sql_of
 from manage.errors import ManageError

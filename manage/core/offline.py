@@ -18,7 +18,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from manage.core.database import connect
-from manage.core.environment import BASE, MigrationEnvironment
+from manage.core.migrations.environment import MigrationEnvironment
+from manage.core.migrations.types import BASE
 from manage.core.settings import describe_exception
 from manage.errors import MigrationError
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from manage.core.environment import MigrationEnvironment
+from manage.core.migrations.environment import MigrationEnvironment
 from manage.core.replay import UnreplayableError, record, replay
 from manage.core.settings import load_settings
 from tests.conftest import Project

@@ -32,8 +32,8 @@ from manage.core.compare_plugin import OPTIONS as SERVER_DEFAULTS
 from manage.core.database import shadow_connection
 from manage.core.defaults import enum_values_changed
 from manage.core.discovery import include_object_filter, load_metadata
-from manage.core.environment import MigrationEnvironment
 from manage.core.history import HISTORY_TABLE
+from manage.core.migrations.environment import MigrationEnvironment
 from manage.core.replay import UnreplayableError
 from manage.core.settings import load_settings
 from tests.conftest import DIALECTS, Project, forget_modules

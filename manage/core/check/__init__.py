@@ -1,0 +1,1 @@
+"""The commit guard: every tier of ``makemigrations --check``."""

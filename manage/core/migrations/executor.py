@@ -1,0 +1,393 @@
+"""Run migrations on a database (or offline as SQL) and record them in the version table."""
+
+from __future__ import annotations
+
+import io
+import signal
+import time
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
+
+from alembic import util as alembic_util
+from alembic.operations import BatchOperations, Operations, ops
+from alembic.runtime.environment import EnvironmentContext
+from alembic.runtime.migration import MigrationContext, MigrationInfo, RevisionStep
+from alembic.script.revision import RevisionError
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+from manage.core import history as migration_history
+from manage.core.database import driver_message
+from manage.core.redact import redact
+from manage.core.settings import describe_exception
+from manage.errors import (
+    DatabaseError,
+    MigrationError,
+    MigrationStoppedError,
+)
+from manage.light.signals import Terminated
+
+if TYPE_CHECKING:
+    pass
+from manage.core.migrations.diagnostics import _operation_at, _rights_fix, _sentence, _short
+from manage.core.migrations.loader import MigrationLoader
+from manage.core.migrations.types import BASE, Step
+
+
+class MigrationExecutor(MigrationLoader):
+    """Run planned migrations on a database, or render them as SQL, recording each step."""
+
+    # -- running migrations ---------------------------------------------------------------------
+
+    def run(
+        self,
+        connection: Connection,
+        steps: Sequence[Step],
+        target: str,
+        *,
+        fake: bool = False,
+        purge: bool = False,
+        in_transaction: bool = False,
+        history: bool = False,
+        on_start: Callable[[Step], None] = lambda step: None,
+        on_done: Callable[[Step], None] = lambda step: None,
+    ) -> None:
+        """Move the database to ``target`` along ``steps``, one transaction per migration.
+
+        With ``fake`` only the version table changes (Alembic's stamp); ``purge`` first clears
+        revisions that are no longer on disk. With ``in_transaction`` everything runs inside the
+        caller's open transaction instead. With ``history`` each migration also adds a row to
+        the history table (core/history.py), in its own transaction.
+
+        Raises:
+            MigrationError: a migration failed; the message names it and the database's error.
+        """
+        if not steps and not purge:
+            return
+        direction = steps[0].direction if steps else "apply"
+        by_id = {step.revision: step for step in steps}
+        running: list[Step] = []
+        executed: list[str] = []  # the statements of the migration now running
+        committed: list[int] = [0]  # how many of them committed (an autocommit block)
+        finished: list[Step] = []  # recorded, reported done once its transaction committed
+
+        def report_finished() -> None:  # issue 12 point 7: "OK" only after COMMIT succeeded
+            while finished:
+                on_done(finished.pop(0))
+
+        clock: list[tuple[datetime, float]] = []  # when the migration now running started
+
+        def migrations_fn(heads: Any, _context: MigrationContext) -> Iterator[Any]:
+            if fake:
+                for stamp in self.script._stamp_revs(target, heads):
+                    clock[:] = [(_utcnow(), time.monotonic())]
+                    yield stamp
+                return
+            if direction == "apply":
+                alembic_steps: list[RevisionStep] = self.script._upgrade_revs(target, heads)
+            else:
+                alembic_steps = self.script._downgrade_revs(target, heads)
+            for alembic_step in alembic_steps:
+                report_finished()  # Alembic asks for the next step after the commit
+                step = by_id.get(alembic_step.revision.revision) or self._step(
+                    alembic_step.revision, direction
+                )
+                running.append(step)
+                executed.clear()
+                committed[0] = 0
+                on_start(step)
+                clock[:] = [(_utcnow(), time.monotonic())]
+                yield alembic_step
+            report_finished()
+
+        def on_version_apply(
+            ctx: MigrationContext,
+            step: MigrationInfo,
+            heads: Collection[Any],
+            run_args: Mapping[str, Any],
+        ) -> None:
+            if history and clock:
+                started_at, started = clock[0]
+                duration_ms = round((time.monotonic() - started) * 1000)
+                done = steps if fake else running[-1:]
+                assert ctx.connection is not None
+                for each in done:
+                    direction = f"fake {each.direction}" if fake else each.direction
+                    migration_history.record(
+                        ctx.connection,
+                        each.revision,
+                        direction,
+                        each.path,
+                        started_at,
+                        duration_ms,
+                        self.settings.version_table,
+                    )
+                clock.clear()
+            if not fake and running:
+                finished.append(running[-1])
+
+        def after_execute(conn: Connection, *args: Any) -> None:
+            executed.append(args[1])  # (connection, cursor, statement, ...)
+            if conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+                committed[0] = len(executed)  # inside op.get_context().autocommit_block()
+
+        def on_begin(_conn: Connection) -> None:
+            # A transaction begun mid-migration: the one before it committed (autocommit_block()
+            # commits what ran before it). The "commit" event comes before the COMMIT itself.
+            committed[0] = len(executed)
+
+        self._version_schema(connection)  # issue 16
+        if connection.in_transaction() and not in_transaction:
+            connection.commit()
+        if history:
+            try:
+                migration_history.ensure_table(connection)
+            except DBAPIError as exc:
+                connection.rollback()
+                fix = _rights_fix(exc, self.settings.dialect_name) or "Check the database."
+                raise DatabaseError(
+                    f"Could not create the history table {migration_history.HISTORY_TABLE} in "
+                    f"{self.settings.display_url}: "
+                    f"{driver_message(exc, self.settings.database_url)}. {fix}"
+                ) from None
+        event.listen(connection, "after_cursor_execute", after_execute)
+        event.listen(connection, "begin", on_begin)
+        try:
+            with EnvironmentContext(
+                self.config,
+                self.script,
+                fn=migrations_fn,
+                destination_rev=target,
+                purge=purge,
+            ) as env:
+                env.configure(
+                    connection=connection,
+                    target_metadata=None,
+                    version_table=self.settings.version_table,
+                    version_table_schema=self.settings.version_table_schema,  # issue 16
+                    render_as_batch=self.settings.render_as_batch,
+                    transaction_per_migration=True,
+                    # SQLite DDL is transactional once we issue BEGIN (database.make_engine).
+                    transactional_ddl=True if connection.dialect.name == "sqlite" else None,
+                    on_version_apply=on_version_apply,
+                )
+                with env.begin_transaction():
+                    env.run_migrations()
+        except (RevisionError, alembic_util.CommandError) as exc:
+            if running:  # raised by an operation of the migration, e.g. a MySQL alter_column
+                raise self._failure(exc, running[-1], executed, committed[0]) from exc
+            raise MigrationError(
+                f"{_sentence(exc)}. Check the target with 'manage showmigrations'."
+            ) from exc
+        except (KeyboardInterrupt, Terminated) as exc:  # issue 12 point 8: say what stayed
+            step = running[-1] if running else None
+            stopped = self._failure(exc, step, executed, committed[0])
+            code = exc.code if isinstance(exc, Terminated) else 128 + signal.SIGINT
+            raise MigrationStoppedError(
+                str(stopped), exit_code=int(code or 1), stopped_by=exc
+            ) from None
+        except (Exception, SystemExit) as exc:  # issue 12 point 5 (safety1): sys.exit() too
+            step = running[-1] if running else None
+            raise self._failure(exc, step, executed, committed[0]) from exc
+        finally:
+            event.remove(connection, "after_cursor_execute", after_execute)
+            event.remove(connection, "begin", on_begin)
+
+    def _failure(
+        self, exc: BaseException, step: Step | None, executed: Sequence[str], committed: int = 0
+    ) -> MigrationError:
+        """Name the migration, its file and line, the operation, and the database's error; say
+        what state the database is left in and how to go on."""
+        if step is None:
+            where, operation = "Migrating", ""
+        else:
+            line, operation = _operation_at(exc, step.path)
+            at = f", line {line}" if line else ""
+            where = f"Migration {step.revision} ({self.relative(step.path)}{at})"
+            operation = f" {operation}" if operation else ""
+        if isinstance(exc, DBAPIError):
+            reason = redact(driver_message(exc, self.settings.database_url))
+        elif isinstance(exc, alembic_util.CommandError):
+            reason = _sentence(exc)
+        elif isinstance(exc, SQLAlchemyError):
+            reason = f"{type(exc).__name__}: {_sentence(exc)}"
+        else:
+            reason = describe_exception(exc)
+        unapply = step is not None and step.direction == "unapply"
+        action = "unapplying" if unapply else "applying"
+        stopped = isinstance(exc, KeyboardInterrupt | Terminated)
+        if stopped:  # SIGINT, SIGTERM: the run was stopped, the migration did not fail
+            name = signal.Signals(getattr(exc, "signum", signal.SIGINT)).name
+            failed, reason, error = f"was stopped ({name})", "", "it stopped"
+        else:
+            failed, error = "failed", "the error"
+        left_at = self._left_at(step)
+        rights = _rights_fix(exc, self.settings.dialect_name)
+        undo = (
+            f"The database still records {left_at}: undo those statements by hand (or finish "
+            "the migration by hand and record it with "
+            f"'manage migrate {step.revision if step else 'TARGET'} --fake'), fix the "
+            "migration, then run migrate again."
+        )
+        mysql = self.settings.dialect_name in ("mysql", "mariadb")
+        if committed and not mysql:  # issue 12 point 6: what an autocommit block committed
+            control = {"BEGIN", "COMMIT"}  # SQLite's, issued by manage itself
+            stays = "; ".join(_short(s) for s in executed[:committed] if s.upper() not in control)
+            rest = "; ".join(_short(s) for s in executed[committed:] if s.upper() not in control)
+            after = (
+                " What ran before and inside op.get_context().autocommit_block() was committed "
+                f"and stays: {stays}. The rest of it was rolled back"
+                f"{f' ({rest})' if rest else ''}. {undo}"
+            )
+        elif not mysql:
+            after = (
+                f" Its changes were rolled back; the database stays at {left_at}. "
+                f"{rights or 'Fix the migration and run migrate again.'}"
+            )
+        elif not executed:  # an earlier, failed or stopped, run may have left some
+            after = f" No statement of it ran this time; the database records {left_at}. " + (
+                rights
+                or "If an earlier run of it failed or was stopped, what that run's "
+                "statements did stays applied (its message listed them): undo them by hand, "
+                f"or finish them and record the migration with 'manage migrate "
+                f"{step.revision if step else 'TARGET'} --fake'. Otherwise fix the "
+                "migration and run migrate again."
+            )
+        else:
+            ran = "; ".join(_short(statement) for statement in executed)
+            after = (
+                " MySQL/MariaDB cannot roll back DDL, so what these statements of it did before "
+                f"the error stays applied: {ran}. The database still records {left_at}: undo "
+                "those statements by hand (or finish them and record the migration with "
+                f"'manage migrate {step.revision if step else 'TARGET'} --fake'), fix the "
+                "migration, then run migrate again."
+            )
+        said = f"{where} {failed} while {action}{operation}"
+        if stopped:  # nothing to fix: going on is running it again
+            after = after.replace("before the error", f"before {error}")
+            after = after.replace("Fix the migration and run migrate again.", "Run migrate again.")
+            after = after.replace(", fix the migration, then run", ", then run")
+            return MigrationError(f"{said}.{after}")
+        return MigrationError(f"{said}: {reason}.{after}")
+
+    def _left_at(self, step: Step | None) -> str:
+        """The revision the version table records after ``step`` failed."""
+        if step is None:
+            return "its previous revision"
+        if step.direction == "unapply":
+            return step.revision
+        script = self.script.get_revision(step.revision)
+        downs = alembic_util.to_tuple(script.down_revision) if script else None
+        return ", ".join(downs) if downs else "no migration applied"
+
+    def sql(self, target: str, start: str | None) -> str:
+        """The SQL that moves an empty database (or ``start``) to ``target``, touching no database.
+
+        ``target`` and ``start`` are resolved ids or ``base``.
+        """
+        downgrade = target == BASE or (
+            start not in (None, BASE)
+            and target in {s.revision for s in self.script.iterate_revisions(start, BASE)}
+        )
+        if downgrade and start is None:
+            start = self.single_head() or BASE
+        buffer = io.StringIO()
+        running: list[str] = []
+
+        def migrations_fn(heads: Any, _context: MigrationContext) -> Iterator[RevisionStep]:
+            if downgrade:
+                steps = self.script._downgrade_revs(target, heads)
+            else:
+                steps = self.script._upgrade_revs(target, heads)
+            for step in steps:
+                running.append(step.revision.revision)
+                yield step
+
+        try:
+            with EnvironmentContext(
+                self.config,
+                self.script,
+                fn=migrations_fn,
+                as_sql=True,
+                starting_rev=None if start == BASE else start,
+                destination_rev=target,
+            ) as env:
+                env.configure(
+                    url=make_url(self.settings.database_url),
+                    output_buffer=buffer,
+                    literal_binds=True,
+                    version_table=self.settings.version_table,
+                    version_table_schema=self.settings.version_table_schema,  # issue 16
+                    render_as_batch=self.settings.render_as_batch,
+                    transaction_per_migration=True,
+                )
+                with env.begin_transaction():
+                    env.run_migrations()
+        except (RevisionError, alembic_util.CommandError) as exc:
+            raise MigrationError(
+                f"Cannot render the SQL offline: {_sentence(exc)}. Run the migration against a "
+                "database instead."
+            ) from exc
+        except Exception as exc:
+            where = f"migration {running[-1]}" if running else "the migrations"
+            reason = _sentence(exc) or "an operation needs a live database"
+            if not isinstance(exc, NotImplementedError | SQLAlchemyError):
+                reason = describe_exception(exc)
+            raise MigrationError(
+                f"Cannot render the SQL of {where} offline: {reason}. Migrations that read the "
+                "database, or SQLite batch operations that copy a table, need a live database: "
+                "run migrate without --sql."
+            ) from exc
+        return buffer.getvalue()
+
+    def operations_of(self, revision: str, *, backwards: bool = False) -> list[Any]:
+        """The Alembic operations ``revision``'s upgrade (or downgrade) issues, found by running
+        it against a recorder; empty when it cannot run without a database."""
+        script = self.script.get_revision(revision)
+        if script is None:
+            return []
+        function = getattr(script.module, "downgrade" if backwards else "upgrade")
+        context = MigrationContext.configure(
+            dialect_name=self.settings.dialect_name,
+            opts={"as_sql": True, "output_buffer": io.StringIO()},
+        )
+        operations, recorded = _recorder(context)
+        operations._install_proxy()
+        try:
+            function()
+        except Exception:
+            return recorded  # what it did before it needed a database
+        finally:
+            operations._remove_proxy()
+        return recorded
+
+
+def _recorder(context: MigrationContext) -> tuple[Operations, list[ops.MigrateOperation]]:
+    """Operations that record what a migration issues instead of running it. Alembic's proxy
+    (``from alembic import op``) is keyed by class, so the instance is patched, not subclassed."""
+    recorded: list[ops.MigrateOperation] = []
+    operations = Operations(context)
+
+    def invoke(operation: ops.MigrateOperation) -> None:
+        recorded.append(operation)
+
+    @contextmanager
+    def batch_alter_table(
+        table_name: str, schema: str | None = None, **_kw: Any
+    ) -> Iterator[BatchOperations]:
+        impl = SimpleNamespace(table_name=table_name, schema=schema)
+        batch = BatchOperations(context, impl=impl)  # type: ignore[arg-type]
+        batch.invoke = invoke  # type: ignore[method-assign, assignment]
+        yield batch
+
+    operations.invoke = invoke  # type: ignore[method-assign, assignment]
+    operations.batch_alter_table = batch_alter_table  # type: ignore[method-assign, assignment]
+    return operations, recorded
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
