@@ -338,7 +338,7 @@ def test_hidden_ddl_is_never_ignored(sqlite_project: Project, body: str) -> None
 
 
 def test_ddl_after_a_data_statement_is_not_data() -> None:
-    from manage.core.replay import _data_only
+    from manage.core.replay.recorder import _data_only
 
     assert _data_only("UPDATE book SET title = upper(title)")
     assert _data_only("UPDATE a SET x = 1; DELETE FROM b")

@@ -1,0 +1,139 @@
+"""Record the operations a migration issues, without a database (the replay's one op recorder)."""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from alembic.operations import BatchOperations, Operations, ops
+from alembic.runtime.migration import MigrationContext
+from alembic.script import Script
+from sqlalchemy.sql.elements import TextClause
+
+from manage.errors import MigrationError
+
+Direction = Literal["upgrade", "downgrade"]
+
+# Statements that change data, not the schema: safe to skip when building the schema.
+_DATA_ONLY = re.compile(r"^\s*(INSERT|UPDATE|DELETE|SELECT|WITH|MERGE|SET|COPY)\b", re.IGNORECASE)
+# Enum types (PostgreSQL): created/dropped by generated migrations; Alembic does not compare them.
+_TYPE_DDL = re.compile(r"^\s*(CREATE|DROP)\s+(TYPE|SEQUENCE)\b", re.IGNORECASE)  # issue 16
+
+
+class UnreplayableError(MigrationError):
+    """A migration does something whose effect on the schema cannot be known without a database."""
+
+    def __init__(self, message: str, revision: str) -> None:
+        super().__init__(message)
+        self.revision = revision
+
+
+class _NotModelled(Exception):
+    """An operation the in-memory schema does not represent."""
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """One operation a migration performs; ``batch_table`` is set inside ``batch_alter_table``."""
+
+    operation: ops.MigrateOperation
+
+
+def record(
+    script: Script,
+    dialect_name: str,
+    direction: Direction = "upgrade",
+    bound_sql: list[str] | None = None,
+) -> list[Recorded]:
+    """Run ``script``'s upgrade (or downgrade) against a recorder and return its operations.
+
+    Nothing touches a database: ``op.get_bind()`` is Alembic's offline connection, and code
+    that reads the database fails, which is reported as an UnreplayableError. The data
+    statements sent through ``op.get_bind()`` are added to ``bound_sql`` when given.
+    """
+    recorded: list[Recorded] = []
+    buffer = io.StringIO()  # what the migration sends through op.get_bind() lands here
+    context = MigrationContext.configure(
+        dialect_name=dialect_name, opts={"as_sql": True, "output_buffer": buffer}
+    )
+    operations = Operations(context)
+
+    def invoke(operation: ops.MigrateOperation) -> None:
+        recorded.append(Recorded(operation))
+
+    @contextmanager
+    def batch_alter_table(
+        table_name: str, schema: str | None = None, **_kw: Any
+    ) -> Iterator[BatchOperations]:
+        impl = _BatchTarget(table_name, schema)
+        batch = BatchOperations(context, impl=impl)  # type: ignore[arg-type]
+        batch.invoke = invoke  # type: ignore[method-assign, assignment]
+        yield batch
+
+    @contextmanager
+    def autocommit_block() -> Iterator[None]:
+        yield  # where a transaction ends changes no schema (offline, Alembic emits COMMIT)
+
+    context.autocommit_block = autocommit_block  # type: ignore[method-assign]
+    # Instance attributes: Alembic's ``op`` proxy only knows the Operations class itself.
+    operations.invoke = invoke  # type: ignore[method-assign, assignment]
+    operations.batch_alter_table = batch_alter_table  # type: ignore[method-assign, assignment]
+    function: Callable[[], None] = getattr(script.module, direction)
+    operations._install_proxy()
+    try:
+        function()
+    except MigrationError:
+        raise
+    except Exception as exc:
+        raise UnreplayableError(
+            f"Migration {script.revision} cannot be replayed without a database: its "
+            f"{direction}() raised {type(exc).__name__}: {exc}",
+            script.revision,
+        ) from exc
+    finally:
+        operations._remove_proxy()
+    for statement in _statements(buffer.getvalue()):
+        if bound_sql is not None:  # issue 12 point 2 (safety1): the data-loss guard reads them
+            bound_sql.append(statement)
+        if not _data_only(statement) and not _TYPE_DDL.match(statement):
+            raise UnreplayableError(
+                f"Migration {script.revision} runs {_describe(ops.ExecuteSQLOp(statement))} "
+                "through op.get_bind(), whose effect on the schema cannot be known without a "
+                "database",
+                script.revision,
+            )
+    return recorded
+
+
+@dataclass
+class _BatchTarget:
+    """What BatchOperations reads to build operations for one table."""
+
+    table_name: str
+    schema: str | None
+
+
+def _statements(sql: str) -> list[str]:
+    return [part.strip() for part in sql.split(";") if part.strip()]
+
+
+def _data_only(sql: Any) -> bool:
+    """Only data statements: every one of them (``UPDATE ...; ALTER ...`` is not)."""
+    if isinstance(sql, TextClause):
+        sql = sql.text
+    if isinstance(sql, str):
+        parts = _statements(sql)
+        return bool(parts) and all(_DATA_ONLY.match(part) for part in parts)
+    return bool(getattr(sql, "is_dml", False) or getattr(sql, "is_select", False))
+
+
+def _describe(operation: ops.MigrateOperation) -> str:
+    if isinstance(operation, ops.ExecuteSQLOp):
+        text = operation.sqltext if isinstance(operation.sqltext, str) else str(operation.sqltext)
+        first = " ".join(text.split())[:60]
+        return f"op.execute({first!r})"
+    return type(operation).__name__.removesuffix("Op")

@@ -1,0 +1,405 @@
+"""The schema the migration history builds, in memory: tables changed operation by operation."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from alembic.operations import ops
+from alembic.script import Script
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    ForeignKeyConstraint,
+    Index,
+    MetaData,
+    PrimaryKeyConstraint,
+    Table,
+    UniqueConstraint,
+)
+from sqlalchemy.schema import DefaultClause
+from sqlalchemy.sql.ddl import CreateSchema, DropSchema
+
+from manage.core.replay.enum_sql import _enum_type_ddl
+from manage.core.replay.recorder import (
+    UnreplayableError,
+    _data_only,
+    _describe,
+    _NotModelled,
+    record,
+)
+from manage.core.runnable import unnamed_constraint
+
+
+class SchemaState:
+    """Tables as a sequence of migrations leaves them, as SQLAlchemy Table objects."""
+
+    def __init__(self, dialect_name: str = "") -> None:
+        self.metadata = MetaData()
+        self.dialect_name = dialect_name
+        self.renamed_enums: dict[tuple[str | None, str | None], bool] = {}
+        """Enum types a migration renamed to <name>_old: False, then True once created anew."""
+
+    def tables(self) -> dict[str, Table]:
+        return dict(self.metadata.tables)
+
+    def apply(self, revision: str, operation: ops.MigrateOperation) -> None:
+        """Change the state as the database would; unknown operations raise UnreplayableError."""
+        handler = _HANDLERS.get(type(operation))
+        if handler is None:
+            if isinstance(operation, ops.ExecuteSQLOp) and _data_only(operation.sqltext):
+                return
+            if isinstance(operation, ops.ExecuteSQLOp) and _enum_type_ddl(self, operation):
+                return
+            if isinstance(operation, ops.BulkInsertOp):
+                return
+            if isinstance(operation, ops.ExecuteSQLOp) and isinstance(
+                operation.sqltext, CreateSchema | DropSchema
+            ):  # issue 16: a schema holds no table yet
+                return
+            raise UnreplayableError(
+                f"Migration {revision} runs {_describe(operation)}, whose effect on the schema "
+                "cannot be known without a database",
+                revision,
+            )
+        try:
+            handler(self, operation)
+        except UnreplayableError:
+            raise
+        except _NotModelled as exc:
+            raise UnreplayableError(
+                f"Migration {revision} runs {_describe(operation)} with {exc}, which the "
+                "in-memory replay does not model",
+                revision,
+            ) from exc
+        except (KeyError, ValueError) as exc:
+            raise UnreplayableError(
+                f"Migration {revision} runs {_describe(operation)} on something the history "
+                f"does not have ({exc})",
+                revision,
+            ) from exc
+
+    # -- helpers ---------------------------------------------------------------------------------
+
+    def table(self, name: str, schema: str | None = None) -> Table:
+        key = f"{schema}.{name}" if schema else name
+        return self.metadata.tables[key]
+
+    def rebuild(
+        self,
+        table: Table,
+        *,
+        name: str | None = None,
+        columns: Sequence[Column[Any]] | None = None,
+        keep: Callable[[Any], bool] = lambda item: True,
+        renamed: dict[str, str] | None = None,
+        targets: dict[str, str] | None = None,
+        without: str | None = None,
+    ) -> Table:
+        """Replace ``table`` by a copy with other columns, without the constraints and indexes
+        ``keep`` rejects, with renamed columns, under another name, with foreign keys pointing
+        at ``targets`` (old ``table.column`` -> new), or with column ``without`` taken out of
+        the indexes and unique constraints that keep it."""
+        renamed = renamed or {}
+        targets = targets or {}
+        new_columns = [
+            _plain_copy(c, renamed.get(c.name, c.name)) for c in (columns or table.columns)
+        ]
+        names = {c.name for c in new_columns}
+        primary = [renamed.get(c.name, c.name) for c in table.primary_key.columns]
+        parts: list[Any] = []
+        if primary and set(primary) <= names:
+            parts.append(PrimaryKeyConstraint(*primary, name=_name(table.primary_key.name)))
+        for constraint in table.constraints:
+            if not isinstance(constraint, PrimaryKeyConstraint) and keep(constraint):
+                parts.append(_copy_constraint(constraint, renamed, targets, without))
+        for index in table.indexes:
+            if keep(index):
+                parts.append(
+                    Index(
+                        index.name,
+                        *[renamed.get(c.name, c.name) for c in index.columns if c.name != without],
+                        unique=bool(index.unique),
+                        **index.kwargs,
+                    )
+                )
+        self.metadata.remove(table)
+        return Table(
+            name or table.name,
+            self.metadata,
+            *new_columns,
+            *parts,
+            schema=table.schema,
+            comment=table.comment,
+        )
+
+
+def _plain_copy(column: Column[Any], name: str) -> Column[Any]:
+    """The column alone: no foreign keys, unique or index flags (the table keeps those)."""
+    return Column(
+        name,
+        column.type,
+        nullable=column.nullable,
+        server_default=column.server_default,
+        comment=column.comment,
+        autoincrement=column.autoincrement,
+    )
+
+
+def _copy_constraint(
+    constraint: Any, renamed: dict[str, str], targets: dict[str, str], without: str | None
+) -> Any:
+    def col(name: str) -> str:
+        return renamed.get(name, name)
+
+    if isinstance(constraint, ForeignKeyConstraint):
+        return ForeignKeyConstraint(
+            [col(c.name) for c in constraint.columns],
+            [targets.get(e.target_fullname, e.target_fullname) for e in constraint.elements],
+            name=constraint.name,
+            ondelete=constraint.ondelete,
+            onupdate=constraint.onupdate,
+            deferrable=constraint.deferrable,
+            initially=constraint.initially,
+            use_alter=constraint.use_alter,
+        )
+    if isinstance(constraint, UniqueConstraint):
+        kept = [col(c.name) for c in constraint.columns if c.name != without]
+        return UniqueConstraint(*kept, name=constraint.name)
+    if isinstance(constraint, CheckConstraint):
+        return CheckConstraint(constraint.sqltext, name=constraint.name)
+    raise ValueError(f"unsupported constraint {type(constraint).__name__}")
+
+
+def _name(name: Any) -> str | None:
+    return None if name is None else str(name)
+
+
+def _mysql_name(column: str, taken: set[str]) -> str:
+    """The name MySQL gives an unnamed key: its first column's, else with ``_2``, ``_3``..."""
+    name, number = column, 2
+    while name.lower() in {t.lower() for t in taken}:
+        name, number = f"{column}_{number}", number + 1
+    return name
+
+
+def _uses(item: Any, column: str) -> bool:
+    columns = getattr(item, "columns", None)
+    return columns is not None and any(c.name == column for c in columns)
+
+
+def _create_table(state: SchemaState, op: ops.CreateTableOp) -> None:
+    table = op.to_table()
+    table.to_metadata(state.metadata)
+
+
+def _drop_table(state: SchemaState, op: ops.DropTableOp) -> None:
+    state.metadata.remove(state.table(op.table_name, op.schema))
+
+
+def _rename_table(state: SchemaState, op: ops.RenameTableOp) -> None:
+    table = state.table(op.table_name, op.schema)
+    moved = {f"{table.name}.{c.name}": f"{op.new_table_name}.{c.name}" for c in table.columns}
+    state.rebuild(table, name=op.new_table_name, targets=moved)
+    _retarget(state, moved)
+
+
+def _retarget(state: SchemaState, targets: dict[str, str]) -> None:
+    """Point other tables' foreign keys at a renamed table or column, as the database does."""
+    for table in list(state.metadata.tables.values()):
+        if any(
+            e.target_fullname in targets
+            for fk in table.foreign_key_constraints
+            for e in fk.elements
+        ):
+            state.rebuild(table, targets=targets)
+
+
+def _add_column(state: SchemaState, op: ops.AddColumnOp) -> None:
+    table = state.table(op.table_name, op.schema)
+    column = op.column
+    table = state.rebuild(table, columns=[*table.columns, column])
+    for fk in column.foreign_keys:
+        table.append_constraint(
+            ForeignKeyConstraint(
+                [column.name],
+                [fk.target_fullname],
+                name=fk.name,
+                ondelete=fk.ondelete,
+                onupdate=fk.onupdate,
+            )
+        )
+    if column.unique:
+        table.append_constraint(UniqueConstraint(column.name))
+    if column.index:
+        Index(None, table.c[column.name])
+
+
+def _drop_column(state: SchemaState, op: ops.DropColumnOp) -> None:
+    table = state.table(op.table_name, op.schema)
+    name = op.column_name
+    if name not in table.c:
+        raise KeyError(f"column {op.table_name}.{name}")
+    # The database drops the indexes and constraints that use the column with it; MySQL and
+    # MariaDB only take the column out of a multi-column index or unique constraint.
+    shrinks = state.dialect_name in ("mysql", "mariadb")
+
+    def keep(item: Any) -> bool:
+        if not _uses(item, name):
+            return True
+        several = len(item.columns) > 1
+        return shrinks and several and isinstance(item, Index | UniqueConstraint)
+
+    state.rebuild(
+        table,
+        columns=[c for c in table.columns if c.name != name],
+        keep=keep,
+        without=name,
+    )
+
+
+def _alter_column(state: SchemaState, op: ops.AlterColumnOp) -> None:
+    table = state.table(op.table_name, op.schema)
+    column = table.c[op.column_name]
+    if op.modify_type is not None:
+        column.type = op.modify_type
+    if op.modify_nullable is not None:
+        column.nullable = op.modify_nullable
+    if op.modify_server_default is not False:
+        default = op.modify_server_default
+        column.server_default = (
+            None
+            if default is None
+            else default
+            if isinstance(default, DefaultClause)
+            else DefaultClause(default)
+        )
+    if op.modify_comment is not False:
+        column.comment = op.modify_comment
+    if op.modify_name is not None:
+        moved = {f"{table.name}.{op.column_name}": f"{table.name}.{op.modify_name}"}
+        state.rebuild(table, renamed={op.column_name: op.modify_name}, targets=moved)
+        _retarget(state, moved)
+
+
+def _create_index(state: SchemaState, op: ops.CreateIndexOp) -> None:
+    if not all(isinstance(c, str | Column) for c in op.columns):
+        raise _NotModelled("an index on an expression")
+    table = state.table(op.table_name, op.schema)
+    columns = [table.c[c] if isinstance(c, str) else c for c in op.columns]
+    Index(op.index_name, *columns, unique=bool(op.unique), **op.kw)
+
+
+def _drop_index(state: SchemaState, op: ops.DropIndexOp) -> None:
+    if op.table_name:
+        tables = [state.table(op.table_name, op.schema)]
+    else:
+        tables = list(state.metadata.tables.values())
+    for table in tables:
+        if _discard_named(table, op.index_name):
+            return
+    raise KeyError(f"index {op.index_name}")
+
+
+def _discard_named(table: Table, name: str | None) -> bool:
+    """Drop the index or constraint called ``name``: on MySQL/MariaDB a unique constraint is an
+    index, and Alembic drops it with drop_index (and an index with drop_constraint)."""
+    for index in list(table.indexes):
+        if index.name == name:
+            table.indexes.discard(index)
+            return True
+    for constraint in list(table.constraints):
+        if constraint.name == name and not isinstance(constraint, PrimaryKeyConstraint):
+            table.constraints.discard(constraint)
+            if isinstance(constraint, ForeignKeyConstraint):
+                for element in constraint.elements:
+                    element.parent.foreign_keys.discard(element)
+                    table.foreign_keys.discard(element)  # issue 16: else it stays listed
+            return True
+    # issue 16: an unnamed constraint, dropped by the name the database gave it
+    unnamed = unnamed_constraint(table, name)
+    return unnamed is not None and _discard_named(table, unnamed)
+
+
+def _add_constraint(state: SchemaState, op: ops.AddConstraintOp) -> None:
+    constraint: Any
+    if isinstance(op, ops.CreateForeignKeyOp):
+        table = state.table(op.source_table, op.kw.get("source_schema"))
+        schema = op.kw.get("referent_schema")
+        referent = f"{schema}.{op.referent_table}" if schema else op.referent_table
+        options = ("ondelete", "onupdate", "deferrable", "initially")
+        constraint = ForeignKeyConstraint(
+            list(op.local_cols),
+            [f"{referent}.{c}" for c in op.remote_cols],
+            name=_name(op.constraint_name),
+            **{k: v for k, v in op.kw.items() if k in options},
+        )
+    elif isinstance(op, ops.CreateUniqueConstraintOp):
+        table = state.table(op.table_name, op.schema)
+        constraint = UniqueConstraint(*op.columns, name=_name(op.constraint_name))
+    elif isinstance(op, ops.CreateCheckConstraintOp):
+        table = state.table(op.table_name, op.schema)
+        constraint = CheckConstraint(op.condition, name=_name(op.constraint_name))
+    elif isinstance(op, ops.CreatePrimaryKeyOp):
+        table = state.table(op.table_name, op.schema)
+        for column in table.columns:
+            column.primary_key = column.name in op.columns
+        constraint = PrimaryKeyConstraint(*op.columns, name=_name(op.constraint_name))
+    else:
+        raise ValueError(f"unsupported constraint operation {type(op).__name__}")
+    table.append_constraint(constraint)
+
+
+def _drop_constraint(state: SchemaState, op: ops.DropConstraintOp) -> None:
+    if not _discard_named(state.table(op.table_name, op.schema), _name(op.constraint_name)):
+        raise KeyError(f"constraint {op.constraint_name}")
+
+
+def _table_comment(
+    state: SchemaState, op: ops.CreateTableCommentOp | ops.DropTableCommentOp
+) -> None:
+    table = state.table(op.table_name, op.schema)
+    table.comment = op.comment if isinstance(op, ops.CreateTableCommentOp) else None
+
+
+_HANDLERS: dict[type[Any], Callable[[SchemaState, Any], None]] = {
+    ops.CreateTableOp: _create_table,
+    ops.DropTableOp: _drop_table,
+    ops.RenameTableOp: _rename_table,
+    ops.AddColumnOp: _add_column,
+    ops.DropColumnOp: _drop_column,
+    ops.AlterColumnOp: _alter_column,
+    ops.CreateIndexOp: _create_index,
+    ops.DropIndexOp: _drop_index,
+    ops.CreateForeignKeyOp: _add_constraint,
+    ops.CreateUniqueConstraintOp: _add_constraint,
+    ops.CreateCheckConstraintOp: _add_constraint,
+    ops.CreatePrimaryKeyOp: _add_constraint,
+    ops.DropConstraintOp: _drop_constraint,
+    ops.CreateTableCommentOp: _table_comment,
+    ops.DropTableCommentOp: _table_comment,
+}
+
+
+def apply_script(state: SchemaState, script: Script) -> None:
+    """Apply the upgrade of ``script`` to ``state``."""
+    for item in record(script, state.dialect_name):
+        state.apply(script.revision, item.operation)
+    if state.renamed_enums:
+        (schema, name), *_ = state.renamed_enums
+        state.renamed_enums.clear()
+        raise UnreplayableError(
+            f"Migration {script.revision} renames enum type "
+            f"{f'{schema}.' if schema else ''}{name} to {name}_old without recreating it and "
+            "dropping the old one as manage does, whose effect on the schema cannot be known "
+            "without a database",
+            script.revision,
+        )
+
+
+def replay(scripts: Sequence[Script], dialect_name: str) -> SchemaState:
+    """The schema ``scripts`` (oldest first) build, without a database."""
+    state = SchemaState(dialect_name)
+    for script in scripts:
+        apply_script(state, script)
+    return state
