@@ -6,32 +6,22 @@ loaded: from the remembered answer when nothing it depends on changed (no SQLAlc
 when the migration history is unchanged since an earlier check, by importing the models and
 finding every table known to match it (no Alembic), or else by comparing only the other tables
 with the cached replay of the history. Anything else goes to :mod:`manage.cli`, which prints the
-same lines (:func:`check_lines`).
+same lines (:func:`manage.light.render.check_lines`).
 """
 
 from __future__ import annotations
 
-import os
 import signal
 import sys
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
+from manage.light.render import NO_CHANGES, PENDING, check_lines
+from manage.light.start import DATABASE_URL_AT_START, STARTED_NS
+
 if TYPE_CHECKING:
-    from collections.abc import Sequence
-
     from manage.core.answers import Answer
-    from manage.core.revisions import Operation
     from manage.errors import ManageError
-
-# When this process started, and DATABASE_URL as it found it (before a .env is read): what a
-# remembered check answer is stamped against.
-STARTED_NS = time.time_ns()
-DATABASE_URL_AT_START = os.environ.get("DATABASE_URL")
-
-NO_CHANGES = "No changes detected\n"
-PENDING = "Model changes without a migration:"
 
 
 def terminated(signum: int, frame: object) -> None:
@@ -78,24 +68,6 @@ _BUILT_IN = frozenset(
         "inspectdb",
     }
 )
-
-
-def check_lines(
-    path: Path | None, operations: Sequence[Operation], project_root: Path
-) -> list[str]:
-    """What ``makemigrations --check`` prints when the migration to write would be ``path``
-    (None: nothing to write): the first line is a heading."""
-    if path is None:
-        return ["No changes detected"]
-    try:
-        shown = str(path.relative_to(project_root))
-    except ValueError:
-        shown = str(path)
-    return [
-        PENDING,
-        *(f"    {operation}" for operation in operations),
-        f"Run 'manage makemigrations' to write {shown}.",
-    ]
 
 
 def _write(output: str) -> None:

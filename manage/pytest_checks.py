@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from manage.pytest_plugin import run_check
+from manage.pytest_builtin import run_check
 
 if TYPE_CHECKING:
     from manage.core.settings import Settings

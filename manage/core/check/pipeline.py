@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from alembic.operations import ops
 from sqlalchemy import MetaData
@@ -13,25 +12,14 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from manage.core import insync, revisions
 from manage.core.discovery import IncludeObject
-from manage.core.replay import (
-    SchemaState,
-    compare,
-    load_state,
-    load_tables,
-)
-from manage.core.runnable import make_runnable
-from manage.core.settings import Settings, describe_exception
-from manage.errors import (
-    DiscoveryError,
-    ManageError,
-)
-
-if TYPE_CHECKING:
-    pass
 from manage.core.migrations.diagnostics import _sentence
 from manage.core.migrations.enums import _enum_value_changes
 from manage.core.migrations.ordering import _tables_first_and_last
 from manage.core.migrations.types import Generated
+from manage.core.replay import SchemaState, compare, load_state, load_tables
+from manage.core.runnable import make_runnable
+from manage.core.settings import Settings, describe_exception
+from manage.errors import DiscoveryError, ManageError
 
 
 def check_unchanged_history(

@@ -17,26 +17,11 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from manage.core import insync, revisions
+from manage.core.check.pipeline import _generated, _same, compare_remembering
 from manage.core.compare_plugin import OPTIONS as SERVER_DEFAULTS
 from manage.core.compare_plugin import schema_options
 from manage.core.defaults import enum_values_changed
 from manage.core.discovery import IncludeObject
-from manage.core.replay import (
-    replay_cached,
-    save_tables_apart,
-)
-from manage.core.runnable import make_runnable
-from manage.core.settings import cache_dir, describe_exception
-from manage.errors import (
-    DiscoveryError,
-    ManageError,
-    MigrationError,
-    MigrationStoppedError,
-)
-
-if TYPE_CHECKING:
-    from manage.core.questions import Questioner
-from manage.core.check.pipeline import _generated, _same, compare_remembering
 from manage.core.migrations.diagnostics import _sentence, _write_error
 from manage.core.migrations.enums import (
     _enum_types,
@@ -46,6 +31,13 @@ from manage.core.migrations.enums import (
 from manage.core.migrations.executor import MigrationExecutor
 from manage.core.migrations.ordering import _tables_first_and_last
 from manage.core.migrations.types import Generated
+from manage.core.replay import replay_cached, save_tables_apart
+from manage.core.runnable import make_runnable
+from manage.core.settings import cache_dir, describe_exception
+from manage.errors import DiscoveryError, ManageError, MigrationError, MigrationStoppedError
+
+if TYPE_CHECKING:
+    from manage.core.questions import Questioner
 
 
 class Autogenerator(MigrationExecutor):

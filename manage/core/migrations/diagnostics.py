@@ -6,15 +6,9 @@ import linecache
 import re
 import traceback
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from manage.core.redact import redact
-from manage.errors import (
-    MigrationError,
-)
-
-if TYPE_CHECKING:
-    pass
+from manage.errors import MigrationError
 
 
 def _write_error(exc: OSError) -> MigrationError:

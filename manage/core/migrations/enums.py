@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from alembic.autogenerate import renderers
 from alembic.autogenerate.api import AutogenContext
@@ -11,9 +11,6 @@ from alembic.operations import ops
 from sqlalchemy import Enum, MetaData, inspect
 from sqlalchemy.engine import Connection
 from sqlalchemy.types import TypeDecorator
-
-if TYPE_CHECKING:
-    pass
 
 
 class EnumTypeOp(ops.MigrateOperation):

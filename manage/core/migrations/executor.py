@@ -9,7 +9,7 @@ from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from alembic import util as alembic_util
 from alembic.operations import BatchOperations, Operations, ops
@@ -22,20 +22,13 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from manage.core import history as migration_history
 from manage.core.database import driver_message
-from manage.core.redact import redact
-from manage.core.settings import describe_exception
-from manage.errors import (
-    DatabaseError,
-    MigrationError,
-    MigrationStoppedError,
-)
-from manage.light.signals import Terminated
-
-if TYPE_CHECKING:
-    pass
 from manage.core.migrations.diagnostics import _operation_at, _rights_fix, _sentence, _short
 from manage.core.migrations.loader import MigrationLoader
 from manage.core.migrations.types import BASE, Step
+from manage.core.redact import redact
+from manage.core.settings import describe_exception
+from manage.errors import DatabaseError, MigrationError, MigrationStoppedError
+from manage.light.signals import Terminated
 
 
 class MigrationExecutor(MigrationLoader):

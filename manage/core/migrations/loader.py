@@ -10,7 +10,6 @@ import traceback
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from alembic import util as alembic_util
 from alembic.config import Config
@@ -24,19 +23,11 @@ from sqlalchemy.sql.ddl import CreateSchema
 
 from manage.core import revisions
 from manage.core.database import driver_message
-from manage.core.settings import Settings, cache_dir, describe_exception
-from manage.errors import (
-    DatabaseError,
-    MigrationError,
-    MultipleHeadsError,
-    RevisionNotFoundError,
-)
-from manage.light.signals import Terminated
-
-if TYPE_CHECKING:
-    pass
 from manage.core.migrations.diagnostics import _rights_fix, _sentence
 from manage.core.migrations.types import BASE, TEMPLATES_DIR, Direction, Revision, Step
+from manage.core.settings import Settings, cache_dir, describe_exception
+from manage.errors import DatabaseError, MigrationError, MultipleHeadsError, RevisionNotFoundError
+from manage.light.signals import Terminated
 
 
 class MigrationLoader:

@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from alembic.operations import ops
-
-if TYPE_CHECKING:
-    pass
 
 
 def _tables_first_and_last(container: ops.OpContainer) -> None:

@@ -4,13 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from manage.core import revisions
-
-if TYPE_CHECKING:
-    pass
-
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
 

@@ -10,10 +10,7 @@ from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 
 from alembic.script import Script
-from sqlalchemy import (
-    MetaData,
-    Table,
-)
+from sqlalchemy import MetaData, Table
 
 from manage.core.replay.state import SchemaState, apply_script
 

@@ -7,10 +7,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from alembic.operations import ops
-from sqlalchemy import (
-    Column,
-    Enum,
-)
+from sqlalchemy import Column, Enum
 from sqlalchemy.sql.elements import TextClause
 from sqlalchemy.types import TypeDecorator
 

@@ -9,15 +9,7 @@ from alembic.autogenerate import compare as alembic_compare
 from alembic.autogenerate.api import AutogenContext
 from alembic.operations import ops
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import (
-    CheckConstraint,
-    Column,
-    Enum,
-    MetaData,
-    String,
-    Table,
-    UniqueConstraint,
-)
+from sqlalchemy import CheckConstraint, Column, Enum, MetaData, String, Table, UniqueConstraint
 from sqlalchemy.engine import Dialect, Inspector, make_url
 from sqlalchemy.schema import DefaultClause
 

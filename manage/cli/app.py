@@ -1,0 +1,481 @@
+"""The ``manage`` command line: parses options, calls manage.commands, prints, sets exit codes."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from manage import __version__
+from manage.cli.group import ManageGroup
+from manage.cli.output import (
+    CliState,
+    _MigrateOutput,
+    _print_check,
+    _print_makemigrations,
+    _print_showmigrations,
+    _relative,
+    _remember_check,
+    reporting,
+)
+from manage.cli.prompts import _choose_base, _confirmer, _data_loss_prompt, _default_asker
+from manage.errors import ManageError
+from manage.light.signals import terminated
+
+app = typer.Typer(
+    name="manage",
+    cls=ManageGroup,
+    help="Django's manage.py for SQLAlchemy projects: makemigrations, migrate, showmigrations.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"sqlalchemy-manage {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    ctx: typer.Context,
+    settings: Annotated[
+        str | None,
+        typer.Option(
+            "--settings",
+            metavar="MODULE",
+            help="Settings module, e.g. shop.settings.",
+        ),
+    ] = None,
+    database_url: Annotated[
+        str | None,
+        typer.Option("--database-url", metavar="URL", help="Overrides DATABASE_URL and settings."),
+    ] = None,
+    project: Annotated[
+        Path | None,
+        typer.Option("-C", "--project", metavar="DIR", help="Run as if started in DIR."),
+    ] = None,
+    verbosity: Annotated[
+        int,
+        typer.Option(
+            "-v", "--verbosity", min=0, max=3, help="0 quiet, 1 normal, 2 settings, 3 all."
+        ),
+    ] = 1,
+    show_traceback: Annotated[
+        bool, typer.Option("--traceback", help="Show the traceback of errors.")
+    ] = False,
+    no_color: Annotated[bool, typer.Option("--no-color", help="Do not colour the output.")] = False,
+    version: Annotated[
+        bool | None,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
+    ] = None,
+) -> None:
+    """Django's manage.py for SQLAlchemy projects, with Alembic underneath."""
+    ctx.obj = CliState(
+        settings, database_url, project, verbosity, show_traceback, False if no_color else None
+    )
+
+
+def _check_name(name: str | None) -> str | None:
+    if name is None:
+        return None
+    from manage.core.revisions import name_problem
+
+    if problem := name_problem(name):
+        raise typer.BadParameter(problem)
+    return name
+
+
+def _dialects(values: list[str] | None) -> list[str] | None:
+    known = ("sqlite", "postgresql", "mysql", "mariadb", "mssql", "oracle")
+    for value in values or ():
+        if value not in known:
+            raise typer.BadParameter(f"{value!r} is not a dialect; use one of {', '.join(known)}.")
+    return values
+
+
+def _start_end(values: list[str]) -> list[str]:
+    if len(values) > 2:
+        raise typer.BadParameter("give END, or START and END.")
+    return values
+
+
+def _pairs(values: list[str] | None) -> list[str] | None:
+    for value in values or ():
+        key, sep, answer = value.partition("=")
+        if not sep or not key or not answer:
+            raise typer.BadParameter(f"{value!r} is not NAME=VALUE, e.g. book.title=book.name.")
+    return values
+
+
+@app.command()
+def makemigrations(
+    ctx: typer.Context,
+    name: Annotated[
+        str | None,
+        typer.Option("-n", "--name", callback=_check_name, help="Name the migration."),
+    ] = None,
+    empty: Annotated[bool, typer.Option("--empty", help="Write an empty migration.")] = False,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check", help="Write nothing; exit 1 if the models have unmigrated changes."
+        ),
+    ] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be written.")] = False,
+    merge: Annotated[
+        bool, typer.Option("--merge", help="Write a migration joining several heads.")
+    ] = False,
+    update: Annotated[
+        bool,
+        typer.Option("--update", help="Fold the changes into the latest, unapplied migration."),
+    ] = False,
+    sql: Annotated[
+        bool, typer.Option("--sql", help="With --empty: run .sql files beside the migration.")
+    ] = False,
+    dialect: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--dialect",
+            metavar="NAME",
+            callback=_dialects,
+            help="With --sql: one pair of .sql files per dialect (postgresql, sqlite, mysql...).",
+        ),
+    ] = None,
+    no_input: Annotated[
+        bool,
+        typer.Option(
+            "--no-input", help="Never prompt: merge without asking; answer with --rename/--default."
+        ),
+    ] = False,
+    rename: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--rename",
+            metavar="OLD=NEW",
+            callback=_pairs,
+            help="Answer a rename question: book.title=book.name, or author=writer for a table.",
+        ),
+    ] = None,
+    default: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--default",
+            metavar="TABLE.COLUMN=VALUE",
+            callback=_pairs,
+            help="One-off default for existing rows of a new NOT NULL column (Python or SQL).",
+        ),
+    ] = None,
+) -> None:
+    """Create a migration from the changes to the models."""
+    from manage import commands
+    from manage.core.questions import Questioner
+
+    state: CliState = ctx.obj
+    with reporting(state):
+        questioner = Questioner(
+            dict(p.split("=", 1) for p in rename or ()),
+            dict(p.split("=", 1) for p in default or ()),
+            confirm=None if no_input else _confirmer(False),
+            ask_default=None if no_input else _default_asker(state),
+        )
+        result = commands.makemigrations(
+            state.settings(), name=name, empty=empty, check=check, dry_run=dry_run, merge=merge,
+            confirm=_confirmer(no_input), on_notice=state.note, questioner=questioner,
+            update=update, sql=sql, sql_dialects=tuple(dialect or ()),
+        )  # fmt: skip
+        _print_makemigrations(state, result, check=check, merge=merge)
+        if check and name is None:
+            _remember_check(state, result)
+    if check and result.operations:
+        raise typer.Exit(1)
+
+
+@app.command()
+def migrate(
+    ctx: typer.Context,
+    target: Annotated[
+        str, typer.Argument(help='"head", a migration id or prefix, or "zero" to unapply all.')
+    ] = "head",
+    fake: Annotated[
+        bool, typer.Option("--fake", help="Record the target without running SQL.")
+    ] = False,
+    plan: Annotated[
+        bool, typer.Option("--plan", help="List the migrations that would run.")
+    ] = False,
+    sql: Annotated[
+        bool, typer.Option("--sql", help="Print the SQL offline (FROM:TO allowed).")
+    ] = False,
+    check: Annotated[
+        bool, typer.Option("--check", help="Exit 1 if migrations are unapplied.")
+    ] = False,
+    fake_initial: Annotated[
+        bool,
+        typer.Option("--fake-initial", help="Record the first migration if its tables exist."),
+    ] = False,
+    lock_timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--lock-timeout",
+            metavar="SECONDS",
+            min=0,
+            help="Give up after waiting this long for another migrate (default: wait).",
+        ),
+    ] = None,
+    allow_data_loss: Annotated[
+        bool,
+        typer.Option(
+            "--allow-data-loss", help="Unapply even when that drops tables or columns with rows."
+        ),
+    ] = False,
+) -> None:
+    """Update the database schema to match the migrations."""
+    from manage import commands
+
+    state: CliState = ctx.obj
+    with reporting(state):
+        out = _MigrateOutput(state, target, quiet=plan or check or sql)
+        try:
+            result = commands.migrate(
+                state.settings(), target, fake=fake, plan=plan, sql=sql, check=check,
+                fake_initial=fake_initial, on_start=out.started, on_done=out.done,
+                on_faked=out.faked, lock_timeout=lock_timeout,
+                on_wait=lambda: state.note("Waiting for another manage migrate to finish..."),
+                allow_data_loss=allow_data_loss, confirm_data_loss=_data_loss_prompt(state),
+            )  # fmt: skip
+        finally:
+            out.end_line()
+        out.result(result, check=check, sql=sql)
+    if check and result.steps:
+        raise typer.Exit(1)
+
+
+@app.command()
+def showmigrations(
+    ctx: typer.Context,
+    plan: Annotated[
+        bool, typer.Option("--plan", help="List in the order they apply, with parents (-v 2).")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show every migration and whether it is applied."""
+    from manage import commands
+
+    state: CliState = ctx.obj
+    with reporting(state):
+        result = commands.showmigrations(state.settings())
+        _print_showmigrations(state, result, plan=plan, as_json=as_json)
+
+
+@app.command()
+def sqlmigrate(
+    ctx: typer.Context,
+    revision: Annotated[str, typer.Argument(help="A migration id or unique prefix.")],
+    backwards: Annotated[
+        bool, typer.Option("--backwards", help="The SQL that unapplies the migration.")
+    ] = False,
+) -> None:
+    """Print the SQL of one migration, offline, for the configured database."""
+    from manage import commands
+
+    state: CliState = ctx.obj
+    with reporting(state):
+        result = commands.sqlmigrate(state.settings(), revision, backwards=backwards)
+        typer.echo(result.sql or f"-- {result.revision} runs no SQL statements.", nl=not result.sql)
+
+
+@app.command()
+def squashmigrations(
+    ctx: typer.Context,
+    migrations: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="[START] END",
+            callback=_start_end,
+            help="Squash from START (default: the first migration) to END.",
+        ),
+    ],
+    keep: Annotated[
+        bool, typer.Option("--keep", help="Move the replaced files to a folder not loaded.")
+    ] = False,
+    no_input: Annotated[bool, typer.Option("--no-input", help="Never prompt; squash.")] = False,
+) -> None:
+    """Replace a run of migrations (START defaults to the first) by one equivalent migration."""
+    from manage import commands
+
+    state: CliState = ctx.obj
+    start = migrations[0] if len(migrations) == 2 else None
+    end = migrations[-1]
+    with reporting(state):
+        result = commands.squashmigrations(
+            state.settings(), end, start, keep=keep, confirm=_confirmer(no_input)
+        )
+        if result.path is None:
+            state.echo("Squash not written.")
+            return
+        count, span = len(result.replaced), f"{result.replaced[0]} .. {result.replaced[-1]}"
+        state.echo(f"Squashed {count} migrations ({span}) into {_relative(state, result.path)}")
+        if result.kept_in is not None:
+            where = _relative(state, result.kept_in)
+            state.echo(f"  The replaced files are in {where}/ (not loaded).")
+        else:
+            state.echo("  The replaced files were removed.")
+        for warning in result.warnings:
+            state.note(warning)
+
+
+@app.command()
+def check(
+    ctx: typer.Context,
+    database: Annotated[
+        bool,
+        typer.Option("--database", help="Also check the database is reachable and at head."),
+    ] = False,
+) -> None:
+    """Check the project for CI: settings, models, migration files, and optionally the database."""
+    from manage import commands
+
+    state: CliState = ctx.obj
+    with reporting(state):
+        result = commands.check(state.settings, database=database)
+        _print_check(state, result)
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+def _check_interface(value: str | None) -> str | None:
+    from manage.commands.shell import INTERFACES
+
+    if value is not None and value not in INTERFACES:
+        raise typer.BadParameter(f"'{value}' is not one of {', '.join(INTERFACES)}.")
+    return value
+
+
+@app.command()
+def shell(
+    ctx: typer.Context,
+    command: Annotated[
+        str | None, typer.Option("-c", "--command", metavar="CODE", help="Run CODE and exit.")
+    ] = None,
+    interface: Annotated[
+        str | None,
+        typer.Option(
+            "-i",
+            "--interface",
+            metavar="ipython|python",
+            callback=_check_interface,
+            help="ipython or python (default: IPython if installed).",
+        ),
+    ] = None,
+) -> None:
+    """Open a Python shell with the models, engine, session and settings loaded."""
+    from manage.commands.shell import CODE_FILENAME, pick_interface
+    from manage.commands.shell import shell as run_shell
+
+    state: CliState = ctx.obj
+    with reporting(state, exits_allowed=True):
+        if command is None:
+            interface = pick_interface(interface)  # before loading the project
+        try:
+            run_shell(state.settings(), command=command, interface=interface)
+        except ManageError:
+            raise
+        except Exception as exc:
+            # Like `python -c`: the traceback of the user's code, without manage's own frames.
+            tb = exc.__traceback__
+            while tb is not None and tb.tb_frame.f_code.co_filename != CODE_FILENAME:
+                tb = tb.tb_next
+            import traceback
+
+            traceback.print_exception(type(exc), exc, tb or exc.__traceback__)
+            raise typer.Exit(1) from None
+
+
+@app.command()
+def dbshell(
+    ctx: typer.Context,
+    parameters: Annotated[
+        list[str] | None,
+        typer.Argument(help="Passed to the client after --, e.g. -- -c 'SELECT 1'."),
+    ] = None,
+) -> None:
+    """Open the database's command-line client (psql, mariadb/mysql, sqlite3)."""
+    from manage import commands
+
+    state: CliState = ctx.obj
+    with reporting(state):
+        result = commands.dbshell(state.settings(), parameters or ())
+    raise typer.Exit(result.exit_code)
+
+
+@app.command()
+def init(
+    ctx: typer.Context,
+    models: Annotated[
+        str | None,
+        typer.Option("--models", metavar="MODULE:BASE", help="The Base; found by a scan if not."),
+    ] = None,
+    database_url_: Annotated[
+        str | None,
+        typer.Option("--database-url", metavar="URL", help="database_url to write (no password)."),
+    ] = None,
+    migrations: Annotated[
+        str, typer.Option("--migrations", metavar="DIR", help="The migrations folder.")
+    ] = "migrations",
+    no_input: Annotated[
+        bool, typer.Option("--no-input", help="Never prompt; fail if several Bases.")
+    ] = False,
+) -> None:
+    """Set up manage: its table in pyproject.toml, and the migrations folder."""
+    from manage.commands.init import init as run_init
+
+    state: CliState = ctx.obj
+    with reporting(state):
+        result = run_init(
+            state.project, models=models, database_url=database_url_ or state.database_url,
+            migrations=migrations, choose=None if no_input else _choose_base,
+        )  # fmt: skip
+    verb = "Created" if result.created_pyproject else "Updated"
+    state.heading(f"{verb} {result.pyproject.name}:")
+    for line in result.table.splitlines():
+        state.echo(f"  {line}")
+    if result.created_migrations:
+        state.echo(f"Created {result.migrations_dir.name}/")
+    state.echo("Next: run 'manage makemigrations' to write the first migration.")
+
+
+@app.command()
+def inspectdb(
+    ctx: typer.Context,
+    tables: Annotated[
+        list[str] | None, typer.Argument(help="Tables to inspect (default: all).")
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Write to this new file.")
+    ] = None,
+    views: Annotated[bool, typer.Option("--views", help="Also inspect views.")] = False,
+) -> None:
+    """Print declarative models for the tables of an existing database (needs sqlacodegen)."""
+    from manage.commands.inspectdb import inspectdb as run_inspectdb
+
+    state: CliState = ctx.obj
+    with reporting(state):
+        result = run_inspectdb(state.settings(), tables or (), output=output, views=views)
+    if result.path is None:
+        typer.echo(result.code, nl=False)
+    else:
+        state.echo(f"Wrote {len(result.tables)} tables to {result.path}")
+
+
+# -- rendering -------------------------------------------------------------------------------
+
+
+def main() -> None:
+    """Run the CLI (the console script is :func:`manage.launcher.main`)."""
+    signal.signal(signal.SIGTERM, terminated)
+    app()

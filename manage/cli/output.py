@@ -1,0 +1,304 @@
+"""The CLI's state, its one error boundary (``reporting``), and the printing of each result."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import typer
+
+from manage.errors import ManageError
+from manage.light.render import check_lines
+from manage.light.start import DATABASE_URL_AT_START, STARTED_NS
+
+if TYPE_CHECKING:
+    from manage.commands import (
+        CheckResult,
+        MakeMigrationsResult,
+        MigrateResult,
+        ShowMigrationsResult,
+    )
+    from manage.core.migrations.types import Step
+    from manage.core.settings import Settings
+
+
+@dataclasses.dataclass
+class CliState:
+    """The global options, and the Settings loaded from them on first use."""
+
+    settings_module: str | None = None
+    database_url: str | None = None
+    project: Path | None = None
+    verbosity: int = 1
+    traceback: bool = False
+    color: bool | None = None
+    _settings: Settings | None = None
+
+    def settings(self) -> Settings:
+        if self._settings is None:
+            from manage.core.settings import load_settings
+
+            self._settings = load_settings(
+                self.settings_module, cwd=self.project, database_url=self.database_url
+            )
+            if self.verbosity >= 2:
+                self.note(f"Project: {self._settings.project_root}")
+                for name, value, source in self._settings.describe()[1:]:
+                    self.note(f"  {name} = {value}  ({source})")
+        return self._settings
+
+    def echo(self, text: str = "", *, err: bool = False, **style: Any) -> None:
+        typer.echo(typer.style(text, **style) if style else text, err=err, color=self.color)
+
+    def heading(self, text: str) -> None:
+        self.echo(text, bold=True, fg="cyan")
+
+    def note(self, text: str) -> None:
+        self.echo(text, err=True, fg="yellow")
+
+    def error(self, text: str) -> None:
+        self.echo(text, err=True, fg="red")
+
+
+@contextmanager
+def reporting(state: CliState, *, exits_allowed: bool = False) -> Iterator[None]:
+    """The one place a ManageError becomes ``Error: ...`` on stderr and an exit code.
+
+    A ``sys.exit()`` from project code is an error too, unless ``exits_allowed`` (``shell``,
+    where the user's ``exit()`` or ``-c "sys.exit(2)"`` ends the shell as in Python)."""
+    try:
+        yield
+    except ManageError as exc:
+        if state.traceback:
+            import traceback
+
+            from manage.core.redact import redact
+
+            # The SQL in it may carry a password (IDENTIFIED BY '...').
+            sys.stderr.write(redact(traceback.format_exc()))
+        state.error(f"Error: {exc}")
+        raise typer.Exit(exc.exit_code) from None
+    except SystemExit as exc:  # issue 12 point 5 (safety1): manage itself never raises it
+        from manage.core.settings import project_exit
+        from manage.light.signals import Terminated
+
+        if exits_allowed or isinstance(exc, Terminated):
+            raise
+
+        state.error(f"Error: {project_exit(exc)}")
+        raise typer.Exit(3) from None
+
+
+def report_error(error: ManageError) -> NoReturn:
+    """Print ``error`` as every command does, and exit with its code (for manage.launcher)."""
+    try:
+        with reporting(CliState()):
+            raise error
+    except typer.Exit as done:
+        sys.exit(done.exit_code)
+    raise AssertionError("reporting() exits")  # pragma: no cover
+
+
+def _relative(state: CliState, path: Path) -> str:
+    try:
+        return str(path.relative_to(state.settings().project_root))
+    except ValueError:
+        return str(path)
+
+
+def _print_makemigrations(
+    state: CliState, result: MakeMigrationsResult, *, check: bool, merge: bool
+) -> None:
+    if merge:
+        if not result.merged:
+            state.echo("No conflicts detected to merge.")
+        elif result.path is None:
+            state.echo("Merge not written.")
+        else:
+            verb = (
+                "Created new merge migration" if result.written else "Would create merge migration"
+            )
+            state.echo(f"{verb} {_relative(state, result.path)}")
+        return
+    if result.path is None:
+        state.echo("No changes detected")
+        return
+    if check:
+        heading, *lines = _check_lines(state, result)
+        state.heading(heading)
+        for line in lines:
+            state.echo(line)
+        return
+    state.heading("Migrations:" if result.written else "Migrations (dry run, nothing written):")
+    replaced = ""
+    if result.replaced is not None:
+        replaced = f" (updated: replaces {result.replaced.name})"
+    state.echo(f"  {_relative(state, result.path)}{replaced}", bold=True)
+    for operation in result.operations:
+        state.echo(f"    {operation}")
+    for sql_file in result.sql_files:
+        state.echo(f"    {_relative(state, sql_file)}")
+    for operation in result.operations:
+        if operation.warning:
+            state.echo(f"  ! {operation.warning}", fg="red")
+    if result.content is not None and state.verbosity >= 3:
+        state.echo(result.content)
+    if result.replaced is not None and result.checked is not None:
+        state.note(
+            f"Only the database at {result.checked} was checked: make sure no other database "
+            "(a teammate's, staging, production) has applied the migration --update rewrote."
+        )
+
+
+def _check_lines(state: CliState, result: MakeMigrationsResult) -> list[str]:
+    return check_lines(result.path, result.operations, state.settings().project_root)
+
+
+def _remember_check(state: CliState, result: MakeMigrationsResult) -> None:
+    """Remember a plain ``manage makemigrations --check`` answer, for ``main``'s fast path."""
+    if state.settings_module or state.database_url or state.project or state.verbosity != 1:
+        return
+    from manage.core.answers import Answer, remember
+
+    settings = state.settings()
+    output = "".join(f"{line}\n" for line in _check_lines(state, result))
+    remember(
+        settings.project_root,
+        settings.migrations_dir,
+        Answer(output, 1 if result.operations else 0),
+        started_ns=STARTED_NS,
+        database_url=DATABASE_URL_AT_START,
+    )
+
+
+class _MigrateOutput:
+    """Prints Django's migrate headings once, before the first step or the final summary."""
+
+    def __init__(self, state: CliState, target: str, *, quiet: bool) -> None:
+        self.state, self.target, self.quiet, self.headed = state, target, quiet, False
+        self.line_open = False
+
+    def heading(self) -> None:
+        if self.headed or self.quiet or self.state.verbosity < 1:
+            return
+        self.headed = True
+        self.state.heading("Operations to perform:")
+        label = {"head": "Apply all migrations", "zero": "Unapply all migrations"}
+        self.state.echo(f"  {label.get(self.target, f'Target specific migration: {self.target}')}")
+        self.state.heading("Running migrations:")
+
+    def started(self, step: Step) -> None:
+        self.heading()
+        verb = "Applying" if step.direction == "apply" else "Unapplying"
+        typer.echo(f"  {verb} {step.revision}...", nl=False, color=self.state.color)
+        self.line_open = True
+
+    def faked(self, step: Step) -> None:
+        self.heading()
+        self.state.echo(f"  Applying {step.revision}... FAKED")
+
+    def done(self, _step: Step) -> None:
+        self.state.echo(" OK", fg="green")
+        self.line_open = False
+
+    def end_line(self) -> None:
+        """End an ``Applying X...`` line that a failure interrupted, before the error."""
+        if self.line_open:
+            self.state.echo()
+
+    def result(self, result: MigrateResult, *, check: bool, sql: bool) -> None:
+        state = self.state
+        if sql:
+            typer.echo(result.sql or "", nl=False)
+        elif check and result.steps:
+            state.heading("Unapplied migrations:")
+            for step in result.steps:
+                state.echo(f"  {step.revision}")
+        elif check:
+            state.echo("No migrations to apply.")
+        elif not result.executed:
+            state.heading("Planned operations:")
+            for step in result.steps:
+                verb = "Apply" if step.direction == "apply" else "Unapply"
+                if step in result.faked:
+                    state.echo(f"  Fake {step.revision} (its tables exist already)")
+                    continue
+                state.echo(f"  {verb} {step.revision}")
+                for warning in result.warnings.get(step.revision, ()):
+                    state.echo(f"    ! {warning}", fg="red")
+            if not result.steps:
+                state.echo("  No planned migration operations.")
+        else:
+            self.heading()
+            for step in result.steps if result.fake else ():
+                verb = "Applying" if step.direction == "apply" else "Unapplying"
+                state.echo(f"  {verb} {step.revision}... FAKED")
+            if not result.steps:
+                state.echo("  No migrations to apply.")
+
+
+def _print_showmigrations(
+    state: CliState, result: ShowMigrationsResult, *, plan: bool, as_json: bool
+) -> None:
+    if as_json:
+        rows = [
+            {**dataclasses.asdict(m), "path": str(m.path) if m.path else None, "missing": m.missing,
+             "edited": m.edited}
+            for m in result.migrations
+        ]  # fmt: skip
+        import json
+
+        state.echo(json.dumps(rows, indent=2, default=str))
+        return
+    if not result.migrations:
+        state.echo(" (no migrations)")
+        return
+    folder = _relative(state, result.migrations_dir)
+    for m in result.migrations:
+        mark = {True: "[X]", False: "[ ]", None: "[?]"}[m.applied]
+        line = f"{mark}  {m.id}" if plan else f" {mark} {m.id}"
+        if plan and state.verbosity >= 2 and m.down_revisions:
+            line += f" ... ({', '.join(m.down_revisions)})"
+        if m.head:
+            line += " (head)"
+        if m.missing:
+            line += f" (missing: recorded in the database, no file in {folder}/)"
+        if m.edited:
+            line += " (edited after it was applied)"
+        if state.verbosity >= 2 and m.applied_at:
+            when = f"{m.applied_at:%Y-%m-%d %H:%M:%S} UTC by {m.applied_by}"
+            line += f"  faked {when}" if m.faked else f"  applied {when} in {m.duration_ms} ms"
+        state.echo(line)
+    for m in result.migrations:
+        if m.edited:
+            state.note(m.edited_warning(state.settings().project_root))
+    for m in result.migrations:
+        if m.missing:
+            state.note(
+                f"The database records {m.id}, but no migration file has that id, so which "
+                "migrations below it are applied is unknown ([?]). Restore the file, or record "
+                "a revision that exists with 'manage migrate <id> --fake'."
+            )
+
+
+_CHECK_MARKS = {"ok": ("[OK]  ", "green"), "fail": ("[FAIL]", "red"), "skip": ("[SKIP]", "yellow")}
+
+
+def _print_check(state: CliState, result: CheckResult) -> None:
+    for item in result.checks:
+        mark, colour = _CHECK_MARKS[item.status]
+        typer.echo(
+            f"{typer.style(mark, fg=colour, bold=True)} {item.name}: {item.detail}",
+            color=state.color,
+        )
+        for note in item.notes:
+            state.echo(f"         {note}")
+    failed = len(result.failed)
+    if failed:
+        state.echo(f"System check identified {failed} issue{'' if failed == 1 else 's'}.")
+    else:
+        state.echo("System check identified no issues.")
