@@ -1,4 +1,4 @@
-"""The ``manage`` command line: parses options, calls manage.commands, prints, sets exit codes."""
+"""The Typer app and its commands: parse options, call manage.commands, print the result."""
 
 from __future__ import annotations
 

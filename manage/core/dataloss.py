@@ -46,7 +46,7 @@ def data_at_risk(
     """What the unapply ``steps`` would delete: the tables and columns they drop that hold
     data, the SQL they run that may delete, and what cannot be told without running them.
 
-    Each downgrade is recorded without running it (core/replay.py), and its operations are
+    Each downgrade is recorded without running it (core/replay/), and its operations are
     followed in order against the schema as the steps before them leave it (:class:`_Lineage`):
     a table or column renamed by an earlier operation is probed under the name it has in the
     database now, and one an earlier operation made holds nothing yet. A downgrade that cannot

@@ -1,5 +1,5 @@
 """Whether a column's server default or enum values changed: one answer for a real database
-and for the in-memory replay (core/replay.py), on every dialect.
+and for the in-memory replay (core/replay/), on every dialect.
 
 Alembic's own comparison asks PostgreSQL itself (``SELECT 'a' = 'b'``), which the in-memory
 replay cannot do, and each database reflects a default its own way (PostgreSQL ``'x'::character

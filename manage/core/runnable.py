@@ -8,7 +8,7 @@ each gets the name PostgreSQL would give it (``<table>_<columns>_key`` / ``_fkey
 dialect, so the upgrade and the downgrade agree on it.
 
 Called on each upgrade and downgrade container of a migration being written, after the
-operations are ordered (``environment._tables_first_and_last``).
+operations are ordered (``core/migrations/ordering.py``).
 """
 
 from __future__ import annotations

@@ -235,8 +235,8 @@ def _sql_literal(value: str) -> str:
 
 
 def enum_add_value_sql(type_name: str, value: str, new: Sequence[str]) -> str:
-    """``ALTER TYPE ... ADD VALUE``, placed where ``value`` stands in ``new`` (replay.py reads
-    this form back)."""
+    """``ALTER TYPE ... ADD VALUE``, placed where ``value`` stands in ``new``
+    (core/replay/enum_sql.py reads this form back)."""
     at = list(new).index(value)
     where = f" AFTER {_sql_literal(new[at - 1])}" if at else f" BEFORE {_sql_literal(new[at + 1])}"
     return f"ALTER TYPE {type_name} ADD VALUE IF NOT EXISTS {_sql_literal(value)}{where}"

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from manage.core.replay.state import SchemaState
 
 
-# What makemigrations writes when the values of a PostgreSQL enum change (environment.py's
+# What makemigrations writes when the values of a PostgreSQL enum change (core/migrations/enums.py's
 # EnumValuesOp): values added in place, or the type renamed to <name>_old, created anew, the
 # columns cast to it with alter_column (which the replay follows), and the old type dropped.
 # Each statement is matched alone (no DOTALL: nothing may follow it).
