@@ -31,7 +31,8 @@ from manage.light.signals import Terminated
 
 
 class MigrationLoader:
-    """The project's migration history plus the ways to run it: Flask-Alembic's engine, no files.
+    """The project's migration history, each file imported once: its revisions and heads, the
+    versions a database is at, and the steps from there to a target (Django's loader).
 
     Args:
         settings: the project.
