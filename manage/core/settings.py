@@ -116,7 +116,8 @@ def mask_url(url: str | None) -> str:
         return ""
     if has_unencoded_at(url):  # which '@' ends the password is a guess: show no part of it
         scheme, _, rest = url.partition("://")
-        return f"{scheme}://***@{re.split(r'[/?#]', rest, maxsplit=1)[0].rpartition('@')[2]}"
+        host = re.split(r"[/?]", rest.split("?", 1)[0].rpartition("@")[2], maxsplit=1)[0]
+        return f"{scheme}://***@{host}"
     from sqlalchemy.engine import make_url
 
     try:
@@ -133,11 +134,14 @@ def mask_url(url: str | None) -> str:
 def has_unencoded_at(url: str) -> bool:
     """Whether ``url``'s user and password part holds more than one '@' (a password with an
     '@' that is not percent-encoded): where the password ends cannot be told."""
-    _scheme, found, rest = url.strip().partition("://")
+    scheme, found, rest = url.strip().partition("://")
     if not found:
         return False
-    authority = re.split(r"[/?#]", rest, maxsplit=1)[0]  # a SQLite path may hold '@'s
-    return authority.count("@") > 1
+    if scheme.startswith("sqlite"):  # no password; a path may hold '@'s
+        return False
+    # SQLAlchemy ends the password at the first '@' and lets '/' and '#' into the password and the
+    # host, so every '@' before the query counts.
+    return rest.split("?", 1)[0].count("@") > 1
 
 
 def url_password(url: str | None) -> str | None:
