@@ -25,7 +25,13 @@ from manage.core.migrations import files as migration_files
 from manage.core.migrations.diagnostics import _rights_fix, _sentence
 from manage.core.migrations.types import BASE, TEMPLATES_DIR, Direction, Revision, Step
 from manage.core.settings import Settings, cache_dir
-from manage.errors import DatabaseError, MigrationError, MultipleHeadsError, RevisionNotFoundError
+from manage.errors import (
+    DatabaseError,
+    MigrationError,
+    MultipleHeadsError,
+    RevisionNotFoundError,
+    UsageError,
+)
 
 
 class MigrationLoader:
@@ -204,7 +210,13 @@ class MigrationLoader:
         Raises:
             RevisionNotFoundError: no migration matches; the message lists the nearest ids.
             MultipleHeadsError: ``head`` with several heads.
+            UsageError: ``target`` is empty or blank (a prefix of every id).
         """
+        if not target.strip():  # issue 12 point 11
+            raise UsageError(
+                "The migration name is empty. Give a migration's id or a unique prefix of it "
+                "(e.g. 0002); 'manage showmigrations' lists them."
+            )
         if target == "zero":
             return BASE
         if target == "head":
