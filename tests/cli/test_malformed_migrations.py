@@ -11,6 +11,7 @@ the file and the fix, no traceback, nothing written.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass
 
@@ -214,3 +215,54 @@ def test_an_empty_migration_name_is_a_usage_error(applied: Project, argv: tuple[
         "(e.g. 0002); 'manage showmigrations' lists them.\n"
     )
     assert applied.files() == before
+
+
+# -- settings of the wrong TOML type (point 11: ``models = 5`` gave "'int' is a int") ------------
+
+STRING_SETTINGS = [
+    "database_url",
+    "migrations",
+    "version_table",
+    "version_table_schema",
+    "include_object",
+    "shadow_database_url",
+]
+LIST_SETTINGS = ["import", "exclude_tables", "commands"]
+WRONG_TYPES = {
+    "5": 5,
+    "1.5": 1.5,
+    "true": True,
+    "2024-01-01": dt.date(2024, 1, 1),
+    "[1, 2]": [1, 2],
+    "{ a = 1 }": {"a": 1},
+}
+ORIGIN = "pyproject.toml [tool.manage]"
+
+
+def expected_type_error(key: str, value: object) -> str:
+    if key == "models":
+        return (
+            f"models ({ORIGIN}) must name your declarative Base or MetaData, as "
+            f'"yourpackage.models:Base" or a list of such names, not {value!r}. Fix the setting.'
+        )
+    kind = "a list of non-empty strings" if key in LIST_SETTINGS else "a non-empty string"
+    return f"{key} ({ORIGIN}) must be {kind}, not {value!r}. Fix the setting."
+
+
+@pytest.mark.parametrize("toml", list(WRONG_TYPES))
+@pytest.mark.parametrize("key", ["models", *STRING_SETTINGS, *LIST_SETTINGS])
+def test_every_setting_of_the_wrong_type_names_itself_the_type_and_the_source(
+    sqlite_project: Project, key: str, toml: str
+) -> None:
+    pyproject = sqlite_project.root / "pyproject.toml"
+    text = pyproject.read_text()
+    if key == "models":
+        text = text.replace('models = "shop.models:Base"', f"models = {toml}")
+    else:
+        text += f"{key} = {toml}\n"
+    pyproject.write_text(text)
+
+    result = sqlite_project.run("showmigrations")
+
+    assert result.exit_code == 3, result.output
+    assert result.stderr == f"Error: {expected_type_error(key, WRONG_TYPES[toml])}\n"
