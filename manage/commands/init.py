@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sys
@@ -89,13 +90,20 @@ def init(
     text = table if not existing else existing.rstrip("\n") + "\n\n" + table
     migrations_dir = (folder / migrations).resolve()
     created_migrations = _make_folder(migrations_dir, migrations)
-    try:
-        pyproject.write_text(text, encoding="utf-8")
+    try:  # whole or not at all: a full disk must not cut the user's pyproject.toml short
+        from manage.light.cachefs import atomic_write
+
+        atomic_write(pyproject.resolve(), text)
     except OSError as exc:
         if created_migrations:
             migrations_dir.rmdir()
+        fix = (
+            "Free some space, then run manage init again"
+            if exc.errno in (errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC))
+            else "Check the folder's permissions"
+        )
         raise SettingsError(
-            f"Could not write {pyproject}: {exc.strerror or exc}. Check the folder's permissions."
+            f"Could not write {pyproject}: {exc.strerror or exc}. It was left as it was. {fix}."
         ) from exc
     return InitResult(
         pyproject, existing is None, models, candidates, migrations_dir, created_migrations, table

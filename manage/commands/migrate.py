@@ -133,7 +133,6 @@ def migrate(
         with migration_lock(
             connection,
             settings.database_url,
-            settings.version_table,
             timeout=lock_timeout,
             on_wait=on_wait,
         ):

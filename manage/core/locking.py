@@ -44,21 +44,29 @@ class LockTimeoutError(DatabaseError):
     """Another ``manage migrate`` held the migration lock for longer than ``--lock-timeout``."""
 
 
-def lock_name(url: str, version_table: str) -> str:
-    """The lock's name: one per database and version table."""
-    return f"manage migrate {make_url(url).database or ''} {version_table}"
+def lock_name(url: str) -> str:
+    """The lock's name: one per database, whatever the version table.
+
+    Projects with different version tables may share a database (and manage's history table):
+    their runs must not do DDL at the same moment either (MariaDB fails a statement whose table
+    another session is altering, "skipped since its definition is being modified by concurrent
+    DDL statement"), so every ``manage migrate`` of a database takes the same lock.
+    """
+    return f"manage migrate {make_url(url).database or ''}"
 
 
 @contextmanager
 def migration_lock(
     connection: Connection,
     url: str,
-    version_table: str,
     *,
     timeout: float | None = None,
     on_wait: Callable[[], None] = lambda: None,
 ) -> Iterator[None]:
     """Hold the migration lock of the database behind ``connection`` while the block runs.
+
+    The lock covers the whole database: two runs serialise whatever their version tables
+    (``version_table``, ``version_table_schema``).
 
     PostgreSQL: a session-level advisory lock (``pg_advisory_lock``); MariaDB/MySQL:
     ``GET_LOCK``. Both are taken on ``connection`` itself, the migrations' connection: a session
@@ -76,7 +84,7 @@ def migration_lock(
         LockTimeoutError: still held by another process after ``timeout`` seconds.
         DatabaseError: the lock could not be taken at all.
     """
-    name = lock_name(url, version_table)
+    name = lock_name(url)
     dialect = connection.dialect.name
     if dialect == "sqlite":
         path = sqlite_lock_target(url)

@@ -1,7 +1,7 @@
 """Hide the passwords that SQL statements carry (``IDENTIFIED BY '...'``, ``PASSWORD '...'`` in
 every quoting PostgreSQL and MySQL know: ``E'...'``, ``U&'...'``, ``$$...$$``, ``$tag$...$tag$``,
-and libpq's ``password=...`` inside a connection string, as dblink takes) before a statement is
-shown in a message."""
+and libpq's ``password=...`` or ``postgresql://user:password@`` inside a connection string, as
+dblink takes) before a statement is shown in a message."""
 
 from __future__ import annotations
 
@@ -21,6 +21,10 @@ _CONNINFO = re.compile(
     r"(\bpassword\s*=\s*)(?:''(?:[^']|'''')*''|\\'(?:[^'\\]|\\.)*\\'|[^\s'\"]+)", re.IGNORECASE
 )
 
+# libpq's URI form, dblink_connect('postgresql://app:s3cret@db/shop') (and any scheme://user:pw@):
+# the password runs to the last '@' before the host.
+_URI = re.compile(r"(\b[A-Za-z][\w+.-]*://[^\s:/@'\"]*:)[^\s'\"]*@")
+
 
 def redact(sql: str) -> str:
     """``sql`` with every password literal replaced by ``'***'``.
@@ -31,5 +35,7 @@ def redact(sql: str) -> str:
     "ALTER ROLE u PASSWORD '***'"
     >>> redact("SELECT dblink_connect('host=db password=s3cret dbname=shop')")
     "SELECT dblink_connect('host=db password=*** dbname=shop')"
+    >>> redact("SELECT dblink_connect('postgresql://app:s3cret@db/shop')")
+    "SELECT dblink_connect('postgresql://app:***@db/shop')"
     """
-    return _SECRET.sub(r"\1'***'", _CONNINFO.sub(r"\1***", sql))
+    return _SECRET.sub(r"\1'***'", _CONNINFO.sub(r"\1***", _URI.sub(r"\1***@", sql)))

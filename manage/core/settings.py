@@ -283,8 +283,13 @@ def _read_models(values: Mapping[str, Any], origin: str) -> ModelsSpec:
     if isinstance(models, list | tuple):
         if not models:
             raise SettingsError(f"models ({origin}) is an empty list. Name at least one Base.")
-        return tuple(_require_import_path(m, "models", origin) for m in models)
-    if origin.startswith("pyproject") or models is None or isinstance(models, int | float | dict):
+        if all(isinstance(m, str) for m in models):
+            return tuple(_require_import_path(m, "models", origin) for m in models)
+    if (
+        origin.startswith("pyproject")
+        or models is None
+        or isinstance(models, int | float | dict | list | tuple)
+    ):
         raise SettingsError(
             f"models ({origin}) must name your declarative Base or MetaData, as "
             f'"yourpackage.models:Base" or a list of such names, not {models!r}. Fix the setting.'
@@ -302,15 +307,15 @@ def _require_str(value: object, name: str, origin: str) -> str:
 
 
 def _require_str_list(value: object, name: str, origin: str) -> tuple[str, ...]:
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, list | tuple) or not all(
-        isinstance(v, str) and v.strip() for v in value
+    values = [value] if isinstance(value, str) else value
+    if not isinstance(values, list | tuple) or not all(
+        isinstance(v, str) and v.strip() for v in values
     ):
         raise SettingsError(
-            f"{name} ({origin}) must be a list of strings, not {value!r}. Fix the setting."
+            f"{name} ({origin}) must be a list of non-empty strings, not {value!r}. "
+            "Fix the setting."
         )
-    return tuple(v.strip() for v in value)
+    return tuple(v.strip() for v in values)
 
 
 _IMPORT_PATH = re.compile(r"^[A-Za-z_][\w.]*(:[A-Za-z_][\w.]*)?$")

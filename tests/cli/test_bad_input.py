@@ -301,9 +301,10 @@ CASES = [
         "history-with-a-cycle",
         steps(migration("0001_a", "0002_b"), migration("0002_b", "0001_a")),
         ("showmigrations",),
-        "The migration history in migrations/ is inconsistent: Cycle is detected in revisions "
-        "(0001_a, 0002_b). Fix the down_revision, depends_on or branch_labels of the migrations "
-        "it names.",
+        "The migrations migrations/0001_a.py and migrations/0002_b.py form a cycle (0001_a -> "
+        "0002_b -> 0001_a: each comes after the next through down_revision or depends_on), so "
+        "none of them can run first. Point the down_revision (or depends_on) of one of them at a "
+        "migration outside the cycle, or at None if it is the first migration.",
     ),
     Case(
         "depends-on-points-nowhere",

@@ -7,6 +7,7 @@ project's CliRunner re-raises anything but SystemExit, which fails the example).
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
@@ -200,4 +201,91 @@ def test_any_exit_code_of_project_code_is_an_error(
     finally:
         models.write_text(original)
         (history.root / "migrations/0003_c.py").unlink(missing_ok=True)
+        (history.root / "db.sqlite3").unlink(missing_ok=True)
+
+
+# Values no id attribute may hold: anything but None, a string, or a list/tuple of strings.
+NOT_IDS = st.one_of(
+    st.integers(),
+    st.floats(allow_nan=False),
+    st.booleans(),
+    st.dictionaries(st.text(max_size=3), st.integers(), min_size=1, max_size=2),
+    st.lists(st.one_of(st.integers(), st.none(), st.booleans()), min_size=1, max_size=3),
+    st.builds(lambda ids, bad: [*ids, bad], st.lists(TYPED, max_size=2), st.integers()),
+)
+GOOD_C = MIGRATION.format(rev="0003_c", down="0002_b").lstrip("\n")
+
+
+@st.composite
+def malformed_migration(draw: st.DrawFn) -> bytes:
+    """The source of a 0003_c.py that no command may run: damaged bytes, or an id attribute
+    that is missing, of the wrong type, pointing at itself or at nothing."""
+    kind = draw(
+        st.sampled_from(
+            ["null byte", "cut", "not utf-8", "revision", "down_revision", "branch_labels",
+             "depends_on", "missing", "self", "nowhere"]
+        )
+    )  # fmt: skip
+    source = GOOD_C.encode()
+    if kind == "null byte":
+        at = draw(st.integers(0, len(source)))
+        return source[:at] + b"\0" + source[at:]
+    if kind == "cut":  # ends before downgrade() has a body: never a whole migration
+        return source[: draw(st.integers(0, source.index(b"def downgrade() -> None:") + 24))]
+    if kind == "not utf-8":  # a Latin-1 byte in a string literal
+        return source.replace(
+            b'"t_0003_c"', b'"t_0003_c' + bytes([draw(st.integers(0x80, 0xFF))]) + b'"'
+        )
+    if kind == "missing":
+        name = draw(st.sampled_from(["revision", "down_revision"]))
+        return re.sub(rf"(?m)^{name} = .*\n".encode(), b"", source, count=1)
+    if kind in ("self", "nowhere"):
+        name = draw(st.sampled_from(["down_revision", "depends_on"]))
+        target = (
+            "0003_c"
+            if kind == "self"
+            else draw(
+                TYPED.filter(
+                    lambda t: t not in ("0001_a", "0002_b", "0003_c") and t.strip() == t and t
+                )
+            )
+        )
+        line = f"{name} = {draw(st.sampled_from([repr(target), repr([target])]))}\n"
+    else:
+        line = f"{kind} = {draw(NOT_IDS)!r}\n"
+    name = line.split(" = ")[0]
+    if re.search(rf"(?m)^{name} = ".encode(), source):
+        return re.sub(rf"(?m)^{name} = .*\n".encode(), lambda _: line.encode(), source, count=1)
+    return source + line.encode()
+
+
+@FUZZ
+@given(source=malformed_migration())
+@example(source=GOOD_C.encode().replace(b"def upgrade", b"\0def upgrade"))  # "Migration file ?"
+@example(source=GOOD_C.encode().replace(b'revision = "0003_c"', b"revision = 2"))  # a TypeError
+@example(source=GOOD_C.encode().replace(b"down_revision = '0002_b'", b"down_revision = '0003_c'"))
+def test_any_malformed_migration_file_is_named(history: Project, source: bytes) -> None:
+    """Issue 12 point 11: exit 3, one message naming the file, no traceback, on every command
+    that loads the history (``check``: exit 1, its [FAIL] line naming the file)."""
+    path = history.root / "migrations/0003_c.py"
+    path.write_bytes(source)
+    try:
+        for command in (
+            ("showmigrations",),
+            ("migrate",),
+            ("makemigrations", "--check"),
+            ("sqlmigrate", "0001_a"),
+        ):
+            result = history.run(*command)
+            assert_clean(result)
+            assert result.exit_code == 3, (command, result.output)
+            assert result.stderr.count("\n") == 1, result.stderr
+            assert "migrations/0003_c.py" in result.stderr, result.stderr
+        result = history.run("check")
+        assert result.exit_code == 1, result.output
+        assert "Traceback" not in result.output
+        assert "[FAIL] migration files: " in result.stdout
+        assert "migrations/0003_c.py" in result.stdout
+    finally:
+        path.unlink()
         (history.root / "db.sqlite3").unlink(missing_ok=True)

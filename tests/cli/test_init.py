@@ -254,3 +254,36 @@ def test_call_command_runs_init(app: Project) -> None:
 
     assert result.models == "app.db:Base" and result.created_migrations
     assert (app.root / "pyproject.toml").read_text() == EXISTING + "\n" + TABLE
+
+
+def test_init_on_a_full_disk_leaves_pyproject_as_it_was(app: Project) -> None:
+    """Issue 12 point 3's class: pyproject.toml was rewritten in place, so a full disk left it
+    cut inside the new table (``models = "app.db:Base`` unterminated: every later command then
+    failed to parse it). A file-size limit fails the write as a full disk does."""
+    import resource
+    import signal
+
+    limit = 4000
+    original = EXISTING + "# " + "x" * (limit - len(EXISTING) - 60) + "\n"
+    app.write("pyproject.toml", original)
+
+    def limited() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    run = subprocess.run(
+        [str(BIN / "manage"), "--no-color", "init"],
+        cwd=app.root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=limited,
+    )
+
+    assert run.returncode == 3, run.stderr
+    assert run.stderr == (
+        f"Error: Could not write {app.root / 'pyproject.toml'}: File too large. It was left as "
+        "it was. Free some space, then run manage init again.\n"
+    )
+    assert (app.root / "pyproject.toml").read_text() == original
+    assert sorted(p.name for p in app.root.iterdir()) == [".venv", "app", "pyproject.toml"]

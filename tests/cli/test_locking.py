@@ -90,7 +90,7 @@ def holding_the_lock(project: Project) -> Iterator[None]:
     """Take the migration lock from this process, as another ``manage migrate`` would."""
     with (
         connect(project.database_url) as connection,
-        migration_lock(connection, project.database_url, "alembic_version"),
+        migration_lock(connection, project.database_url),
     ):
         yield
 

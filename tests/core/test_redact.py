@@ -25,6 +25,9 @@ SECRET = "Tr0ub4dor"
         f"SELECT dblink_connect('host=db password=''{SECRET} x'' dbname=shop')",
         f"SELECT dblink_connect('myconn', 'dbname=shop PASSWORD = {SECRET}')",
         f"CREATE SERVER s FOREIGN DATA WRAPPER dblink_fdw OPTIONS (password '{SECRET}')",
+        f"SELECT dblink_connect('postgresql://app:{SECRET}@db:5432/shop')",
+        f"SELECT dblink_connect('postgres://app:{SECRET}@x@db/shop?sslmode=require')",
+        f"SELECT dblink_exec('mysql+pymysql://root:{SECRET}@127.0.0.1/', 'x')",
     ],
 )
 def test_password_is_hidden(sql: str) -> None:
@@ -36,3 +39,34 @@ def test_password_is_hidden(sql: str) -> None:
 def test_other_sql_is_untouched() -> None:
     sql = "UPDATE book SET title = 'x', price = $$1$$ WHERE note = 'passwords'"
     assert redact(sql) == sql
+
+
+def test_a_failing_migration_does_not_show_a_uri_password(sqlite_project: object) -> None:
+    """A statement holding a libpq URI (dblink_connect('postgresql://app:PW@...')) fails: the
+    error names the operation without the password (it was shown whole before)."""
+    from tests.conftest import Project
+
+    project: Project = sqlite_project  # type: ignore[assignment]
+    project.write(
+        "migrations/0001_link.py",
+        f"""
+        from alembic import op
+
+        revision = "0001_link"
+        down_revision = None
+
+
+        def upgrade() -> None:
+            op.execute("SELECT dblink_connect('postgresql://app:{SECRET}@db/shop')")
+
+
+        def downgrade() -> None:
+            pass
+        """,
+    )
+
+    result = project.run("migrate")
+
+    assert result.exit_code == 3, result.output
+    assert "dblink_connect('postgresql://app:***@db/shop')" in result.stderr
+    assert SECRET not in result.output

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import difflib
 import os
-import re
 import sys
-import traceback
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,11 +21,17 @@ from sqlalchemy.sql.ddl import CreateSchema
 
 from manage.core import revisions
 from manage.core.database import driver_message
+from manage.core.migrations import files as migration_files
 from manage.core.migrations.diagnostics import _rights_fix, _sentence
 from manage.core.migrations.types import BASE, TEMPLATES_DIR, Direction, Revision, Step
-from manage.core.settings import Settings, cache_dir, describe_exception
-from manage.errors import DatabaseError, MigrationError, MultipleHeadsError, RevisionNotFoundError
-from manage.light.signals import Terminated
+from manage.core.settings import Settings, cache_dir
+from manage.errors import (
+    DatabaseError,
+    MigrationError,
+    MultipleHeadsError,
+    RevisionNotFoundError,
+    UsageError,
+)
 
 
 class MigrationLoader:
@@ -92,38 +96,11 @@ class MigrationLoader:
         modules_before = set(sys.modules)
         try:
             with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # duplicates and dangling ids are checked below
-                scripts = list(self.script._load_revisions())
-        except SyntaxError as exc:
-            raise MigrationError(
-                f"Migration file {self.relative(exc.filename)} has a syntax error at line "
-                f"{exc.lineno}: {exc.msg}. Fix the file."
-            ) from exc
-        except alembic_util.CommandError as exc:
-            raise MigrationError(
-                f"{_sentence(exc)}. Fix the file in {self.relative(self.migrations_dir)}."
-            ) from exc
-        except RevisionError as exc:
-            bad = re.search(r"revision identifier '(.*)'", str(exc))
-            rev_id = bad.group(1) if bad else "?"
-            raise MigrationError(
-                f"Migration {self._file_naming(rev_id)} has revision = {rev_id!r}, which Alembic "
-                f"cannot use: {_sentence(exc).split(' in revision')[0]}. Use letters, digits and "
-                "underscores, e.g. the file's name without .py (and fix any down_revision that "
-                "points at it)."
-            ) from exc
-        except PermissionError as exc:
-            raise MigrationError(
-                f"Cannot read migration file {self.relative(exc.filename)}: permission denied. "
-                "Let the user running manage read it."
-            ) from exc
-        except (Exception, SystemExit) as exc:  # issue 12 point 5 (safety1): sys.exit() too
-            if isinstance(exc, Terminated):
-                raise
-            raise MigrationError(
-                f"Loading migration file {self._failing_file(exc)} failed: "
-                f"{describe_exception(exc)}. Fix the file."
-            ) from exc
+                warnings.simplefilter("ignore")
+                # One file at a time, so each error names its file (issue 12 point 11).
+                scripts = migration_files.load_scripts(
+                    [Path(p) for p in self.script.version_locations], self.relative
+                )
         finally:
             sys.pycache_prefix = saved_prefix
         new_files = (
@@ -178,22 +155,8 @@ class MigrationLoader:
                         f"Migration {where} has depends_on = {dependency!r}, but no migration "
                         "has that id or branch label. Fix depends_on."
                     )
-
-    def _file_naming(self, rev_id: str) -> str:
-        """The migration file that mentions ``rev_id`` (for errors raised before it loaded)."""
-        for path in sorted(self.migrations_dir.glob("*.py")):
-            try:
-                if rev_id in path.read_text(encoding="utf-8", errors="replace"):
-                    return self.relative(path)
-            except OSError:
-                continue
-        return f"in {self.relative(self.migrations_dir)}"
-
-    def _failing_file(self, exc: BaseException) -> str:
-        for frame in reversed(traceback.extract_tb(exc.__traceback__)):
-            if Path(frame.filename).parent == self.migrations_dir:
-                return self.relative(frame.filename)
-        return f"in {self.relative(self.migrations_dir)}"
+        if problem := migration_files.cycle_problem(scripts, self.relative):
+            raise MigrationError(problem)
 
     def relative(self, path: str | Path | None) -> str:
         """A path as the user would type it from the project root."""
@@ -247,7 +210,13 @@ class MigrationLoader:
         Raises:
             RevisionNotFoundError: no migration matches; the message lists the nearest ids.
             MultipleHeadsError: ``head`` with several heads.
+            UsageError: ``target`` is empty or blank (a prefix of every id).
         """
+        if not target.strip():  # issue 12 point 11
+            raise UsageError(
+                "The migration name is empty. Give a migration's id or a unique prefix of it "
+                "(e.g. 0002); 'manage showmigrations' lists them."
+            )
         if target == "zero":
             return BASE
         if target == "head":

@@ -1,0 +1,60 @@
+"""Start several ``manage`` runs at the same instant: fork them from one process that has
+imported the libraries already, so no run is ahead by its import time (a race between runs
+that start within a few milliseconds of each other shows up in a few rounds, not hundreds).
+
+Usage: ``python twinrun.py JSON`` with a list of ``{"cwd", "env", "argv", "log"}``; each run's
+stdout and stderr go to its ``log`` file; prints the exit codes as a JSON list.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+
+import alembic.autogenerate  # noqa: F401
+import sqlalchemy.orm  # noqa: F401
+
+
+def main() -> None:
+    requests = json.loads(sys.argv[1])
+    for name in ("pymysql", "psycopg"):  # the drivers too, when installed
+        with contextlib.suppress(ImportError):
+            __import__(name)
+    pids = [_fork(request) for request in requests]
+    codes = [os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) for pid in pids]
+    print(json.dumps(codes))
+
+
+def _fork(request: dict[str, object]) -> int:
+    pid = os.fork()
+    if pid:
+        return pid
+    code = 70
+    try:
+        fd = os.open(str(request["log"]), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        os.dup2(fd, 1)
+        os.dup2(fd, 2)
+        os.chdir(str(request["cwd"]))
+        os.environ.update(request["env"])  # type: ignore[call-overload]
+        sys.argv = ["manage", *request["argv"]]  # type: ignore[list-item]
+        from manage.launcher import main as manage
+
+        manage()
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except BaseException:
+        import traceback
+
+        traceback.print_exc()
+        code = 71
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
+if __name__ == "__main__":
+    main()
