@@ -12,7 +12,9 @@ from sqlalchemy.exc import DBAPIError, InvalidRequestError
 from manage.core.database import connection_error, make_engine
 from manage.core.history import HISTORY_TABLE
 from manage.core.settings import Settings, mask_url
+from manage.core.writing import NO_SPACE
 from manage.errors import DatabaseError, ManageError, SettingsError
+from manage.light.cachefs import atomic_write
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,10 +75,14 @@ def inspectdb(
     if output is not None:
         try:
             output.parent.mkdir(parents=True, exist_ok=True)
-            with output.open("x", encoding="utf-8") as handle:
-                handle.write(code)
+            atomic_write(output, code)  # a full disk leaves no cut-off models file behind
         except OSError as exc:
+            fix = (
+                "Free some space, then run the command again."
+                if exc.errno in NO_SPACE
+                else "Name a file you can write."
+            )
             raise SettingsError(
-                f"Could not write {output}: {exc.strerror or exc}. Name a file you can write."
+                f"Could not write {output}: {exc.strerror or exc}. Nothing was written. {fix}"
             ) from exc
     return InspectDbResult(code, tuple(metadata.tables), output)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import resource
 import signal
+import sqlite3
 import subprocess
 
 import pytest
@@ -101,3 +102,26 @@ def test_squashmigrations_on_a_full_disk_keeps_the_originals(project: Project, k
     assert project.files() == before
     assert not (project.root / "migrations/squashed_0001_0003").exists()
     assert project.run("makemigrations", "--check").exit_code == 0
+
+
+def test_inspectdb_on_a_full_disk_leaves_no_models_file(sqlite_project: Project) -> None:
+    """``inspectdb -o FILE`` writes the whole file or none: a rerun after freeing space works."""
+    columns = ", ".join(
+        f"column_number_{i} VARCHAR(20) DEFAULT 'a default value'" for i in range(400)
+    )
+    with sqlite3.connect(sqlite_project.database_url.removeprefix("sqlite:///")) as db:
+        db.execute(f"CREATE TABLE legacy_wide (id INTEGER PRIMARY KEY, {columns})")
+    before = sqlite_project.files()
+
+    run = limited(sqlite_project, "inspectdb", "-o", "shop/legacy.py")
+
+    assert run.returncode == 3, run.stderr
+    assert run.stderr.endswith(
+        "Error: Could not write shop/legacy.py: File too large. Nothing was written. "
+        "Free some space, then run the command again.\n"
+    ), run.stderr
+    assert "Traceback" not in run.stderr
+    assert sqlite_project.files() == before
+    rerun = sqlite_project.run("inspectdb", "-o", "shop/legacy.py")
+    assert rerun.exit_code == 0, rerun.output
+    assert "column_number_399" in (sqlite_project.root / "shop" / "legacy.py").read_text()
