@@ -116,7 +116,7 @@ def mask_url(url: str | None) -> str:
         return ""
     if has_unencoded_at(url):  # which '@' ends the password is a guess: show no part of it
         scheme, _, rest = url.partition("://")
-        host = re.split(r"[/?]", rest.split("?", 1)[0].rpartition("@")[2], maxsplit=1)[0]
+        host = re.split(r"[/?]", rest.rpartition("@")[2], maxsplit=1)[0]
         return f"{scheme}://***@{host}"
     from sqlalchemy.engine import make_url
 
@@ -139,9 +139,9 @@ def has_unencoded_at(url: str) -> bool:
         return False
     if scheme.startswith("sqlite"):  # no password; a path may hold '@'s
         return False
-    # SQLAlchemy ends the password at the first '@' and lets '/' and '#' into the password and the
-    # host, so every '@' before the query counts.
-    return rest.split("?", 1)[0].count("@") > 1
+    # SQLAlchemy ends the password at the first '@' and lets '/', '#' and '?' into the password
+    # and the host, so every '@' counts (one in a query only makes the user part hidden too).
+    return rest.count("@") > 1
 
 
 def url_password(url: str | None) -> str | None:

@@ -10,7 +10,7 @@ import json
 import re
 
 import pytest
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from tests.cli.test_bad_input import MIGRATION
@@ -112,6 +112,7 @@ SCHEME = st.sampled_from(
 @example(scheme="postgresql+psycopg", password="Tr0ub4dor@3xyzQ", encode=False)
 @example(scheme="", password="00 1", encode=False)  # CI found: a space ended the masked part
 @example(scheme="postgresql+psycopg", password="@00#", encode=False)  # "#" once hid the second "@"
+@example(scheme="postgresql+psycopg", password="@0?=", encode=False)  # and "?"
 def test_any_database_url_never_shows_its_password(
     sqlite_project: Project, scheme: str, password: str, encode: bool
 ) -> None:
@@ -119,6 +120,7 @@ def test_any_database_url_never_shows_its_password(
     from urllib.parse import quote
 
     shown = quote(password, safe="") if encode else password
+    assume(password not in "127.0.0.1:1/shop")  # e.g. "1:1/": shown as part of the host
     url = f"{scheme}://app:{shown}@127.0.0.1:1/shop"
     for args in (["showmigrations"], ["dbshell"], ["migrate", "--plan"]):
         result = sqlite_project.run("--database-url", url, *args)
