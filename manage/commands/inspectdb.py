@@ -10,6 +10,7 @@ from sqlalchemy import MetaData
 from sqlalchemy.exc import DBAPIError, InvalidRequestError
 
 from manage.core.database import connection_error, make_engine
+from manage.core.drivers import on_driver
 from manage.core.history import HISTORY_TABLE
 from manage.core.settings import Settings, mask_url
 from manage.errors import DatabaseError, ManageError, SettingsError
@@ -25,6 +26,7 @@ class InspectDbResult:
     """Where the code was written, or None when it was only returned."""
 
 
+@on_driver
 def inspectdb(
     settings: Settings,
     tables: Sequence[str] = (),
