@@ -237,3 +237,23 @@ def project(make_project: object, dialect: str) -> Project:
 def sqlite_project(make_project: object) -> Project:
     """The shop project on the embedded SQLite default, for dialect-independent behaviour."""
     return make_project("sqlite")  # type: ignore[operator, no-any-return]
+
+
+# -- asyncio drivers (tests/cli/test_async.py) ---------------------------------------------------
+
+ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg",
+                 "mariadb": "mysql+aiomysql"}  # fmt: skip
+
+
+def async_url(url: str, dialect: str) -> str:
+    """``url`` (a fixture's sync URL) with the asyncio driver of ``dialect`` instead."""
+    return make_url(url).set(drivername=ASYNC_DRIVERS[dialect]).render_as_string(False)
+
+
+@pytest.fixture
+def async_project(make_project: object, dialect: str, monkeypatch: pytest.MonkeyPatch) -> Project:
+    """The shop project on each of aiosqlite, asyncpg and aiomysql: DATABASE_URL names the async
+    driver; ``database_url`` stays the sync one, for the test's own look at the database."""
+    made: Project = make_project(dialect)  # type: ignore[operator]
+    monkeypatch.setenv("DATABASE_URL", async_url(made.database_url, dialect))
+    return made

@@ -20,7 +20,12 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
-from manage.core.drivers import connect_args, is_async_url, require_async_support
+from manage.core.drivers import (
+    connect_args,
+    connect_errors,
+    is_async_url,
+    require_async_support,
+)
 from manage.core.settings import Settings, mask_url, url_password
 from manage.errors import DatabaseError, SettingsError
 
@@ -107,7 +112,7 @@ def connect(url: str) -> Iterator[Connection]:
     try:
         try:
             connection = engine.connect()
-        except DBAPIError as exc:
+        except connect_errors() as exc:
             raise connection_error(url, exc) from None
         except TypeError as exc:  # the driver refused a ?key=value of the URL
             raise SettingsError(
@@ -267,7 +272,7 @@ def _drop_stale_shadows(server_url: URL, backend: str) -> None:
                 force = " WITH (FORCE)" if backend == "postgresql" else ""
                 with contextlib.suppress(DBAPIError):
                     auto.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}{force}")
-    except SQLAlchemyError:
+    except (SQLAlchemyError, OSError):  # asyncpg: OSError (drivers.connect_errors)
         pass
     finally:
         engine.dispose()
@@ -283,7 +288,7 @@ def _server_execute(url: str, server_url: URL, statement: str, purpose: str) -> 
     try:
         try:
             connection = engine.connect()
-        except DBAPIError as exc:
+        except connect_errors() as exc:
             raise connection_error(url, exc) from None
         with connection:
             try:

@@ -63,6 +63,19 @@ def connect_args(url: URL) -> dict[str, Any]:
     return {name: CONNECT_TIMEOUT_SECONDS}
 
 
+def connect_errors() -> tuple[type[BaseException], ...]:
+    """What a failed connect raises: the DBAPI's error, or, from an asyncio driver that does not
+    translate it (asyncpg), the socket's ``OSError`` or the loop's timeout."""
+    import sys
+
+    from sqlalchemy.exc import DBAPIError
+
+    found: tuple[type[BaseException], ...] = (DBAPIError, OSError)
+    if "asyncio" in sys.modules:  # only an asyncio driver raises its TimeoutError
+        found += (sys.modules["asyncio"].TimeoutError,)
+    return found
+
+
 def is_async_url(url: str | URL | None) -> bool:
     """Whether ``url`` names an asyncio driver (its SQLAlchemy dialect is an async one)."""
     if not url:
