@@ -357,3 +357,24 @@ def test_sqlalchemy_names_used_for_async_drivers() -> None:
         "postgresql+asyncpg://h/d?timeout=30": {},
         "sqlite+aiosqlite:///x": {},
     }
+
+
+def test_dbshell_gives_psql_the_libpq_names_of_asyncpgs_url_query(sqlite_project: Project) -> None:
+    from dataclasses import replace
+
+    from manage.commands import dbshell
+    from manage.core.settings import load_settings
+
+    seen: list[dict[str, str]] = []
+    url = "postgresql+asyncpg://u:secret@db/shop?ssl=verify-full&timeout=9"
+
+    result = dbshell(
+        replace(load_settings(), database_url=url), run=lambda _argv, env: seen.append(env) or 0
+    )
+
+    assert result.argv[1:] == ("-h", "db", "-U", "u", "shop")
+    assert {name: seen[0][name] for name in result.environment} == {
+        "PGCONNECT_TIMEOUT": "9",
+        "PGPASSWORD": "secret",
+        "PGSSLMODE": "verify-full",
+    }
