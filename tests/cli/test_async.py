@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+import sqlalchemy.dialects.postgresql  # before pytester's sys.modules snapshots: imported once
 
 import manage
 from tests.cli.test_locking import RUNS, WAITING, holding_the_lock, start, wait_for
@@ -378,3 +379,47 @@ def test_dbshell_gives_psql_the_libpq_names_of_asyncpgs_url_query(sqlite_project
         "PGPASSWORD": "secret",
         "PGSSLMODE": "verify-full",
     }
+
+
+ASYNC_USER_TEST = """
+import asyncio
+
+from sqlalchemy import inspect
+from sqlalchemy.ext.asyncio import create_async_engine
+
+
+def test_the_app_engine_sees_the_migrated_tables(migrated_database):
+    async def tables():
+        engine = create_async_engine(migrated_database.url)
+        async with engine.connect() as connection:
+            names = await connection.run_sync(lambda c: inspect(c).get_table_names())
+        await engine.dispose()
+        return set(names)
+
+    assert {"author", "book"} <= asyncio.run(tables())
+"""
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
+def test_the_pytest_plugin_migrates_through_the_async_driver(
+    pytester: pytest.Pytester, fresh_database: object, dialect: str
+) -> None:
+    import shutil
+
+    from manage.core.settings import load_settings
+    from manage.core.testdb import drop_templates
+    from tests.conftest import PROJECTS
+
+    root = pytester.path
+    shutil.copytree(PROJECTS / "shop", root, dirs_exist_ok=True)
+    url = async_url(fresh_database(dialect, root), dialect)  # type: ignore[operator]
+    os.environ["DATABASE_URL"] = url
+    Project(root, url, dialect).run("makemigrations")
+    pytester.makepyfile(test_app=ASYNC_USER_TEST)
+    try:
+        result = pytester.runpytest_subprocess("--manage-migrations", "-p", "no:cacheprovider")
+    finally:
+        if dialect == "postgresql":
+            drop_templates(load_settings(cwd=root))
+
+    result.assert_outcomes(passed=5)
