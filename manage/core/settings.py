@@ -48,6 +48,11 @@ class Settings:
     include_object: str | Callable[..., bool] | None = None
     shadow_database_url: str | None = field(default=None, repr=False)
     commands: tuple[str, ...] = ()
+    database: str | None = None
+    """Its name in ``[tool.manage.databases]`` (or a settings module's ``DATABASES``); None for
+    a project with one database."""
+    databases: tuple[str, ...] = ()
+    """Every database of the project, in declared order; () for a project with one."""
     source: Mapping[str, str] = field(default_factory=dict)
     """Setting name -> where its value came from, for ``-v 2``."""
 
@@ -78,6 +83,11 @@ class Settings:
         shadow = mask_url(self.shadow_database_url) if self.shadow_database_url else "-"
         rows = [
             ("project_root", str(self.project_root), self.source.get("project_root", "")),
+            *(
+                [("database", self.database, f"of {', '.join(self.databases)}")]
+                if self.database
+                else []
+            ),
             ("models", _show(self.models), self.source.get("models", "")),
             ("database_url", self.display_url, self.source.get("database_url", "")),
             ("migrations", str(self.migrations_dir), self.source.get("migrations", "default")),
@@ -176,6 +186,7 @@ def load_settings(
     *,
     cwd: str | os.PathLike[str] | None = None,
     database_url: str | None = None,
+    database: str | None = None,
 ) -> Settings:
     """Find the project and build its Settings.
 
@@ -184,10 +195,45 @@ def load_settings(
             ``MANAGE_SETTINGS_MODULE``; else ``[tool.manage]`` found upward from ``cwd``.
         cwd: where to start looking (``-C/--project``); the current folder by default.
         database_url: ``--database-url``, which beats every other source.
+        database: ``--database NAME``: one of ``[tool.manage.databases]``; by default the first
+            declared. ``"default"`` names the database of a project with one.
 
     Raises:
-        SettingsError: no project found, or a setting is invalid.
+        SettingsError: no project found, no such database, or a setting is invalid.
     """
+    project = _find_project(settings_module, cwd, database_url)
+    return _load(project, database)
+
+
+def load_all_settings(
+    settings_module: str | None = None,
+    *,
+    cwd: str | os.PathLike[str] | None = None,
+    database_url: str | None = None,
+) -> tuple[Settings, ...]:
+    """The Settings of every database of the project, in declared order (one for a project with
+    one database): what ``migrate``, ``showmigrations``, ``check`` and ``makemigrations`` cover
+    without ``--database``.
+
+    Raises:
+        SettingsError: as :func:`load_settings`; or ``database_url`` with several databases,
+            where it could mean any of them.
+    """
+    project = _find_project(settings_module, cwd, database_url)
+    first = _load(project, None)
+    if not first.databases:
+        return (first,)
+    if database_url:
+        raise SettingsError(
+            f"--database-url with several databases ({', '.join(first.databases)}) could mean "
+            "any of them. Add --database NAME to say which."
+        )
+    return (first, *(_load(project, name) for name in first.databases[1:]))
+
+
+def _find_project(
+    settings_module: str | None, cwd: str | os.PathLike[str] | None, database_url: str | None
+) -> Any:
     from manage.light import project as resolver
 
     project = resolver.resolve(cwd, settings_module=settings_module, database_url=database_url)
@@ -198,6 +244,12 @@ def load_settings(
             'Add one with models = "yourpackage.models:Base", '
             "or pass --settings with a settings module."
         )
+    return project
+
+
+def _load(project: Any, database: str | None) -> Settings:
+    from manage.light import project as resolver
+
     root, origin = project.root, project.origin
     source: dict[str, str] = dict(project.source)
     _prepend_sys_path(root)
@@ -208,6 +260,30 @@ def load_settings(
             source[key] = origin
     else:
         values = dict(project.table)
+    names = resolver.database_names(values)
+    if names:
+        if database is None:
+            database = names[0]
+        if database not in names:
+            raise SettingsError(
+                f"No database {database!r} in {origin}: its databases are {', '.join(names)}. "
+                "Pass one of them to --database."
+            )
+        first = database == names[0]
+        values = resolver.database_table(values, database)
+        origin = f"{origin} databases.{database}"
+        source = {"project_root": source.get("project_root", ""), **dict.fromkeys(values, origin)}
+        project = dataclasses.replace(
+            project, urls=_database_url_inputs(project.urls, database, first, dotenv_keys)
+        )
+        dotenv_keys = {"DATABASE_URL": _named_dotenv(database, first, dotenv_keys)}
+    elif database not in (None, "default"):
+        raise SettingsError(
+            f"No database {database!r}: the project has one database ('default'). Declare "
+            f"several as [tool.manage.databases.NAME] tables in pyproject.toml."
+        )
+    if project.settings_module and not names:
+        _require_models_in_module(values, project.settings_module)
 
     models = _read_models(values, origin)
     url, source["database_url"] = _resolve_database_url(project, values, dotenv_keys, root)
@@ -233,9 +309,9 @@ def load_settings(
                 f"version_table_schema {version_schema!r} ({origin}) is not a valid schema "
                 'name. Use letters, digits and underscores, e.g. "meta".'
             )
-    migrations = Path(
-        _require_str(values.get("migrations", DEFAULT_MIGRATIONS), "migrations", origin)
-    )
+    migrations = Path(_require_str(_migrations_for(values, url, origin), "migrations", origin))
+    if isinstance(values.get("migrations"), dict):
+        source["migrations"] = f"{origin}, for {dialect_of(url)} ({source['database_url']})"
     return Settings(
         project_root=root,
         models=models,
@@ -250,8 +326,54 @@ def load_settings(
         include_object=include_object,
         shadow_database_url=shadow,
         commands=_require_str_list(values.get("commands", ()), "commands", origin),
+        database=database if names else None,
+        databases=names,
         source=source,
     )
+
+
+def _migrations_for(values: Mapping[str, Any], url: str, origin: str) -> object:
+    """The ``migrations`` setting, or its folder for the dialect of ``url`` (the URL in effect,
+    ``--database-url`` included) when it is a table of folders per dialect."""
+    from manage.light.project import DIALECT_KEYS, choose_migrations
+
+    value = values.get("migrations", DEFAULT_MIGRATIONS)
+    if not isinstance(value, dict):
+        return value
+    unknown = sorted(set(value) - set(DIALECT_KEYS))
+    if unknown:
+        raise SettingsError(
+            f"migrations ({origin}) has the key {unknown[0]!r}, which is no dialect: use "
+            f"{', '.join(DIALECT_KEYS)}. Fix the setting."
+        )
+    dialect = dialect_of(url)
+    chosen = choose_migrations(value, dialect)
+    if chosen is None:
+        raise SettingsError(
+            f"migrations ({origin}) names no folder for {dialect}, the dialect of "
+            f'{mask_url(url)}. Add {dialect} = "migrations/{dialect}" (or default = ...) to it.'
+        )
+    return chosen
+
+
+def _database_url_inputs(urls: Any, name: str, first: bool, dotenv: Mapping[str, str]) -> Any:
+    """The URL inputs of database ``name``: ``<NAME>_DATABASE_URL``, and for the first declared
+    also ``DATABASE_URL``, from the environment as the process found it."""
+    from manage.light.project import url_variables
+
+    environ = None
+    for variable in url_variables(name, first):
+        value = os.environ.get(variable)
+        if value and dotenv.get(variable) != value:  # set by the process, not by .env
+            environ = value
+            break
+    return dataclasses.replace(urls, environ=environ)
+
+
+def _named_dotenv(name: str, first: bool, dotenv: Mapping[str, str]) -> str:
+    from manage.light.project import url_variables
+
+    return next((dotenv[v] for v in url_variables(name, first) if dotenv.get(v)), "")
 
 
 def _read_settings_module(name: str) -> dict[str, Any]:
@@ -259,12 +381,28 @@ def _read_settings_module(name: str) -> dict[str, Any]:
     values = {
         key: getattr(module, attr) for key, attr in SETTING_NAMES.items() if hasattr(module, attr)
     }
+    databases = getattr(module, "DATABASES", None)
+    if databases is not None:  # {"default": {"MODELS": ..., "DATABASE_URL": ...}, ...}
+        if not isinstance(databases, dict) or not all(
+            isinstance(v, dict) and isinstance(k, str) for k, v in databases.items()
+        ):
+            raise SettingsError(
+                f"DATABASES in settings module '{name}' must be a dict of dicts, e.g. "
+                '{"default": {"MODELS": "shop.models:Base"}}. Fix the setting.'
+            )
+        values["databases"] = {
+            database: {key: each[attr] for key, attr in SETTING_NAMES.items() if attr in each}
+            for database, each in databases.items()
+        }
+    return values
+
+
+def _require_models_in_module(values: Mapping[str, Any], name: str) -> None:
     if "models" not in values:
         raise SettingsError(
             f"Settings module '{name}' has no MODELS. "
             'Add MODELS = "yourpackage.models:Base" (or the Base itself) to it.'
         )
-    return values
 
 
 def _read_models(values: Mapping[str, Any], origin: str) -> ModelsSpec:

@@ -42,6 +42,12 @@ SETTING_NAMES: dict[str, str] = {
     "commands": "COMMANDS",
 }
 PYPROJECT_ORIGIN = "pyproject.toml [tool.manage]"
+DATABASES = "databases"
+"""``[tool.manage.databases.NAME]``: several databases, each a table of the settings above."""
+PROJECT_WIDE = ("commands", "import")
+"""What ``[tool.manage]`` itself may hold beside ``databases`` (the rest is per database)."""
+DIALECT_KEYS = ("sqlite", "postgresql", "mysql", "mariadb", "mssql", "oracle", "default")
+"""The keys of a per-dialect ``migrations`` table."""
 
 FIRST_READ_NS: int | None = None
 """When this process first read a project file (``time.time_ns()``): a file whose change time is
@@ -160,15 +166,79 @@ def manage_table(path: Path) -> dict[str, Any] | None:
         return None
     if not isinstance(table, dict):
         raise SettingsError(f"[tool.manage] in {path} must be a table. Fix the file.")
-    unknown = sorted(set(table) - set(SETTING_NAMES))
+    _known_keys(table, "[tool.manage]", path, [*SETTING_NAMES, DATABASES])
+    databases = table.get(DATABASES)
+    if databases is not None:
+        if not isinstance(databases, dict) or not databases:
+            raise SettingsError(
+                f"[tool.manage.databases] in {path} must hold one table per database, e.g. "
+                '[tool.manage.databases.default] with models = "shop.models:Base". Fix the file.'
+            )
+        misplaced = sorted(set(table) - {DATABASES, *PROJECT_WIDE})
+        if misplaced:
+            raise SettingsError(
+                f"[tool.manage] in {path} sets {misplaced[0]!r} beside [tool.manage.databases]: "
+                f"with several databases, set it in each [tool.manage.databases.NAME] table "
+                f"(only {', '.join(PROJECT_WIDE)} are project-wide). Fix the file."
+            )
+        for name, each in databases.items():
+            where = f"[tool.manage.databases.{name}]"
+            if not isinstance(each, dict):
+                raise SettingsError(f"{where} in {path} must be a table. Fix the file.")
+            if not name.isidentifier():
+                raise SettingsError(
+                    f"The database name {name!r} in {path} is not an identifier. Use letters, "
+                    'digits and underscores, e.g. "analytics".'
+                )
+            _known_keys(each, where, path, [k for k in SETTING_NAMES if k != "commands"])
+    return dict(table)
+
+
+def _known_keys(table: Mapping[str, Any], where: str, path: Path, valid: list[str]) -> None:
+    unknown = sorted(set(table) - set(valid))
     if unknown:
-        close = difflib.get_close_matches(unknown[0], list(SETTING_NAMES), n=1)
+        close = difflib.get_close_matches(unknown[0], valid, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
         raise SettingsError(
-            f"Unknown setting {unknown[0]!r} in [tool.manage] ({path}).{hint} "
-            f"Valid settings: {', '.join(SETTING_NAMES)}."
+            f"Unknown setting {unknown[0]!r} in {where} ({path}).{hint} "
+            f"Valid settings: {', '.join(valid)}."
         )
-    return dict(table)
+
+
+def database_names(table: Mapping[str, Any]) -> tuple[str, ...]:
+    """The databases of ``[tool.manage.databases]``, in declared order; () for the single form."""
+    databases = table.get(DATABASES)
+    return tuple(databases) if isinstance(databases, dict) else ()
+
+
+def database_table(table: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """The settings of database ``name``: its own table, plus the project-wide keys."""
+    own = dict(table[DATABASES][name])
+    for key in PROJECT_WIDE:
+        if key in table:
+            own.setdefault(key, table[key])
+    return own
+
+
+def url_variables(name: str | None, first: bool) -> tuple[str, ...]:
+    """The environment variables that give database ``name`` its URL, the winner first:
+    ``<NAME>_DATABASE_URL``, and ``DATABASE_URL`` for the first declared (or only) database."""
+    if name is None:
+        return ("DATABASE_URL",)
+    own = f"{name.upper()}_DATABASE_URL"
+    return (own, "DATABASE_URL") if first else (own,)
+
+
+def choose_migrations(value: object, dialect: str) -> object:
+    """The ``migrations`` folder for ``dialect`` (the backend of the URL in effect): a string is
+    every dialect's; a table is keyed by dialect (``mysql`` and ``mariadb`` stand for each other),
+    else ``default``. None when the table has no entry for it."""
+    if not isinstance(value, dict):
+        return value
+    for key in (dialect, {"mysql": "mariadb", "mariadb": "mysql"}.get(dialect), "default"):
+        if key is not None and key in value:
+            return value[key]
+    return None
 
 
 def _urls(root: Path, cli: str | None, setting: object | None) -> UrlInputs:
