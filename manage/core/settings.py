@@ -48,6 +48,8 @@ class Settings:
     include_object: str | Callable[..., bool] | None = None
     shadow_database_url: str | None = field(default=None, repr=False)
     commands: tuple[str, ...] = ()
+    autogenerate_plugins: tuple[str, ...] = ()
+    """Alembic's ``autogenerate_plugins`` (1.18+), passed through; () keeps Alembic's default."""
     database: str | None = None
     """Its name in ``[tool.manage.databases]`` (or a settings module's ``DATABASES``); None for
     a project with one database."""
@@ -78,6 +80,19 @@ class Settings:
             options["version_table_schema"] = self.version_table_schema
         return options
 
+    def autogenerate_options(self) -> dict[str, Any]:
+        """The ``autogenerate_plugins`` option of Alembic's ``configure()``, when set."""
+        if not self.autogenerate_plugins:
+            return {}
+        return {"autogenerate_plugins": list(self.autogenerate_plugins)}
+
+    def database_plugins(self) -> tuple[str, ...]:
+        """The ``autogenerate_plugins`` beyond Alembic's own (``alembic.autogenerate.*``): they
+        may compare objects only a database holds (alembic-utils' views and functions)."""
+        return tuple(
+            p for p in self.autogenerate_plugins if not p.startswith("alembic.autogenerate")
+        )
+
     def describe(self) -> list[tuple[str, str, str]]:
         """(name, shown value, source) for each setting, passwords masked."""
         shadow = mask_url(self.shadow_database_url) if self.shadow_database_url else "-"
@@ -105,6 +120,17 @@ class Settings:
             ),
             ("shadow_database_url", shadow, self.source.get("shadow_database_url", "default")),
             ("commands", ", ".join(self.commands) or "-", self.source.get("commands", "default")),
+            *(
+                [
+                    (
+                        "autogenerate_plugins",
+                        ", ".join(self.autogenerate_plugins),
+                        self.source.get("autogenerate_plugins", ""),
+                    )
+                ]
+                if self.autogenerate_plugins
+                else []
+            ),
         ]
         return rows
 
@@ -326,6 +352,9 @@ def _load(project: Any, database: str | None) -> Settings:
         include_object=include_object,
         shadow_database_url=shadow,
         commands=_require_str_list(values.get("commands", ()), "commands", origin),
+        autogenerate_plugins=_require_str_list(
+            values.get("autogenerate_plugins", ()), "autogenerate_plugins", origin
+        ),
         database=database if names else None,
         databases=names,
         source=source,

@@ -279,6 +279,7 @@ def compare_models(settings: Settings, url: str) -> SchemaDifference:
                 "include_object": include_object_filter(settings),
                 **settings.version_options(),
                 "render_as_batch": settings.render_as_batch,
+                **settings.autogenerate_options(),
             },
         )
         script = produce_migrations(context, metadata)  # type: ignore[arg-type]  # a list works too

@@ -360,3 +360,137 @@ def test_migrations_per_dialect_without_the_dialect_in_effect(
         f'of {project.database_url}. Add sqlite = "migrations/sqlite" (or default = ...) to it.\n'
     )
     assert not (project.root / "migrations").exists()
+
+
+VIEWS_PLUGIN = '''
+"""Views as Alembic operations and an autogenerate plugin, the way alembic-utils does it."""
+
+import sys
+
+from alembic.autogenerate import renderers
+from alembic.operations import Operations, ops
+from alembic.runtime.plugins import Plugin
+from alembic.util import DispatchPriority, PriorityDispatchResult
+from sqlalchemy import inspect
+
+VIEWS = {"book_titles": "SELECT title FROM book"}
+
+
+@Operations.register_operation("create_view")
+class CreateViewOp(ops.MigrateOperation):
+    def __init__(self, name, sql):
+        self.name, self.sql = name, sql
+
+    @classmethod
+    def create_view(cls, operations, name, sql):
+        return operations.invoke(cls(name, sql))
+
+    def reverse(self):
+        return DropViewOp(self.name, self.sql)
+
+
+@Operations.register_operation("drop_view")
+class DropViewOp(ops.MigrateOperation):
+    def __init__(self, name, sql):
+        self.name, self.sql = name, sql
+
+    @classmethod
+    def drop_view(cls, operations, name, sql):
+        return operations.invoke(cls(name, sql))
+
+    def reverse(self):
+        return CreateViewOp(self.name, self.sql)
+
+
+@Operations.implementation_for(CreateViewOp)
+def _create(operations, op):
+    operations.execute(f"CREATE VIEW {op.name} AS {op.sql}")
+
+
+@Operations.implementation_for(DropViewOp)
+def _drop(operations, op):
+    operations.execute(f"DROP VIEW {op.name}")
+
+
+@renderers.dispatch_for(CreateViewOp)
+def _render_create(autogen_context, op):
+    return f"op.create_view({op.name!r}, {op.sql!r})"
+
+
+@renderers.dispatch_for(DropViewOp)
+def _render_drop(autogen_context, op):
+    return f"op.drop_view({op.name!r}, {op.sql!r})"
+
+
+def compare_views(autogen_context, upgrade_ops):
+    have = set(inspect(autogen_context.connection).get_view_names())
+    for name, sql in VIEWS.items():
+        if name not in have:
+            upgrade_ops.ops.append(CreateViewOp(name, sql))
+    return PriorityDispatchResult.CONTINUE
+
+
+def setup(plugin):
+    plugin.add_autogenerate_comparator(
+        compare_views, "autogenerate", priority=DispatchPriority.LAST
+    )
+
+
+try:
+    Plugin.setup_plugin_from_module(sys.modules[__name__], "shop_views")
+except ValueError:  # registered by an earlier import in this process
+    pass
+'''
+
+
+PLUGINS = 'autogenerate_plugins = ["alembic.autogenerate.*", "shop_views"]\n'
+
+
+def test_autogenerate_plugins_pass_through_and_the_check_falls_back_with_a_notice(
+    sqlite_project: Project,
+) -> None:
+    pytest.importorskip("alembic.runtime.plugins", reason="Alembic 1.18+ has the plugin system")
+    project = sqlite_project
+    project.write("shop/views_plugin.py", VIEWS_PLUGIN)
+    path = project.root / "pyproject.toml"
+    path.write_text(path.read_text() + 'import = ["shop.views_plugin"]\n' + PLUGINS)
+    made = project.run("makemigrations")
+    assert made.exit_code == 0, made.output
+    initial = (project.root / "migrations" / "0001_initial.py").read_text()
+    assert 'op.create_view("book_titles", "SELECT title FROM book")' in initial
+    assert project.run("migrate").exit_code == 0
+    assert "book_titles" in sa.inspect(project.engine()).get_view_names()
+    notice = (
+        "The autogenerate plugin 'shop_views' may compare what only a database holds; comparing "
+        "against a shadow database instead."
+    )
+    in_sync = project.run("makemigrations", "--check")
+    assert in_sync.exit_code == 0, in_sync.output
+    assert in_sync.stderr.splitlines() == [notice]
+    project.edit(
+        "shop/views_plugin.py",
+        'VIEWS = {"book_titles": "SELECT title FROM book"}',
+        'VIEWS = {"book_titles": "SELECT title FROM book", "names": "SELECT name FROM author"}',
+    )
+
+    # A new process: the plugin registered by this one still holds the old VIEWS.
+    checked = project.subprocess("makemigrations", "--check")
+
+    assert checked.returncode == 1, checked.stderr
+    assert checked.stderr.splitlines() == [notice]
+    assert checked.stdout.splitlines()[0] == "Model changes without a migration:"
+    written = project.subprocess("makemigrations", "-n", "names")
+    assert written.returncode == 0, written.stderr
+    text = (project.root / "migrations" / "0002_names.py").read_text()
+    assert 'op.create_view("names", "SELECT name FROM author")' in text
+    assert 'op.drop_view("names", "SELECT name FROM author")' in text
+
+    # Without the plugin, the in-memory replay meets op.create_view, which it does not model:
+    # it says so and compares against a shadow database (where the views replay).
+    path.write_text(path.read_text().replace(PLUGINS, ""))
+    fallback = project.subprocess("makemigrations", "--check")
+    assert fallback.returncode == 0, fallback.stderr
+    assert fallback.stderr == (
+        "Migration 0001_initial runs CreateView, whose effect on the schema cannot be known "
+        "without a database; comparing against a shadow database instead.\n"
+    )
