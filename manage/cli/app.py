@@ -197,7 +197,17 @@ def makemigrations(
             ask_default=None if no_input else _default_asker(state),
         )
         pending = False
-        for settings in state.every_database():
+        every = state.every_database()
+        if len(every) > 1 and (empty or update or sql):
+            from manage.errors import UsageError
+
+            flag = "--empty" if empty else "--update" if update else "--sql"
+            raise UsageError(
+                f"makemigrations {flag} writes one migration, and the project has several "
+                f"databases ({', '.join(str(s.database) for s in every)}). Add --database NAME "
+                "before the command to say which."
+            )
+        for settings in every:
             state.database_heading(settings)
             result = commands.makemigrations(
                 settings, name=name, empty=empty, check=check, dry_run=dry_run, merge=merge,

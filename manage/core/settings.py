@@ -98,11 +98,6 @@ class Settings:
         shadow = mask_url(self.shadow_database_url) if self.shadow_database_url else "-"
         rows = [
             ("project_root", str(self.project_root), self.source.get("project_root", "")),
-            *(
-                [("database", self.database, f"of {', '.join(self.databases)}")]
-                if self.database
-                else []
-            ),
             ("models", _show(self.models), self.source.get("models", "")),
             ("database_url", self.display_url, self.source.get("database_url", "")),
             ("migrations", str(self.migrations_dir), self.source.get("migrations", "default")),
@@ -120,18 +115,13 @@ class Settings:
             ),
             ("shadow_database_url", shadow, self.source.get("shadow_database_url", "default")),
             ("commands", ", ".join(self.commands) or "-", self.source.get("commands", "default")),
-            *(
-                [
-                    (
-                        "autogenerate_plugins",
-                        ", ".join(self.autogenerate_plugins),
-                        self.source.get("autogenerate_plugins", ""),
-                    )
-                ]
-                if self.autogenerate_plugins
-                else []
-            ),
         ]
+        if plugins := ", ".join(self.autogenerate_plugins):
+            rows.append(
+                ("autogenerate_plugins", plugins, self.source.get("autogenerate_plugins", ""))
+            )
+        if self.database:
+            rows.insert(1, ("database", self.database, f"of {', '.join(self.databases)}"))
         return rows
 
 
@@ -299,10 +289,8 @@ def _load(project: Any, database: str | None) -> Settings:
         values = resolver.database_table(values, database)
         origin = f"{origin} databases.{database}"
         source = {"project_root": source.get("project_root", ""), **dict.fromkeys(values, origin)}
-        project = dataclasses.replace(
-            project, urls=_database_url_inputs(project.urls, database, first, dotenv_keys)
-        )
-        dotenv_keys = {"DATABASE_URL": _named_dotenv(database, first, dotenv_keys)}
+        urls, dotenv_keys = resolver.database_url_inputs(project.urls, database, first, dotenv_keys)
+        project = dataclasses.replace(project, urls=urls)
     elif database not in (None, "default"):
         raise SettingsError(
             f"No database {database!r}: the project has one database ('default'). Declare "
@@ -335,7 +323,8 @@ def _load(project: Any, database: str | None) -> Settings:
                 f"version_table_schema {version_schema!r} ({origin}) is not a valid schema "
                 'name. Use letters, digits and underscores, e.g. "meta".'
             )
-    migrations = Path(_require_str(_migrations_for(values, url, origin), "migrations", origin))
+    chosen = resolver.migrations_for(values, dialect_of(url), mask_url(url), origin)
+    migrations = Path(_require_str(chosen, "migrations", origin))
     if isinstance(values.get("migrations"), dict):
         source["migrations"] = f"{origin}, for {dialect_of(url)} ({source['database_url']})"
     return Settings(
@@ -361,68 +350,15 @@ def _load(project: Any, database: str | None) -> Settings:
     )
 
 
-def _migrations_for(values: Mapping[str, Any], url: str, origin: str) -> object:
-    """The ``migrations`` setting, or its folder for the dialect of ``url`` (the URL in effect,
-    ``--database-url`` included) when it is a table of folders per dialect."""
-    from manage.light.project import DIALECT_KEYS, choose_migrations
-
-    value = values.get("migrations", DEFAULT_MIGRATIONS)
-    if not isinstance(value, dict):
-        return value
-    unknown = sorted(set(value) - set(DIALECT_KEYS))
-    if unknown:
-        raise SettingsError(
-            f"migrations ({origin}) has the key {unknown[0]!r}, which is no dialect: use "
-            f"{', '.join(DIALECT_KEYS)}. Fix the setting."
-        )
-    dialect = dialect_of(url)
-    chosen = choose_migrations(value, dialect)
-    if chosen is None:
-        raise SettingsError(
-            f"migrations ({origin}) names no folder for {dialect}, the dialect of "
-            f'{mask_url(url)}. Add {dialect} = "migrations/{dialect}" (or default = ...) to it.'
-        )
-    return chosen
-
-
-def _database_url_inputs(urls: Any, name: str, first: bool, dotenv: Mapping[str, str]) -> Any:
-    """The URL inputs of database ``name``: ``<NAME>_DATABASE_URL``, and for the first declared
-    also ``DATABASE_URL``, from the environment as the process found it."""
-    from manage.light.project import url_variables
-
-    environ = None
-    for variable in url_variables(name, first):
-        value = os.environ.get(variable)
-        if value and dotenv.get(variable) != value:  # set by the process, not by .env
-            environ = value
-            break
-    return dataclasses.replace(urls, environ=environ)
-
-
-def _named_dotenv(name: str, first: bool, dotenv: Mapping[str, str]) -> str:
-    from manage.light.project import url_variables
-
-    return next((dotenv[v] for v in url_variables(name, first) if dotenv.get(v)), "")
-
-
 def _read_settings_module(name: str) -> dict[str, Any]:
     module = import_module(name, what="settings module", error=SettingsError)
     values = {
         key: getattr(module, attr) for key, attr in SETTING_NAMES.items() if hasattr(module, attr)
     }
-    databases = getattr(module, "DATABASES", None)
-    if databases is not None:  # {"default": {"MODELS": ..., "DATABASE_URL": ...}, ...}
-        if not isinstance(databases, dict) or not all(
-            isinstance(v, dict) and isinstance(k, str) for k, v in databases.items()
-        ):
-            raise SettingsError(
-                f"DATABASES in settings module '{name}' must be a dict of dicts, e.g. "
-                '{"default": {"MODELS": "shop.models:Base"}}. Fix the setting.'
-            )
-        values["databases"] = {
-            database: {key: each[attr] for key, attr in SETTING_NAMES.items() if attr in each}
-            for database, each in databases.items()
-        }
+    if hasattr(module, "DATABASES"):  # {"default": {"MODELS": ...}, ...}
+        from manage.light.project import module_databases
+
+        values["databases"] = module_databases(module.DATABASES, name)
     return values
 
 

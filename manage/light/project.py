@@ -17,7 +17,7 @@ import os
 import sys
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -228,6 +228,68 @@ def url_variables(name: str | None, first: bool) -> tuple[str, ...]:
         return ("DATABASE_URL",)
     own = f"{name.upper()}_DATABASE_URL"
     return (own, "DATABASE_URL") if first else (own,)
+
+
+def database_url_inputs(
+    urls: UrlInputs, name: str, first: bool, dotenv: Mapping[str, str]
+) -> tuple[UrlInputs, dict[str, str]]:
+    """The URL inputs of database ``name`` (``<NAME>_DATABASE_URL``; for the first declared also
+    ``DATABASE_URL``), from the environment as the process found it, and from ``.env``
+    (``dotenv``: what it applied), the latter as :func:`choose_url` reads it."""
+    environ = None
+    variables = url_variables(name, first)
+    for variable in variables:
+        value = os.environ.get(variable)
+        if value and dotenv.get(variable) != value:  # set by the process, not by .env
+            environ = value
+            break
+    from_file = next((dotenv[v] for v in variables if dotenv.get(v)), "")
+    return replace(urls, environ=environ), {"DATABASE_URL": from_file}
+
+
+def migrations_for(values: Mapping[str, Any], dialect: str, shown_url: str, origin: str) -> object:
+    """The ``migrations`` setting, or, when it is a table of folders per dialect, the folder for
+    ``dialect`` (of the URL in effect, ``--database-url`` included).
+
+    Raises:
+        SettingsError: the table has a key that is no dialect, or no folder for ``dialect``.
+    """
+    value = values.get("migrations", "migrations")
+    if not isinstance(value, dict):
+        return value
+    unknown = sorted(set(value) - set(DIALECT_KEYS))
+    if unknown:
+        raise SettingsError(
+            f"migrations ({origin}) has the key {unknown[0]!r}, which is no dialect: use "
+            f"{', '.join(DIALECT_KEYS)}. Fix the setting."
+        )
+    chosen = choose_migrations(value, dialect)
+    if chosen is None:
+        raise SettingsError(
+            f"migrations ({origin}) names no folder for {dialect}, the dialect of "
+            f'{shown_url}. Add {dialect} = "migrations/{dialect}" (or default = ...) to it.'
+        )
+    return chosen
+
+
+def module_databases(databases: object, module: str) -> dict[str, dict[str, Any]]:
+    """A settings module's ``DATABASES`` (``{"default": {"MODELS": ...}}``) as the tables of
+    ``[tool.manage.databases]``.
+
+    Raises:
+        SettingsError: it is not a dict of dicts.
+    """
+    if not isinstance(databases, dict) or not all(
+        isinstance(k, str) and isinstance(v, dict) for k, v in databases.items()
+    ):
+        raise SettingsError(
+            f"DATABASES in settings module '{module}' must be a dict of dicts, e.g. "
+            '{"default": {"MODELS": "shop.models:Base"}}. Fix the setting.'
+        )
+    return {
+        name: {key: each[attr] for key, attr in SETTING_NAMES.items() if attr in each}
+        for name, each in databases.items()
+    }
 
 
 def choose_migrations(value: object, dialect: str) -> object:

@@ -494,3 +494,22 @@ def test_autogenerate_plugins_pass_through_and_the_check_falls_back_with_a_notic
         "Migration 0001_initial runs CreateView, whose effect on the schema cannot be known "
         "without a database; comparing against a shadow database instead.\n"
     )
+
+
+def test_makemigrations_empty_with_several_databases_asks_which(
+    three: tuple[Project, dict[str, str]],
+) -> None:
+    project, _urls = three
+
+    result = project.run("makemigrations", "--empty")
+
+    assert result.exit_code == 2, result.output
+    assert result.stderr == (
+        "Error: makemigrations --empty writes one migration, and the project has several "
+        "databases (default, analytics, legacy). Add --database NAME before the command to say "
+        "which.\n"
+    )
+    assert not (project.root / "migrations").exists()
+    made = project.run("--database", "legacy", "makemigrations", "--empty", "-n", "by_hand")
+    assert made.exit_code == 0, made.output
+    assert (project.root / "migrations" / "legacy" / "0001_by_hand.py").is_file()
