@@ -152,6 +152,14 @@ def test_every_command_covers_every_database_in_declared_order(
         "Database legacy:",
         " [X] 0001_initial (head)",
     ]
+    import json
+
+    as_json = json.loads(project.run("showmigrations", "--json").stdout)
+    assert {name: [m["id"] for m in rows] for name, rows in as_json.items()} == {
+        "default": ["0001_initial"],
+        "analytics": ["0001_initial"],
+        "legacy": ["0001_initial"],
+    }
     hook = project.subprocess("makemigrations", "--check")  # the pre-commit hook's command
     assert hook.returncode == 0, hook.stderr
     assert hook.stdout.count("No changes detected") == 3
