@@ -14,17 +14,19 @@ __all__ = [
     "__version__",
     "call_command",
     "command",
+    "load_all_settings",
     "load_settings",
 ]
 
 if TYPE_CHECKING:
     from manage.api import call_command
     from manage.core.plugins import Context, command
-    from manage.core.settings import Settings, load_settings
+    from manage.core.settings import Settings, load_all_settings, load_settings
 
 _LAZY = {
     "Settings": "manage.core.settings",
     "load_settings": "manage.core.settings",
+    "load_all_settings": "manage.core.settings",
     "command": "manage.core.plugins",
     "Context": "manage.core.plugins",
     "call_command": "manage.api",

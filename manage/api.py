@@ -131,7 +131,7 @@ def _call_project(
                 bound.arguments[parameter.name] = default
     bound = _bind(name, signature, bound.args, bound.kwargs, partial=False)
     try:
-        return function(*bound.args, **bound.kwargs)
+        return context.run(function, *bound.args, **bound.kwargs)
     except ManageError:
         raise
     except Exception as exc:

@@ -90,6 +90,8 @@ def _check_with_caches() -> Answer | None:
 
     try:
         settings = load_settings()
+        if settings.databases:  # several databases: the CLI checks each
+            return None
         index = insync.unchanged_history(settings)
         if index is None:
             return None

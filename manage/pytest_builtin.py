@@ -35,8 +35,10 @@ def _migrator(settings: Settings) -> Callable[[str], object]:
 
 def run_check(name: str, settings: Settings) -> None:
     """Run the built-in check ``name`` on ``settings``; a ManageError fails the test."""
+    from manage.core.drivers import run_on_driver, settings_urls
+
     try:
-        CHECKS[name](settings)
+        run_on_driver(settings_urls(settings), CHECKS[name], settings)
     except ManageError as exc:
         _fail(exc)
 

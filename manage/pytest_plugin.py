@@ -90,11 +90,15 @@ def migrated_database(
     On PostgreSQL the migrated state is kept as a template keyed by a hash of the migration
     files, so later sessions clone it instead of replaying the migrations.
     """
+    from manage.core.drivers import run_on_driver, settings_urls
     from manage.core.testdb import test_database
 
     template = not pytestconfig.getoption("manage_no_template")
+    urls = settings_urls(manage_settings)  # an asyncio driver's: made and dropped through it
     try:
-        with test_database(manage_settings, _migrator(manage_settings), template=template) as made:
+        making = test_database(manage_settings, _migrator(manage_settings), template=template)
+        made = run_on_driver(urls, making.__enter__)
+        try:
             database = MigratedDatabase(
                 dataclasses.replace(manage_settings, database_url=made.url), made
             )
@@ -102,6 +106,8 @@ def migrated_database(
                 yield database
             finally:
                 database.close()
+        finally:
+            run_on_driver(urls, making.__exit__, None, None, None)
     except ManageError as exc:
         _fail(exc)
 

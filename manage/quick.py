@@ -229,6 +229,8 @@ def _project() -> _Project:
     if project is None or project.settings_module:
         raise _FallThrough
     root, values, origin = project.root, project.table, PYPROJECT_ORIGIN
+    if "databases" in values:
+        raise _FallThrough  # several databases: the CLI goes through each
     models = values.get("models")
     if isinstance(models, list) and models:
         for model in models:

@@ -105,6 +105,12 @@ class Project:
     database_url: str
     dialect: str
 
+    @property
+    def url_in_effect(self) -> str:
+        """The URL manage connects with: DATABASE_URL when set (the asyncio driver's under
+        MANAGE_TEST_DRIVERS=async), else the embedded SQLite default."""
+        return os.environ.get("DATABASE_URL") or self.database_url
+
     def write(self, relative: str, text: str) -> Path:
         path = self.root / relative
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -228,12 +234,37 @@ def make_project(tmp_path: Path, fresh_database: object, monkeypatch: pytest.Mon
 
 
 @pytest.fixture
-def project(make_project: object, dialect: str) -> Project:
-    """The shop project on each of SQLite, PostgreSQL and MariaDB."""
-    return make_project(dialect)  # type: ignore[operator, no-any-return]
+def project(make_project: object, dialect: str, monkeypatch: pytest.MonkeyPatch) -> Project:
+    """The shop project on each of SQLite, PostgreSQL and MariaDB; with MANAGE_TEST_DRIVERS=async,
+    through the asyncio drivers (aiosqlite, asyncpg, aiomysql), as ``.ci/run`` runs the main
+    flows a second time."""
+    made: Project = make_project(dialect)  # type: ignore[operator]
+    if os.environ.get("MANAGE_TEST_DRIVERS") == "async":
+        monkeypatch.setenv("DATABASE_URL", async_url(made.database_url, dialect))
+    return made
 
 
 @pytest.fixture
 def sqlite_project(make_project: object) -> Project:
     """The shop project on the embedded SQLite default, for dialect-independent behaviour."""
     return make_project("sqlite")  # type: ignore[operator, no-any-return]
+
+
+# -- asyncio drivers (tests/cli/test_async.py) ---------------------------------------------------
+
+ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg",
+                 "mariadb": "mysql+aiomysql"}  # fmt: skip
+
+
+def async_url(url: str, dialect: str) -> str:
+    """``url`` (a fixture's sync URL) with the asyncio driver of ``dialect`` instead."""
+    return make_url(url).set(drivername=ASYNC_DRIVERS[dialect]).render_as_string(False)
+
+
+@pytest.fixture
+def async_project(make_project: object, dialect: str, monkeypatch: pytest.MonkeyPatch) -> Project:
+    """The shop project on each of aiosqlite, asyncpg and aiomysql: DATABASE_URL names the async
+    driver; ``database_url`` stays the sync one, for the test's own look at the database."""
+    made: Project = make_project(dialect)  # type: ignore[operator]
+    monkeypatch.setenv("DATABASE_URL", async_url(made.database_url, dialect))
+    return made

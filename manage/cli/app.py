@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import signal
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -18,6 +19,7 @@ from manage.cli.output import (
     _print_showmigrations,
     _relative,
     _remember_check,
+    json_rows,
     reporting,
 )
 from manage.cli.prompts import _choose_base, _confirmer, _data_loss_prompt, _default_asker
@@ -56,6 +58,15 @@ def main_options(
         str | None,
         typer.Option("--database-url", metavar="URL", help="Overrides DATABASE_URL and settings."),
     ] = None,
+    database: Annotated[
+        str | None,
+        typer.Option(
+            "--database",
+            metavar="NAME",
+            help="One of [tool.manage.databases] (default: all, or the first for one-database "
+            "commands).",
+        ),
+    ] = None,
     project: Annotated[
         Path | None,
         typer.Option("-C", "--project", metavar="DIR", help="Run as if started in DIR."),
@@ -77,8 +88,9 @@ def main_options(
 ) -> None:
     """Django's manage.py for SQLAlchemy projects, with Alembic underneath."""
     ctx.obj = CliState(
-        settings, database_url, project, verbosity, show_traceback, False if no_color else None
-    )
+        settings, database_url, project, verbosity, show_traceback, False if no_color else None,
+        database,
+    )  # fmt: skip
 
 
 def _check_name(name: str | None) -> str | None:
@@ -184,15 +196,29 @@ def makemigrations(
             confirm=None if no_input else _confirmer(False),
             ask_default=None if no_input else _default_asker(state),
         )
-        result = commands.makemigrations(
-            state.settings(), name=name, empty=empty, check=check, dry_run=dry_run, merge=merge,
-            confirm=_confirmer(no_input), on_notice=state.note, questioner=questioner,
-            update=update, sql=sql, sql_dialects=tuple(dialect or ()),
-        )  # fmt: skip
-        _print_makemigrations(state, result, check=check, merge=merge)
-        if check and name is None:
-            _remember_check(state, result)
-    if check and result.operations:
+        pending = False
+        every = state.every_database()
+        if len(every) > 1 and (empty or update or sql):
+            from manage.errors import UsageError
+
+            flag = "--empty" if empty else "--update" if update else "--sql"
+            raise UsageError(
+                f"makemigrations {flag} writes one migration, and the project has several "
+                f"databases ({', '.join(str(s.database) for s in every)}). Add --database NAME "
+                "before the command to say which."
+            )
+        for settings in every:
+            state.database_heading(settings)
+            result = commands.makemigrations(
+                settings, name=name, empty=empty, check=check, dry_run=dry_run, merge=merge,
+                confirm=_confirmer(no_input), on_notice=state.note, questioner=questioner,
+                update=update, sql=sql, sql_dialects=tuple(dialect or ()),
+            )  # fmt: skip
+            _print_makemigrations(state, result, check=check, merge=merge)
+            if check and name is None:
+                _remember_check(state, result)
+            pending = pending or bool(result.operations)
+    if check and pending:
         raise typer.Exit(1)
 
 
@@ -239,19 +265,25 @@ def migrate(
 
     state: CliState = ctx.obj
     with reporting(state):
-        out = _MigrateOutput(state, target, quiet=plan or check or sql)
-        try:
-            result = commands.migrate(
-                state.settings(), target, fake=fake, plan=plan, sql=sql, check=check,
-                fake_initial=fake_initial, on_start=out.started, on_done=out.done,
-                on_faked=out.faked, lock_timeout=lock_timeout,
-                on_wait=lambda: state.note("Waiting for another manage migrate to finish..."),
-                allow_data_loss=allow_data_loss, confirm_data_loss=_data_loss_prompt(state),
-            )  # fmt: skip
-        finally:
-            out.end_line()
-        out.result(result, check=check, sql=sql)
-    if check and result.steps:
+        every = state.every_database() if target in ("head", "zero") else (state.settings(),)
+        pending = False
+        for settings in every:  # in declared order; a failure stops before the next database
+            if len(every) > 1:
+                state.database_heading(settings)
+            out = _MigrateOutput(state, target, quiet=plan or check or sql)
+            try:
+                result = commands.migrate(
+                    settings, target, fake=fake, plan=plan, sql=sql, check=check,
+                    fake_initial=fake_initial, on_start=out.started, on_done=out.done,
+                    on_faked=out.faked, lock_timeout=lock_timeout,
+                    on_wait=lambda: state.note("Waiting for another manage migrate to finish..."),
+                    allow_data_loss=allow_data_loss, confirm_data_loss=_data_loss_prompt(state),
+                )  # fmt: skip
+            finally:
+                out.end_line()
+            out.result(result, check=check, sql=sql)
+            pending = pending or bool(result.steps)
+    if check and pending:
         raise typer.Exit(1)
 
 
@@ -268,8 +300,17 @@ def showmigrations(
 
     state: CliState = ctx.obj
     with reporting(state):
-        result = commands.showmigrations(state.settings())
-        _print_showmigrations(state, result, plan=plan, as_json=as_json)
+        every = state.every_database()
+        if as_json and len(every) > 1:
+            import json
+
+            rows = {s.database: json_rows(commands.showmigrations(s)) for s in every}
+            state.echo(json.dumps(rows, indent=2, default=str))
+            return
+        for settings in every:
+            state.database_heading(settings)
+            result = commands.showmigrations(settings)
+            _print_showmigrations(state, result, plan=plan, as_json=as_json)
 
 
 @app.command()
@@ -342,10 +383,24 @@ def check(
 
     state: CliState = ctx.obj
     with reporting(state):
-        result = commands.check(state.settings, database=database)
-        _print_check(state, result)
-    if not result.ok:
+        try:
+            every: tuple[Any, ...] = state.every_database()
+        except ManageError:  # the settings check fails and says why
+            every = (None,)
+        ok = True
+        for settings in every:
+            if settings is not None:
+                state.database_heading(settings)
+            load = state.settings if settings is None else functools.partial(_same, settings)
+            result = commands.check(load, database=database)
+            _print_check(state, result)
+            ok = ok and result.ok
+    if not ok:
         raise typer.Exit(1)
+
+
+def _same(settings: Any) -> Any:
+    return settings
 
 
 def _check_interface(value: str | None) -> str | None:

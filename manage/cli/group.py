@@ -227,7 +227,7 @@ def _with_context(function: Any) -> Any:
         state = kwargs.pop(_CONTEXT_PARAMETER).find_root().obj
         context = ProjectContext(state.settings)
         try:
-            return function(**kwargs, **dict.fromkeys(wanted, context))
+            return context.run(function, **kwargs, **dict.fromkeys(wanted, context))
         finally:
             context.close()
 

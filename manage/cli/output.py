@@ -36,20 +36,53 @@ class CliState:
     verbosity: int = 1
     traceback: bool = False
     color: bool | None = None
+    database: str | None = None
+    """``--database NAME``."""
     _settings: Settings | None = None
+    _every: tuple[Settings, ...] | None = None
 
     def settings(self) -> Settings:
+        """The Settings of the one database a command works on: ``--database NAME``, else the
+        first declared."""
         if self._settings is None:
             from manage.core.settings import load_settings
 
             self._settings = load_settings(
-                self.settings_module, cwd=self.project, database_url=self.database_url
+                self.settings_module,
+                cwd=self.project,
+                database_url=self.database_url,
+                database=self.database,
             )
-            if self.verbosity >= 2:
-                self.note(f"Project: {self._settings.project_root}")
-                for name, value, source in self._settings.describe()[1:]:
-                    self.note(f"  {name} = {value}  ({source})")
+            self._describe(self._settings)
         return self._settings
+
+    def every_database(self) -> tuple[Settings, ...]:
+        """The Settings of each database ``migrate``, ``showmigrations``, ``check`` and
+        ``makemigrations`` cover: the one of ``--database NAME``, else all, in declared order."""
+        if self._every is None:
+            if self.database is not None or self._settings is not None:
+                self._every = (self.settings(),)
+            else:
+                from manage.core.settings import load_all_settings
+
+                self._every = load_all_settings(
+                    self.settings_module, cwd=self.project, database_url=self.database_url
+                )
+                self._settings = self._every[0]
+                for settings in self._every:
+                    self._describe(settings)
+        return self._every
+
+    def database_heading(self, settings: Settings) -> None:
+        """``Database NAME:`` before a database's output, when a command covers several."""
+        if len(self.every_database()) > 1 and self.verbosity >= 1:
+            self.heading(f"Database {settings.database}:")
+
+    def _describe(self, settings: Settings) -> None:
+        if self.verbosity >= 2:
+            self.note(f"Project: {settings.project_root}")
+            for name, value, source in settings.describe()[1:]:
+                self.note(f"  {name} = {value}  ({source})")
 
     def echo(self, text: str = "", *, err: bool = False, **style: Any) -> None:
         typer.echo(typer.style(text, **style) if style else text, err=err, color=self.color)
@@ -162,6 +195,8 @@ def _remember_check(state: CliState, result: MakeMigrationsResult) -> None:
     """Remember a plain ``manage makemigrations --check`` answer, for ``main``'s fast path."""
     if state.settings_module or state.database_url or state.project or state.verbosity != 1:
         return
+    if state.database or state.settings().databases:  # several databases: never remembered
+        return
     from manage.core.answers import Answer, remember
 
     settings = state.settings()
@@ -241,18 +276,22 @@ class _MigrateOutput:
                 state.echo("  No migrations to apply.")
 
 
+def json_rows(result: ShowMigrationsResult) -> list[dict[str, Any]]:
+    """``showmigrations --json``: one object per migration."""
+    return [
+        {**dataclasses.asdict(m), "path": str(m.path) if m.path else None, "missing": m.missing,
+         "edited": m.edited}
+        for m in result.migrations
+    ]  # fmt: skip
+
+
 def _print_showmigrations(
     state: CliState, result: ShowMigrationsResult, *, plan: bool, as_json: bool
 ) -> None:
     if as_json:
-        rows = [
-            {**dataclasses.asdict(m), "path": str(m.path) if m.path else None, "missing": m.missing,
-             "edited": m.edited}
-            for m in result.migrations
-        ]  # fmt: skip
         import json
 
-        state.echo(json.dumps(rows, indent=2, default=str))
+        state.echo(json.dumps(json_rows(result), indent=2, default=str))
         return
     if not result.migrations:
         state.echo(" (no migrations)")

@@ -12,6 +12,7 @@ from manage.commands.showmigrations import showmigrations
 from manage.core import revisions
 from manage.core.database import connect, sqlite_file
 from manage.core.discovery import load_metadata
+from manage.core.drivers import require_drivers, run_on_driver, settings_urls
 from manage.core.migrations.environment import MigrationEnvironment
 from manage.core.settings import ModelsSpec, Settings
 from manage.errors import ManageError
@@ -77,12 +78,19 @@ def check(load: Callable[[], Settings], *, database: bool = False) -> CheckResul
 
     try:
         settings = load()
+        require_drivers(settings_urls(settings))
     except ManageError as exc:
         items.append(CheckItem(SETTINGS, "fail", str(exc)))
         items += [CheckItem(name, "skip", "settings did not load") for name in names[1:]]
         return CheckResult(tuple(items))
     items.append(CheckItem(SETTINGS, "ok", _settings_origin(settings)))
+    items += run_on_driver(settings_urls(settings), _checks, settings, database=database)
+    return CheckResult(tuple(items))
 
+
+def _checks(settings: Settings, *, database: bool) -> list[CheckItem]:
+    """The checks after the settings one (on the database's driver)."""
+    items = [CheckItem(SETTINGS, "ok", "")]
     items.append(_models(settings))
 
     env: MigrationEnvironment | None = None
@@ -112,7 +120,7 @@ def check(load: Callable[[], Settings], *, database: bool = False) -> CheckResul
             items.append(CheckItem(AT_HEAD, "skip", skip or _SKIP_REASONS[FILES]))
         else:
             items.append(_at_head(settings, env))
-    return CheckResult(tuple(items))
+    return items[1:]
 
 
 _SKIP_REASONS = {

@@ -67,6 +67,10 @@ MYSQL_OPTIONS = {
 }
 
 
+_ASYNCPG_QUERY = {"ssl": "sslmode", "timeout": "connect_timeout"}
+_SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+
+
 @dataclass(frozen=True, slots=True)
 class DbShellResult:
     """How the client program ran."""
@@ -136,6 +140,10 @@ def _invocation(url: URL, backend: str) -> Iterator[tuple[str, list[str], dict[s
     if backend == "postgresql":
         program = _which("psql", backend)
         argv = [program]
+        if url.get_driver_name() == "asyncpg":  # asyncpg's names for libpq's sslmode, timeout
+            query = {_ASYNCPG_QUERY.get(k, k): v for k, v in query.items()}
+            if query.get("sslmode") not in _SSLMODES:
+                query.pop("sslmode", None)  # asyncpg's ssl=true: its default context
         env = {PG_ENVIRONMENT[k]: v for k, v in query.items() if k in PG_ENVIRONMENT}
         if url.password:
             env["PGPASSWORD"] = str(url.password)

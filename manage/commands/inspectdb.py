@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import MetaData
-from sqlalchemy.exc import DBAPIError, InvalidRequestError
+from sqlalchemy.exc import InvalidRequestError
 
 from manage.core.database import connection_error, make_engine
+from manage.core.drivers import connect_errors, on_driver
 from manage.core.history import HISTORY_TABLE
 from manage.core.settings import Settings, mask_url
 from manage.core.writing import NO_SPACE
@@ -27,6 +28,7 @@ class InspectDbResult:
     """Where the code was written, or None when it was only returned."""
 
 
+@on_driver
 def inspectdb(
     settings: Settings,
     tables: Sequence[str] = (),
@@ -63,7 +65,7 @@ def inspectdb(
         raise DatabaseError(
             f"{exc}. Name existing tables (see 'manage dbshell'), or none for all of them."
         ) from None
-    except DBAPIError as exc:
+    except connect_errors() as exc:
         raise connection_error(settings.database_url, exc) from None
     finally:
         engine.dispose()

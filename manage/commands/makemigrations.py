@@ -13,6 +13,7 @@ from manage.core import insync, revisions
 from manage.core.check.pipeline import check_unchanged_history
 from manage.core.database import shadow_connection
 from manage.core.discovery import include_object_filter, load_metadata
+from manage.core.drivers import on_driver
 from manage.core.migrations.environment import MigrationEnvironment
 from manage.core.replay import UnreplayableError
 from manage.core.revisions import Operation
@@ -53,6 +54,7 @@ def _ignore(_message: str) -> None:
     return None
 
 
+@on_driver
 def makemigrations(
     settings: Settings,
     *,

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from manage.core.dataloss import DataLoss
 
 from manage.core.database import connect, database_exists
+from manage.core.drivers import on_driver
 from manage.core.migrations.environment import MigrationEnvironment
 from manage.core.migrations.types import BASE, Step
 from manage.core.safety import destructive
@@ -46,6 +47,7 @@ def _nothing() -> None:
     return None
 
 
+@on_driver
 def migrate(
     settings: Settings,
     target: str = "head",

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Mapper, Session, registry
 
 from manage.core.database import make_engine
 from manage.core.discovery import load_metadata
+from manage.core.drivers import on_driver
 from manage.core.settings import Settings
 from manage.errors import ShellError
 
@@ -39,6 +40,7 @@ def pick_interface(interface: str | None) -> str:
     return interface or ("ipython" if installed else "python")
 
 
+@on_driver
 def shell(settings: Settings, *, command: str | None = None, interface: str | None = None) -> None:
     """Run ``command`` with the shell's namespace, or start an interactive shell with it.
 

@@ -7,6 +7,7 @@ from datetime import datetime
 from pathlib import Path
 
 from manage.core.database import connect, database_exists
+from manage.core.drivers import on_driver
 from manage.core.history import HistoryEntry, checksum, last_applied
 from manage.core.history import read as read_history
 from manage.core.migrations.environment import MigrationEnvironment
@@ -64,6 +65,7 @@ class ShowMigrationsResult:
     migrations_dir: Path
 
 
+@on_driver
 def showmigrations(settings: Settings) -> ShowMigrationsResult:
     """Every migration in order, applied or not; a recorded revision missing on disk is listed too.
 

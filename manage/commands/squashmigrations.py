@@ -14,6 +14,7 @@ from sqlalchemy import MetaData, UniqueConstraint
 
 from manage.core.database import shadow_connection
 from manage.core.discovery import include_object_filter, load_metadata
+from manage.core.drivers import on_driver
 from manage.core.migrations.environment import MigrationEnvironment
 from manage.core.migrations.types import Revision
 from manage.core.replay import UnreplayableError, hand_written_steps, own_enum_sql
@@ -40,6 +41,7 @@ def _always(_question: str) -> bool:
     return True
 
 
+@on_driver
 def squashmigrations(
     settings: Settings,
     end: str,

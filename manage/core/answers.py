@@ -173,6 +173,8 @@ def _migrations_dir(root: Path) -> Path | None:
     except SettingsError:
         return None
     name = table.get("migrations", "migrations")
+    if "databases" in table:  # several databases: no remembered answer
+        return None
     return (root / name.strip()).resolve() if isinstance(name, str) else None
 
 

@@ -33,6 +33,14 @@ OPTIONS: dict[str, Any] = {
 }
 
 
+def options_with(plugins: tuple[str, ...]) -> dict[str, Any]:
+    """:data:`OPTIONS`, with the project's ``autogenerate_plugins`` setting (manage's own plugin
+    kept after them)."""
+    if not plugins:
+        return OPTIONS
+    return {**OPTIONS, "autogenerate_plugins": [*plugins, NAME]}
+
+
 def compare_server_default(
     autogen_context: AutogenContext,
     alter_column_op: AlterColumnOp,

@@ -20,10 +20,15 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
+from manage.core.drivers import (
+    connect_args,
+    connect_errors,
+    is_async_url,
+    require_async_support,
+)
 from manage.core.settings import Settings, mask_url, url_password
 from manage.errors import DatabaseError, SettingsError
 
-CONNECT_TIMEOUT_SECONDS = 5
 _DRIVER_HINT = {
     "postgresql": "postgresql+psycopg://",
     "mysql": "mysql+pymysql://",
@@ -34,16 +39,23 @@ _DRIVER_HINT = {
 def make_engine(url: str) -> Engine:
     """An Engine for ``url`` that fails fast and, on SQLite, runs DDL inside real transactions.
 
+    For an asyncio driver (``postgresql+asyncpg://``...) it is the synchronous facade of an
+    ``AsyncEngine``: usable inside :func:`manage.core.drivers.run_on_driver`, as every command is.
+
     Raises:
         SettingsError: the URL names a dialect or driver that is not installed.
     """
     parsed = make_url(url)
     backend = parsed.get_backend_name()
-    connect_args: dict[str, Any] = {}
-    if backend in ("postgresql", "mysql", "mariadb"):
-        connect_args["connect_timeout"] = CONNECT_TIMEOUT_SECONDS
+    options: dict[str, Any] = {"poolclass": NullPool, "connect_args": connect_args(parsed)}
     try:
-        engine = create_engine(parsed, poolclass=NullPool, connect_args=connect_args)
+        if is_async_url(parsed):
+            require_async_support(parsed)
+            from sqlalchemy.ext.asyncio import create_async_engine
+
+            engine = create_async_engine(parsed, **options).sync_engine
+        else:
+            engine = create_engine(parsed, **options)
     except ArgumentError as exc:
         reason = " ".join(_scrub(str(exc), url).split()).rstrip(".")
         raise SettingsError(
@@ -100,7 +112,7 @@ def connect(url: str) -> Iterator[Connection]:
     try:
         try:
             connection = engine.connect()
-        except DBAPIError as exc:
+        except connect_errors() as exc:
             raise connection_error(url, exc) from None
         except TypeError as exc:  # the driver refused a ?key=value of the URL
             raise SettingsError(
@@ -260,7 +272,7 @@ def _drop_stale_shadows(server_url: URL, backend: str) -> None:
                 force = " WITH (FORCE)" if backend == "postgresql" else ""
                 with contextlib.suppress(DBAPIError):
                     auto.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}{force}")
-    except SQLAlchemyError:
+    except (SQLAlchemyError, OSError):  # asyncpg: OSError (drivers.connect_errors)
         pass
     finally:
         engine.dispose()
@@ -276,7 +288,7 @@ def _server_execute(url: str, server_url: URL, statement: str, purpose: str) -> 
     try:
         try:
             connection = engine.connect()
-        except DBAPIError as exc:
+        except connect_errors() as exc:
             raise connection_error(url, exc) from None
         with connection:
             try:

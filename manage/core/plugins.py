@@ -17,7 +17,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
-from manage.errors import ProjectCommandError, SettingsError
+from manage.errors import ManageError, ProjectCommandError, SettingsError
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -30,6 +30,7 @@ PROJECT_PANEL = "Project commands"
 PLUGIN_PANEL = "Plugin commands"
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 _MARK = "__manage_command__"
 
 
@@ -98,6 +99,17 @@ class Context:
     def session(self) -> Session:
         """A new Session on the project's database (use it as a context manager)."""
         return self.sessionmaker()
+
+    def run(self, function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """``function(*args, **kwargs)``, on the event loop of an asyncio driver when the
+        project's database URL names one, so that :attr:`engine` and sessions work in it."""
+        from manage.core.drivers import run_on_driver, settings_urls
+
+        try:
+            urls = settings_urls(self.settings)
+        except ManageError:  # said again if the command asks for the settings
+            urls = ()
+        return run_on_driver(urls, function, *args, **kwargs)
 
     def close(self) -> None:
         """Dispose of the Engine, if one was made."""

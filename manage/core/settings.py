@@ -48,6 +48,13 @@ class Settings:
     include_object: str | Callable[..., bool] | None = None
     shadow_database_url: str | None = field(default=None, repr=False)
     commands: tuple[str, ...] = ()
+    autogenerate_plugins: tuple[str, ...] = ()
+    """Alembic's ``autogenerate_plugins`` (1.18+), passed through; () keeps Alembic's default."""
+    database: str | None = None
+    """Its name in ``[tool.manage.databases]`` (or a settings module's ``DATABASES``); None for
+    a project with one database."""
+    databases: tuple[str, ...] = ()
+    """Every database of the project, in declared order; () for a project with one."""
     source: Mapping[str, str] = field(default_factory=dict)
     """Setting name -> where its value came from, for ``-v 2``."""
 
@@ -73,6 +80,19 @@ class Settings:
             options["version_table_schema"] = self.version_table_schema
         return options
 
+    def autogenerate_options(self) -> dict[str, Any]:
+        """The ``autogenerate_plugins`` option of Alembic's ``configure()``, when set."""
+        if not self.autogenerate_plugins:
+            return {}
+        return {"autogenerate_plugins": list(self.autogenerate_plugins)}
+
+    def database_plugins(self) -> tuple[str, ...]:
+        """The ``autogenerate_plugins`` beyond Alembic's own (``alembic.autogenerate.*``): they
+        may compare objects only a database holds (alembic-utils' views and functions)."""
+        return tuple(
+            p for p in self.autogenerate_plugins if not p.startswith("alembic.autogenerate")
+        )
+
     def describe(self) -> list[tuple[str, str, str]]:
         """(name, shown value, source) for each setting, passwords masked."""
         shadow = mask_url(self.shadow_database_url) if self.shadow_database_url else "-"
@@ -96,6 +116,12 @@ class Settings:
             ("shadow_database_url", shadow, self.source.get("shadow_database_url", "default")),
             ("commands", ", ".join(self.commands) or "-", self.source.get("commands", "default")),
         ]
+        if plugins := ", ".join(self.autogenerate_plugins):
+            rows.append(
+                ("autogenerate_plugins", plugins, self.source.get("autogenerate_plugins", ""))
+            )
+        if self.database:
+            rows.insert(1, ("database", self.database, f"of {', '.join(self.databases)}"))
         return rows
 
 
@@ -180,6 +206,7 @@ def load_settings(
     *,
     cwd: str | os.PathLike[str] | None = None,
     database_url: str | None = None,
+    database: str | None = None,
 ) -> Settings:
     """Find the project and build its Settings.
 
@@ -188,10 +215,45 @@ def load_settings(
             ``MANAGE_SETTINGS_MODULE``; else ``[tool.manage]`` found upward from ``cwd``.
         cwd: where to start looking (``-C/--project``); the current folder by default.
         database_url: ``--database-url``, which beats every other source.
+        database: ``--database NAME``: one of ``[tool.manage.databases]``; by default the first
+            declared. ``"default"`` names the database of a project with one.
 
     Raises:
-        SettingsError: no project found, or a setting is invalid.
+        SettingsError: no project found, no such database, or a setting is invalid.
     """
+    project = _find_project(settings_module, cwd, database_url)
+    return _load(project, database)
+
+
+def load_all_settings(
+    settings_module: str | None = None,
+    *,
+    cwd: str | os.PathLike[str] | None = None,
+    database_url: str | None = None,
+) -> tuple[Settings, ...]:
+    """The Settings of every database of the project, in declared order (one for a project with
+    one database): what ``migrate``, ``showmigrations``, ``check`` and ``makemigrations`` cover
+    without ``--database``.
+
+    Raises:
+        SettingsError: as :func:`load_settings`; or ``database_url`` with several databases,
+            where it could mean any of them.
+    """
+    project = _find_project(settings_module, cwd, database_url)
+    first = _load(project, None)
+    if not first.databases:
+        return (first,)
+    if database_url:
+        raise SettingsError(
+            f"--database-url with several databases ({', '.join(first.databases)}) could mean "
+            "any of them. Add --database NAME to say which."
+        )
+    return (first, *(_load(project, name) for name in first.databases[1:]))
+
+
+def _find_project(
+    settings_module: str | None, cwd: str | os.PathLike[str] | None, database_url: str | None
+) -> Any:
     from manage.light import project as resolver
 
     project = resolver.resolve(cwd, settings_module=settings_module, database_url=database_url)
@@ -202,6 +264,12 @@ def load_settings(
             'Add one with models = "yourpackage.models:Base", '
             "or pass --settings with a settings module."
         )
+    return project
+
+
+def _load(project: Any, database: str | None) -> Settings:
+    from manage.light import project as resolver
+
     root, origin = project.root, project.origin
     source: dict[str, str] = dict(project.source)
     _prepend_sys_path(root)
@@ -212,6 +280,28 @@ def load_settings(
             source[key] = origin
     else:
         values = dict(project.table)
+    names = resolver.database_names(values)
+    if names:
+        if database is None:
+            database = names[0]
+        if database not in names:
+            raise SettingsError(
+                f"No database {database!r} in {origin}: its databases are {', '.join(names)}. "
+                "Pass one of them to --database."
+            )
+        first = database == names[0]
+        values = resolver.database_table(values, database)
+        origin = f"{origin} databases.{database}"
+        source = {"project_root": source.get("project_root", ""), **dict.fromkeys(values, origin)}
+        urls, dotenv_keys = resolver.database_url_inputs(project.urls, database, first, dotenv_keys)
+        project = dataclasses.replace(project, urls=urls)
+    elif database not in (None, "default"):
+        raise SettingsError(
+            f"No database {database!r}: the project has one database ('default'). Declare "
+            f"several as [tool.manage.databases.NAME] tables in pyproject.toml."
+        )
+    if project.settings_module and not names:
+        _require_models_in_module(values, project.settings_module)
 
     models = _read_models(values, origin)
     url, source["database_url"] = _resolve_database_url(project, values, dotenv_keys, root)
@@ -237,9 +327,10 @@ def load_settings(
                 f"version_table_schema {version_schema!r} ({origin}) is not a valid schema "
                 'name. Use letters, digits and underscores, e.g. "meta".'
             )
-    migrations = Path(
-        _require_str(values.get("migrations", DEFAULT_MIGRATIONS), "migrations", origin)
-    )
+    chosen = resolver.migrations_for(values, dialect_of(url), mask_url(url), origin)
+    migrations = Path(_require_str(chosen, "migrations", origin))
+    if isinstance(values.get("migrations"), dict):
+        source["migrations"] = f"{origin}, for {dialect_of(url)} ({source['database_url']})"
     return Settings(
         project_root=root,
         models=models,
@@ -254,6 +345,11 @@ def load_settings(
         include_object=include_object,
         shadow_database_url=shadow,
         commands=_require_str_list(values.get("commands", ()), "commands", origin),
+        autogenerate_plugins=_require_str_list(
+            values.get("autogenerate_plugins", ()), "autogenerate_plugins", origin
+        ),
+        database=database if names else None,
+        databases=names,
         source=source,
     )
 
@@ -263,12 +359,19 @@ def _read_settings_module(name: str) -> dict[str, Any]:
     values = {
         key: getattr(module, attr) for key, attr in SETTING_NAMES.items() if hasattr(module, attr)
     }
+    if hasattr(module, "DATABASES"):  # {"default": {"MODELS": ...}, ...}
+        from manage.light.project import module_databases
+
+        values["databases"] = module_databases(module.DATABASES, name)
+    return values
+
+
+def _require_models_in_module(values: Mapping[str, Any], name: str) -> None:
     if "models" not in values:
         raise SettingsError(
             f"Settings module '{name}' has no MODELS. "
             'Add MODELS = "yourpackage.models:Base" (or the Base itself) to it.'
         )
-    return values
 
 
 def _read_models(values: Mapping[str, Any], origin: str) -> ModelsSpec:

@@ -19,6 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import URL, Connection, make_url
 
 from manage.core.database import _server_execute, _server_url, make_engine
+from manage.core.drivers import on_driver
 from manage.core.settings import Settings, mask_url
 from manage.errors import DatabaseError
 
@@ -236,6 +237,7 @@ def _names(connection: Connection, prefix: str) -> list[str]:
     return [str(row[0]) for row in connection.execute(query, {"pattern": _like(prefix)})]
 
 
+@on_driver
 def drop_templates(settings: Settings) -> list[str]:
     """Drop every template the plugin kept for this project's database; return their names."""
     parsed = make_url(settings.database_url)
@@ -277,6 +279,7 @@ def compare_models(settings: Settings, url: str) -> SchemaDifference:
                 "include_object": include_object_filter(settings),
                 **settings.version_options(),
                 "render_as_batch": settings.render_as_batch,
+                **settings.autogenerate_options(),
             },
         )
         script = produce_migrations(context, metadata)  # type: ignore[arg-type]  # a list works too

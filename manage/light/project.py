@@ -17,7 +17,7 @@ import os
 import sys
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +40,15 @@ SETTING_NAMES: dict[str, str] = {
     "include_object": "INCLUDE_OBJECT",
     "shadow_database_url": "SHADOW_DATABASE_URL",
     "commands": "COMMANDS",
+    "autogenerate_plugins": "AUTOGENERATE_PLUGINS",
 }
 PYPROJECT_ORIGIN = "pyproject.toml [tool.manage]"
+DATABASES = "databases"
+"""``[tool.manage.databases.NAME]``: several databases, each a table of the settings above."""
+PROJECT_WIDE = ("commands", "import")
+"""What ``[tool.manage]`` itself may hold beside ``databases`` (the rest is per database)."""
+DIALECT_KEYS = ("sqlite", "postgresql", "mysql", "mariadb", "mssql", "oracle", "default")
+"""The keys of a per-dialect ``migrations`` table."""
 
 FIRST_READ_NS: int | None = None
 """When this process first read a project file (``time.time_ns()``): a file whose change time is
@@ -160,15 +167,141 @@ def manage_table(path: Path) -> dict[str, Any] | None:
         return None
     if not isinstance(table, dict):
         raise SettingsError(f"[tool.manage] in {path} must be a table. Fix the file.")
-    unknown = sorted(set(table) - set(SETTING_NAMES))
+    _known_keys(table, "[tool.manage]", path, [*SETTING_NAMES, DATABASES])
+    databases = table.get(DATABASES)
+    if databases is not None:
+        if not isinstance(databases, dict) or not databases:
+            raise SettingsError(
+                f"[tool.manage.databases] in {path} must hold one table per database, e.g. "
+                '[tool.manage.databases.default] with models = "shop.models:Base". Fix the file.'
+            )
+        misplaced = sorted(set(table) - {DATABASES, *PROJECT_WIDE})
+        if misplaced:
+            raise SettingsError(
+                f"[tool.manage] in {path} sets {misplaced[0]!r} beside [tool.manage.databases]: "
+                f"with several databases, set it in each [tool.manage.databases.NAME] table "
+                f"(only {', '.join(PROJECT_WIDE)} are project-wide). Fix the file."
+            )
+        for name, each in databases.items():
+            where = f"[tool.manage.databases.{name}]"
+            if not isinstance(each, dict):
+                raise SettingsError(f"{where} in {path} must be a table. Fix the file.")
+            if not name.isidentifier():
+                raise SettingsError(
+                    f"The database name {name!r} in {path} is not an identifier. Use letters, "
+                    'digits and underscores, e.g. "analytics".'
+                )
+            _known_keys(each, where, path, [k for k in SETTING_NAMES if k != "commands"])
+    return dict(table)
+
+
+def _known_keys(table: Mapping[str, Any], where: str, path: Path, valid: list[str]) -> None:
+    unknown = sorted(set(table) - set(valid))
     if unknown:
-        close = difflib.get_close_matches(unknown[0], list(SETTING_NAMES), n=1)
+        close = difflib.get_close_matches(unknown[0], valid, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
         raise SettingsError(
-            f"Unknown setting {unknown[0]!r} in [tool.manage] ({path}).{hint} "
-            f"Valid settings: {', '.join(SETTING_NAMES)}."
+            f"Unknown setting {unknown[0]!r} in {where} ({path}).{hint} "
+            f"Valid settings: {', '.join(valid)}."
         )
-    return dict(table)
+
+
+def database_names(table: Mapping[str, Any]) -> tuple[str, ...]:
+    """The databases of ``[tool.manage.databases]``, in declared order; () for the single form."""
+    databases = table.get(DATABASES)
+    return tuple(databases) if isinstance(databases, dict) else ()
+
+
+def database_table(table: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """The settings of database ``name``: its own table, plus the project-wide keys."""
+    own = dict(table[DATABASES][name])
+    for key in PROJECT_WIDE:
+        if key in table:
+            own.setdefault(key, table[key])
+    return own
+
+
+def url_variables(name: str | None, first: bool) -> tuple[str, ...]:
+    """The environment variables that give database ``name`` its URL, the winner first:
+    ``<NAME>_DATABASE_URL``, and ``DATABASE_URL`` for the first declared (or only) database."""
+    if name is None:
+        return ("DATABASE_URL",)
+    own = f"{name.upper()}_DATABASE_URL"
+    return (own, "DATABASE_URL") if first else (own,)
+
+
+def database_url_inputs(
+    urls: UrlInputs, name: str, first: bool, dotenv: Mapping[str, str]
+) -> tuple[UrlInputs, dict[str, str]]:
+    """The URL inputs of database ``name`` (``<NAME>_DATABASE_URL``; for the first declared also
+    ``DATABASE_URL``), from the environment as the process found it, and from ``.env``
+    (``dotenv``: what it applied), the latter as :func:`choose_url` reads it."""
+    environ = None
+    variables = url_variables(name, first)
+    for variable in variables:
+        value = os.environ.get(variable)
+        if value and dotenv.get(variable) != value:  # set by the process, not by .env
+            environ = value
+            break
+    from_file = next((dotenv[v] for v in variables if dotenv.get(v)), "")
+    return replace(urls, environ=environ), {"DATABASE_URL": from_file}
+
+
+def migrations_for(values: Mapping[str, Any], dialect: str, shown_url: str, origin: str) -> object:
+    """The ``migrations`` setting, or, when it is a table of folders per dialect, the folder for
+    ``dialect`` (of the URL in effect, ``--database-url`` included).
+
+    Raises:
+        SettingsError: the table has a key that is no dialect, or no folder for ``dialect``.
+    """
+    value = values.get("migrations", "migrations")
+    if not isinstance(value, dict):
+        return value
+    unknown = sorted(set(value) - set(DIALECT_KEYS))
+    if unknown:
+        raise SettingsError(
+            f"migrations ({origin}) has the key {unknown[0]!r}, which is no dialect: use "
+            f"{', '.join(DIALECT_KEYS)}. Fix the setting."
+        )
+    chosen = choose_migrations(value, dialect)
+    if chosen is None:
+        raise SettingsError(
+            f"migrations ({origin}) names no folder for {dialect}, the dialect of "
+            f'{shown_url}. Add {dialect} = "migrations/{dialect}" (or default = ...) to it.'
+        )
+    return chosen
+
+
+def module_databases(databases: object, module: str) -> dict[str, dict[str, Any]]:
+    """A settings module's ``DATABASES`` (``{"default": {"MODELS": ...}}``) as the tables of
+    ``[tool.manage.databases]``.
+
+    Raises:
+        SettingsError: it is not a dict of dicts.
+    """
+    if not isinstance(databases, dict) or not all(
+        isinstance(k, str) and isinstance(v, dict) for k, v in databases.items()
+    ):
+        raise SettingsError(
+            f"DATABASES in settings module '{module}' must be a dict of dicts, e.g. "
+            '{"default": {"MODELS": "shop.models:Base"}}. Fix the setting.'
+        )
+    return {
+        name: {key: each[attr] for key, attr in SETTING_NAMES.items() if attr in each}
+        for name, each in databases.items()
+    }
+
+
+def choose_migrations(value: object, dialect: str) -> object:
+    """The ``migrations`` folder for ``dialect`` (the backend of the URL in effect): a string is
+    every dialect's; a table is keyed by dialect (``mysql`` and ``mariadb`` stand for each other),
+    else ``default``. None when the table has no entry for it."""
+    if not isinstance(value, dict):
+        return value
+    for key in (dialect, {"mysql": "mariadb", "mariadb": "mysql"}.get(dialect), "default"):
+        if key is not None and key in value:
+            return value[key]
+    return None
 
 
 def _urls(root: Path, cli: str | None, setting: object | None) -> UrlInputs:

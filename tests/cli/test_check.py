@@ -28,15 +28,16 @@ def head_lines(project: Project, files: str = "1 file, consistent") -> list[str]
 
 def shown_url(project: Project) -> str:
     """The database URL as check must show it: the password masked."""
-    return project.database_url.replace(f":{PASSWORD}@", ":***@")
+    return project.url_in_effect.replace(f":{PASSWORD}@", ":***@")
 
 
 def with_password(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
     """On PostgreSQL (trust authentication ignores it), put a password in DATABASE_URL."""
     if project.dialect == "postgresql":
+        in_effect = make_url(project.url_in_effect).set(password=PASSWORD)
         url = make_url(project.database_url).set(password=PASSWORD)
         project.database_url = url.render_as_string(hide_password=False)
-        monkeypatch.setenv("DATABASE_URL", project.database_url)
+        monkeypatch.setenv("DATABASE_URL", in_effect.render_as_string(hide_password=False))
 
 
 def migrated(project: Project) -> Project:

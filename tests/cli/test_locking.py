@@ -150,7 +150,7 @@ def test_lock_timeout_gives_up_and_applies_nothing(project: Project) -> None:
     assert result.stdout == ""
     assert result.stderr == (
         f"{WAITING}\n"
-        f"Error: Another manage migrate held the migration lock on {project.database_url} for "
+        f"Error: Another manage migrate held the migration lock on {project.url_in_effect} for "
         "more than 0.5 seconds. Wait for it to finish and run migrate again, or raise "
         "--lock-timeout.\n"
     )

@@ -54,7 +54,7 @@ def test_update_refuses_a_migration_the_database_has_applied(project: Project) -
     result = project.run("makemigrations", "--update")
 
     assert result.exit_code == 3
-    display = make_url(project.database_url).render_as_string(hide_password=True)
+    display = make_url(project.url_in_effect).render_as_string(hide_password=True)
     assert result.stderr == (
         f"Error: 0002_add_book_isbn is already applied to the database at {display}, so "
         "--update would change a migration that has run. Run 'manage makemigrations' without "

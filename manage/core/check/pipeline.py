@@ -134,6 +134,7 @@ def compare_remembering(
             include_object=include_object,
             version_table=settings.version_table,
             skip=skip,
+            plugins=settings.autogenerate_plugins,
         )
     except ManageError:
         raise

@@ -18,8 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from manage.core import insync, revisions
 from manage.core.check.pipeline import _generated, _same, compare_remembering
-from manage.core.compare_plugin import OPTIONS as SERVER_DEFAULTS
-from manage.core.compare_plugin import schema_options
+from manage.core.compare_plugin import options_with, schema_options
 from manage.core.defaults import enum_values_changed
 from manage.core.discovery import IncludeObject
 from manage.core.migrations.diagnostics import _sentence, _write_error
@@ -31,7 +30,7 @@ from manage.core.migrations.enums import (
 from manage.core.migrations.executor import MigrationExecutor
 from manage.core.migrations.ordering import _tables_first_and_last
 from manage.core.migrations.types import Generated
-from manage.core.replay import replay_cached, save_tables_apart
+from manage.core.replay import UnreplayableError, replay_cached, save_tables_apart
 from manage.core.runnable import make_runnable
 from manage.core.settings import cache_dir, describe_exception
 from manage.errors import DiscoveryError, ManageError, MigrationError, MigrationStoppedError
@@ -59,6 +58,11 @@ class Autogenerator(MigrationExecutor):
             UnreplayableError: a migration's effect on the schema needs a database to know.
         """
         self.single_head()
+        if plugins := self.settings.database_plugins():
+            raise UnreplayableError(
+                f"The autogenerate plugin {plugins[0]!r} may compare what only a database holds",
+                "",
+            )
         scripts = list(reversed(list(self.script.walk_revisions())))
         state, state_file = replay_cached(
             scripts,
@@ -224,7 +228,7 @@ class Autogenerator(MigrationExecutor):
                 env.configure(
                     connection=connection,
                     target_metadata=metadata,
-                    **SERVER_DEFAULTS,  # issue 16: core/compare_plugin.py
+                    **options_with(self.settings.autogenerate_plugins),  # compare_plugin.py
                     **schema_options(metadata, None),
                     compare_type=enum_values_changed,
                     include_object=include_object,

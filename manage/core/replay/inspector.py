@@ -13,8 +13,7 @@ from sqlalchemy import CheckConstraint, Column, Enum, MetaData, String, Table, U
 from sqlalchemy.engine import Dialect, Inspector, make_url
 from sqlalchemy.schema import DefaultClause
 
-from manage.core.compare_plugin import OPTIONS as SERVER_DEFAULTS
-from manage.core.compare_plugin import schema_options
+from manage.core.compare_plugin import options_with, schema_options
 from manage.core.defaults import enum_values_changed
 from manage.core.replay.state import SchemaState, _mysql_name, _name
 from manage.core.runnable import constraint_name
@@ -241,6 +240,7 @@ def compare(
     include_object: Callable[..., bool] | None,
     version_table: str,
     skip: frozenset[str] = frozenset(),
+    plugins: tuple[str, ...] = (),
 ) -> ops.UpgradeOps:
     """What autogenerate would write, comparing ``metadata`` with ``state``, not a database.
 
@@ -248,10 +248,10 @@ def compare(
     """
     opts: dict[str, Any] = {
         "target_metadata": metadata,
-        **SERVER_DEFAULTS,  # issue 16: core/compare_plugin.py
         "compare_type": enum_values_changed,
         "include_object": include_object,
         "version_table": version_table,
+        **options_with(plugins),
     }
     if skip:
 
