@@ -14,7 +14,7 @@ from sqlalchemy.engine import Dialect, Inspector, make_url
 from sqlalchemy.schema import DefaultClause
 
 from manage.core.compare_plugin import OPTIONS as SERVER_DEFAULTS
-from manage.core.compare_plugin import schema_options
+from manage.core.compare_plugin import schema_options, simple_key_parts
 from manage.core.defaults import enum_values_changed
 from manage.core.replay.state import SchemaState, _mysql_name, _name
 from manage.core.runnable import constraint_name
@@ -115,14 +115,19 @@ class StateInspector(Inspector):
 
     def get_indexes(self, table_name: str, schema: str | None = None, **_kw: Any) -> Any:
         table = self._table(table_name, schema)
-        indexes: list[dict[str, Any]] = [
-            {
+        indexes: list[dict[str, Any]] = []
+        for index in sorted(table.indexes, key=lambda i: str(i.name)):
+            parts = simple_key_parts(index.expressions) or []
+            entry: dict[str, Any] = {
                 "name": _name(index.name),
-                "column_names": [c.name for c in index.columns],
+                "column_names": [name for name, _ in parts],
                 "unique": bool(index.unique),
             }
-            for index in sorted(table.indexes, key=lambda i: str(i.name))
-        ]
+            # Only PostgreSQL's reflection reports the order (SQLite's and MySQL's drop it).
+            descending = {name: ("desc",) for name, desc in parts if desc}
+            if descending and self.dialect.name == "postgresql":
+                entry["column_sorting"] = descending
+            indexes.append(entry)
         # Reflection shapes differ: MySQL keeps a unique constraint as a unique index, and
         # indexes a foreign key's columns itself; PostgreSQL lists a unique constraint's index too.
         if self.dialect.name in ("mysql", "mariadb", "postgresql"):

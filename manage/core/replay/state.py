@@ -20,6 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.schema import DefaultClause
 from sqlalchemy.sql.ddl import CreateSchema, DropSchema
 
+from manage.core.compare_plugin import simple_key_parts
 from manage.core.replay.enum_sql import _enum_type_ddl
 from manage.core.replay.recorder import (
     UnreplayableError,
@@ -113,18 +114,9 @@ class SchemaState:
         for constraint in table.constraints:
             if not isinstance(constraint, PrimaryKeyConstraint) and keep(constraint):
                 parts.append(_copy_constraint(constraint, renamed, targets, without))
-        for index in table.indexes:
-            if keep(index):
-                parts.append(
-                    Index(
-                        index.name,
-                        *[renamed.get(c.name, c.name) for c in index.columns if c.name != without],
-                        unique=bool(index.unique),
-                        **index.kwargs,
-                    )
-                )
+        indexes = [index for index in table.indexes if keep(index)]
         self.metadata.remove(table)
-        return Table(
+        new = Table(
             name or table.name,
             self.metadata,
             *new_columns,
@@ -132,6 +124,14 @@ class SchemaState:
             schema=table.schema,
             comment=table.comment,
         )
+        for index in indexes:
+            key = []
+            for column_name, descending in simple_key_parts(index.expressions) or []:
+                if column_name != without:
+                    column = new.c[renamed.get(column_name, column_name)]
+                    key.append(column.desc() if descending else column)
+            Index(index.name, *key, unique=bool(index.unique), **index.kwargs)
+        return new
 
 
 def _plain_copy(column: Column[Any], name: str) -> Column[Any]:
@@ -283,10 +283,14 @@ def _alter_column(state: SchemaState, op: ops.AlterColumnOp) -> None:
 
 
 def _create_index(state: SchemaState, op: ops.CreateIndexOp) -> None:
-    if not all(isinstance(c, str | Column) for c in op.columns):
+    # Plain columns, each maybe DESC (``sa.literal_column("at DESC")``, as Alembic writes
+    # ``Event.at.desc()``, or the models' ``sa.text("at DESC")``) are modelled; an index on a
+    # real expression is not (each database reflects those its own way).
+    parts = simple_key_parts(op.columns)
+    if parts is None:
         raise _NotModelled("an index on an expression")
     table = state.table(op.table_name, op.schema)
-    columns = [table.c[c] if isinstance(c, str) else c for c in op.columns]
+    columns = [table.c[name].desc() if descending else table.c[name] for name, descending in parts]
     Index(op.index_name, *columns, unique=bool(op.unique), **op.kw)
 
 
