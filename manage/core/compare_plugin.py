@@ -22,12 +22,23 @@ from alembic.operations import ops
 from alembic.operations.ops import AlterColumnOp, ModifyTableOps
 from alembic.runtime.plugins import Plugin
 from alembic.util import DispatchPriority, PriorityDispatchResult
-from sqlalchemy import CheckConstraint, Column, Computed, Identity, Index, MetaData, Table
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    Computed,
+    Identity,
+    Index,
+    MetaData,
+    Sequence,
+    Table,
+    text,
+)
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import ColumnClause, TextClause, UnaryExpression
 from sqlalchemy.sql.schema import DefaultClause
 
-from manage.core.defaults import server_default_changed
+from manage.core.defaults import nextval_default, server_default_changed, takes_from
+from manage.core.runnable import SequenceOp
 
 NAME = "manage.server_defaults"
 OPTIONS: dict[str, Any] = {
@@ -209,11 +220,67 @@ def settle_mysql_text_indexes(
     return PriorityDispatchResult.CONTINUE
 
 
+def compare_sequences(
+    autogen_context: AutogenContext,
+    modify_ops: ModifyTableOps,
+    _schema: str | None,
+    _tname: str,
+    conn_table: Table | None,
+    metadata_table: Table | None,
+) -> PriorityDispatchResult:
+    """A ``Sequence`` the models give a column the table already has, and the database does not
+    have: create it and make it the column's server default (PostgreSQL, MariaDB), so rows
+    inserted without SQLAlchemy are numbered too; the downgrade takes the default off and drops
+    the sequence. Alembic compares no sequences (issue 16). New tables and columns get their
+    sequences from ``runnable._sequences``."""
+    dialect = autogen_context.dialect
+    if conn_table is None or metadata_table is None or dialect is None:
+        return PriorityDispatchResult.CONTINUE
+    in_memory = getattr(autogen_context.inspector, "in_memory", False)
+    if not dialect.supports_sequences and not (in_memory and dialect.name in ("mysql", "mariadb")):
+        # In memory nothing tells MariaDB (sequences) from MySQL (none): a model's Sequence does.
+        return PriorityDispatchResult.CONTINUE
+    wanted = [
+        (column, column.default)
+        for column in metadata_table.columns
+        if isinstance(column.default, Sequence) and column.name in conn_table.c
+    ]
+    existing: dict[str | None, set[str]] = {}
+    for column, sequence in wanted:
+        schema = sequence.schema
+        if schema not in existing:
+            names = autogen_context.inspector.get_sequence_names(schema=schema)
+            existing[schema] = {str(n).lower() for n in names}
+        if str(sequence.name).lower() in existing[schema]:
+            continue
+        modify_ops.ops.append(SequenceOp("create", sequence, metadata_table.name))
+        conn_column = conn_table.c[column.name]
+        conn_default = conn_column.server_default
+        conn_arg = conn_default.arg if isinstance(conn_default, DefaultClause) else None
+        conn_text = conn_arg if isinstance(conn_arg, str | None) else str(conn_arg)
+        if not takes_from(conn_text, sequence):
+            modify_ops.ops.append(
+                ops.AlterColumnOp(
+                    metadata_table.name,
+                    column.name,
+                    schema=metadata_table.schema,
+                    existing_type=conn_column.type,
+                    existing_nullable=conn_column.nullable,
+                    existing_server_default=conn_default,
+                    modify_server_default=DefaultClause(
+                        text(nextval_default(sequence, dialect.name))
+                    ),
+                )
+            )
+    return PriorityDispatchResult.CONTINUE
+
+
 _plugin = Plugin(NAME)
 _plugin.add_autogenerate_comparator(
     compare_server_default, "column", "server_default", priority=DispatchPriority.FIRST
 )
 _plugin.add_autogenerate_comparator(compare_check_constraints, "table", "checks")
+_plugin.add_autogenerate_comparator(compare_sequences, "table", "sequences")
 _plugin.add_autogenerate_comparator(
     settle_mysql_text_indexes, "table", "indexes", priority=DispatchPriority.LAST
 )

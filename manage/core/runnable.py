@@ -172,6 +172,13 @@ class SequenceOp(ops.MigrateOperation):
         self.sequence = sequence
         self.table_name = table
 
+    def to_diff_tuple(self) -> tuple[Any, ...]:
+        return (f"{'add' if self.action == 'create' else 'remove'}_sequence", self.sequence)
+
+    def reverse(self) -> SequenceOp:
+        action = "drop" if self.action == "create" else "create"
+        return SequenceOp(action, self.sequence, self.table_name)
+
 
 @renderers.dispatch_for(SequenceOp)
 def _render_sequence(_autogen: AutogenContext, op: SequenceOp) -> str:

@@ -92,7 +92,7 @@ def save_tables_apart(
     apart: dict[str, bytes] = {}
     for name, table in state.metadata.tables.items():
         try:
-            copy = table.to_metadata(MetaData())
+            copy = table.to_metadata(MetaData(info=dict(state.metadata.info)))
             if faithful(table, copy):
                 apart[name] = pickle.dumps(copy.metadata)
         except Exception:  # cannot be copied or pickled alone: left out
@@ -127,6 +127,7 @@ def load_tables(
                 state.metadata = alone[0]
             else:
                 for metadata in alone:
+                    state.metadata.info.update(metadata.info)
                     for table in metadata.tables.values():
                         table.to_metadata(state.metadata)
                 if not all(faithful(name, state.table(name)) for name in names):

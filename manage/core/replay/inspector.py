@@ -29,6 +29,7 @@ class StateInspector(Inspector):
     """
 
     _op_context_requires_connect = False
+    in_memory = True  # read by core/compare_plugin.py
 
     def __init__(self, state: SchemaState, dialect: Dialect) -> None:  # no super(): no bind
         self.state = state
@@ -62,6 +63,10 @@ class StateInspector(Inspector):
 
     def get_view_names(self, schema: str | None = None, **_kw: Any) -> list[str]:
         return []
+
+    def get_sequence_names(self, schema: str | None = None, **_kw: Any) -> list[str]:
+        wanted = self._schema(schema)
+        return sorted(n for s, n in self.state.sequences if self._schema(s) == wanted)
 
     def get_columns(self, table_name: str, schema: str | None = None, **_kw: Any) -> Any:
         table = self._table(table_name, schema)

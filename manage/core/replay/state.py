@@ -23,6 +23,8 @@ from sqlalchemy.sql.ddl import CreateSchema, DropSchema
 from manage.core.compare_plugin import simple_key_parts
 from manage.core.replay.enum_sql import _enum_type_ddl
 from manage.core.replay.recorder import (
+    _SEQUENCE_DDL,
+    SEQUENCES,
     UnreplayableError,
     _data_only,
     _describe,
@@ -43,6 +45,13 @@ class SchemaState:
 
     def tables(self) -> dict[str, Table]:
         return dict(self.metadata.tables)
+
+    @property
+    def sequences(self) -> set[tuple[str | None, str]]:
+        """The sequences the migrations created, as (schema, lower-case name); kept in the
+        MetaData's ``info`` so that the cached state remembers them."""
+        found: set[tuple[str | None, str]] = self.metadata.info.setdefault(SEQUENCES, set())
+        return found
 
     def apply(self, revision: str, operation: ops.MigrateOperation) -> None:
         """Change the state as the database would; unknown operations raise UnreplayableError."""
@@ -387,8 +396,17 @@ _HANDLERS: dict[type[Any], Callable[[SchemaState, Any], None]] = {
 
 def apply_script(state: SchemaState, script: Script) -> None:
     """Apply the upgrade of ``script`` to ``state``."""
-    for item in record(script, state.dialect_name):
+    bound: list[str] = []
+    for item in record(script, state.dialect_name, bound_sql=bound):
         state.apply(script.revision, item.operation)
+    for statement in bound:  # issue 16: the sequences manage creates through op.get_bind()
+        if found := _SEQUENCE_DDL.match(statement):
+            in_schema = found["schema"].strip('`"') if found["schema"] else None
+            sequence = (in_schema, found["name"].strip('`"').lower())
+            if found["verb"].upper() == "CREATE":
+                state.sequences.add(sequence)
+            else:
+                state.sequences.discard(sequence)
     if state.renamed_enums:
         (schema, name), *_ = state.renamed_enums
         state.renamed_enums.clear()
