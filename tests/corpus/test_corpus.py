@@ -6,6 +6,8 @@ second step, ``v2.py``. Module-level literals configure the case (read with ``as
 collecting the corpus imports no models):
 
 - ``DIALECTS = ["postgresql"]`` in ``v1.py``: the dialects it applies to (default: all three);
+- ``MODELS = "SQLModel"`` in ``v1.py``: the name of the models' base class in the module
+  (default ``Base``), for ``models = "shop.models:<name>"``;
 - ``ROWS = {"table": [{...}]}`` in ``v1.py``: rows inserted after the first migration; in
   ``v2.py``, the rows expected after the second (default: the same rows);
 - ``ARGS = ["--rename", "a.b=a.c"]`` in ``v2.py``: options for the second ``makemigrations``.
@@ -256,6 +258,8 @@ def test_cycle(case: str, dialect: str, make_project: Any) -> None:
     first = _literals(v1)
     project: Project = make_project(dialect)
     project.write("shop/models.py", v1.read_text(encoding="utf-8"))
+    if (base := first.get("MODELS", "Base")) != "Base":
+        project.edit("pyproject.toml", "shop.models:Base", f"shop.models:{base}")
 
     _ok(project, "makemigrations", "--no-input")
     _ok(project, "migrate")
