@@ -1,5 +1,7 @@
 """v2 gives an existing column a Sequence: the migration creates the sequence and makes it the
-column's server default; the downgrade takes the default off and drops the sequence."""
+column's server default; the downgrade takes the default off and drops the sequence.
+
+Not on SQLite: it has no sequences."""
 
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
