@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import re
 from pathlib import Path
 from typing import Any
 
@@ -184,8 +185,13 @@ def _leftovers(project: Project) -> list[str]:
         engine.dispose()
 
 
+def _bare(sql: str) -> str:
+    return re.sub(r"[\s()`\"]", "", sql).lower()
+
+
 def _missing_checks(project: Project) -> list[str]:
-    """The models' named CHECK constraints the database lacks (Alembic compares none)."""
+    """The models' CHECK constraints the database lacks (Alembic compares none): a named one by
+    its name, an unnamed one by its SQL (each database writes it its own way)."""
     forget_modules(project.root)
     metadata = load_metadata(load_settings(cwd=project.root))
     engine = project.engine()
@@ -195,10 +201,9 @@ def _missing_checks(project: Project) -> list[str]:
             inspector = sa.inspect(connection)
             for m in metadata if isinstance(metadata, tuple) else (metadata,):
                 for table in m.tables.values():
-                    names = {
-                        str(c["name"]).lower()
-                        for c in inspector.get_check_constraints(table.name, schema=table.schema)
-                    }
+                    reflected = inspector.get_check_constraints(table.name, schema=table.schema)
+                    names = {str(c["name"]).lower() for c in reflected}
+                    texts = [_bare(str(c["sqltext"])) for c in reflected]
                     missing += [
                         f"{table.name}.{c.name}"
                         for c in table.constraints
@@ -206,6 +211,14 @@ def _missing_checks(project: Project) -> list[str]:
                         and isinstance(c.name, str)
                         and not getattr(c, "_type_bound", False)
                         and c.name.lower() not in names
+                    ]
+                    missing += [
+                        f"{table.name}: CHECK ({c.sqltext})"
+                        for c in table.constraints
+                        if isinstance(c, sa.CheckConstraint)
+                        and not isinstance(c.name, str)
+                        and not getattr(c, "_type_bound", False)
+                        and not any(_bare(str(c.sqltext)) in text for text in texts)
                     ]
     finally:
         engine.dispose()
