@@ -1,7 +1,7 @@
 """A foreign key DEFERRABLE INITIALLY DEFERRED; v2 makes it immediate.
 
-Not on MariaDB: it has no deferrable constraints (SQLAlchemy leaves the clause out there, so
-there is nothing to change)."""
+Not on MariaDB: it has no deferrable constraints (``DEFERRABLE INITIALLY DEFERRED`` in
+CREATE TABLE is a syntax error on 10.11)."""
 
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
