@@ -5,7 +5,7 @@ A benchmark, not a test: for each (case, dialect) it runs the corpus cycle with 
 ``revision --autogenerate`` -> ``upgrade head`` -> ``check`` -> v2 models -> ``revision
 --autogenerate`` -> ``upgrade head`` -> ``check`` -> rows read back -> ``downgrade base`` ->
 ``upgrade head``, then ``compare_metadata`` (types and server defaults compared); the models'
-named CHECK constraints must be in the database before the downgrade, as in the corpus.
+CHECK constraints and sequences must be in the database before the downgrade, as in the corpus.
 manage's column comes from running ``tests/corpus`` with pytest. The table per dialect goes to
 ``docs/corpus-benchmark.md``.
 
@@ -40,7 +40,7 @@ from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from tests.corpus.test_corpus import CASES, _literals  # noqa: E402
+from tests.corpus.test_corpus import CASES, _literals, missing_sequences  # noqa: E402
 
 SERVERS = {"postgresql": "MANAGE_TEST_POSTGRESQL_URL", "mariadb": "MANAGE_TEST_MARIADB_URL"}
 DIALECTS = ["sqlite", "postgresql", "mariadb"]
@@ -189,6 +189,13 @@ def alembic_cycle(case: str, dialect: str) -> str:
                         return step
             step = "named CHECK constraints"
             if missing := _missing_checks(url, _models(folder, base)):
+                return f"{step}: {', '.join(missing)} missing"
+            step = "sequences"
+            engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+            with engine.connect() as connection:
+                missing = missing_sequences(connection, _models(folder, base))
+            engine.dispose()
+            if missing:
                 return f"{step}: {', '.join(missing)} missing"
             step = "downgrade base"
             command.downgrade(config, "base")

@@ -225,6 +225,24 @@ def _missing_checks(project: Project) -> list[str]:
     return missing
 
 
+def missing_sequences(connection: sa.Connection, metadata: Any) -> list[str]:
+    """The models' ``Sequence`` objects the database lacks (Alembic's ``compare_metadata``
+    compares none; without them inserts fail)."""
+    if not connection.dialect.supports_sequences:
+        return []
+    inspector = sa.inspect(connection)
+    missing = []
+    for m in metadata if isinstance(metadata, tuple) else (metadata,):
+        for table in m.tables.values():
+            for column in table.columns:
+                sequence = column.default
+                if isinstance(sequence, sa.Sequence):
+                    names = inspector.get_sequence_names(schema=sequence.schema)
+                    if str(sequence.name).lower() not in {n.lower() for n in names}:
+                        missing.append(f"sequence {sequence.name}")
+    return missing
+
+
 def _diffs(project: Project) -> list[Any]:
     """Alembic's ``compare_metadata`` of the real database and the models, types and server
     defaults compared with the hooks manage configures (``core/defaults.py``): Alembic's own
@@ -290,6 +308,11 @@ def test_cycle(case: str, dialect: str, make_project: Any) -> None:
         assert _read(project, expected) == expected
 
     assert _missing_checks(project) == []
+    engine = project.engine()
+    with engine.connect() as connection:
+        forget_modules(project.root)
+        assert missing_sequences(connection, load_metadata(load_settings(cwd=project.root))) == []
+    engine.dispose()
 
     _ok(project, "migrate", "zero", "--allow-data-loss")
     assert _leftovers(project) == []
