@@ -5,7 +5,7 @@ A benchmark, not a test: for each (case, dialect) it runs the corpus cycle with 
 ``revision --autogenerate`` -> ``upgrade head`` -> ``check`` -> v2 models -> ``revision
 --autogenerate`` -> ``upgrade head`` -> ``check`` -> rows read back -> ``downgrade base`` ->
 ``upgrade head``, then ``compare_metadata`` (types and server defaults compared); the models'
-named CHECK constraints must be in the database before the downgrade, as in the corpus.
+CHECK constraints and sequences must be in the database before the downgrade, as in the corpus.
 manage's column comes from running ``tests/corpus`` with pytest. The table per dialect goes to
 ``docs/corpus-benchmark.md``.
 
@@ -40,7 +40,7 @@ from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from tests.corpus.test_corpus import CASES, _literals  # noqa: E402
+from tests.corpus.test_corpus import CASES, _literals, missing_sequences  # noqa: E402
 
 SERVERS = {"postgresql": "MANAGE_TEST_POSTGRESQL_URL", "mariadb": "MANAGE_TEST_MARIADB_URL"}
 DIALECTS = ["sqlite", "postgresql", "mariadb"]
@@ -72,16 +72,20 @@ def _database(dialect: str, folder: Path) -> Any:
 
 
 def _forget(folder: Path) -> None:
+    """As a new process: the case's modules gone, and SQLModel's global tables and classes."""
     for name, module in list(sys.modules.items()):
         if (getattr(module, "__file__", None) or "").startswith(str(folder)):
             del sys.modules[name]
+    if (sqlmodel := sys.modules.get("sqlmodel.main")) is not None:
+        sqlmodel.SQLModel.metadata.clear()
+        sqlmodel.default_registry.dispose()
 
 
-def _models(folder: Path) -> sa.MetaData:
+def _models(folder: Path, base: str = "Base") -> sa.MetaData:
     _forget(folder)
     import importlib
 
-    return importlib.import_module("shop.models").Base.metadata  # type: ignore[no-any-return]
+    return getattr(importlib.import_module("shop.models"), base).metadata  # type: ignore[no-any-return]
 
 
 def _rows(url: str, rows: dict[str, list[dict[str, Any]]], metadata: sa.MetaData) -> None:
@@ -150,15 +154,16 @@ def alembic_cycle(case: str, dialect: str) -> str:
                 command.init(config, str(folder / "migrations"), template="generic")
             config = Config(str(folder / "alembic.ini"))
             config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+            first = _literals(CASES / case / "v1.py")
+            base = first.get("MODELS", "Base")
             env = folder / "migrations/env.py"
             env.write_text(
                 env.read_text().replace(
                     "target_metadata = None",
-                    "from shop.models import Base\ntarget_metadata = Base.metadata",
+                    f"from shop.models import {base}\ntarget_metadata = {base}.metadata",
                 )
             )
             sys.path.insert(0, str(folder))
-            first = _literals(CASES / case / "v1.py")
             shutil.copy(CASES / case / "v1.py", folder / "shop/models.py")
             steps = [("v1", first)]
             if (CASES / case / "v2.py").exists():
@@ -176,14 +181,21 @@ def alembic_cycle(case: str, dialect: str) -> str:
                 command.check(config)
                 if number == 0:
                     step = "v1: insert rows"
-                    _rows(url, rows, _models(folder))
+                    _rows(url, rows, _models(folder, base))
                 else:
                     step = "v2: rows kept"
                     expected = literals.get("ROWS", rows)
                     if _read(url, expected) != expected:
                         return step
             step = "named CHECK constraints"
-            if missing := _missing_checks(url, _models(folder)):
+            if missing := _missing_checks(url, _models(folder, base)):
+                return f"{step}: {', '.join(missing)} missing"
+            step = "sequences"
+            engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+            with engine.connect() as connection:
+                missing = missing_sequences(connection, _models(folder, base))
+            engine.dispose()
+            if missing:
                 return f"{step}: {', '.join(missing)} missing"
             step = "downgrade base"
             command.downgrade(config, "base")
@@ -191,7 +203,7 @@ def alembic_cycle(case: str, dialect: str) -> str:
             command.upgrade(config, "head")
             step = "compare_metadata"
             engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
-            metadata = _models(folder)
+            metadata = _models(folder, base)
             with engine.connect() as connection:
                 context = MigrationContext.configure(
                     connection,

@@ -90,11 +90,18 @@ def _isolate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 def forget_modules(folder: Path) -> None:
-    """Drop modules imported from ``folder``, as a new ``manage`` process would not have them."""
+    """Drop modules imported from ``folder``, as a new ``manage`` process would not have them,
+    and the tables and classes they put into SQLModel's one global MetaData and registry."""
     prefix = str(folder)
+    forgot = False
     for name, module in list(sys.modules.items()):
         if (getattr(module, "__file__", None) or "").startswith(prefix):
             del sys.modules[name]
+            forgot = True
+    sqlmodel = sys.modules.get("sqlmodel.main")
+    if forgot and sqlmodel is not None:
+        sqlmodel.SQLModel.metadata.clear()
+        sqlmodel.default_registry.dispose()
 
 
 @dataclass

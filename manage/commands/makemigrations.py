@@ -177,17 +177,8 @@ def makemigrations(
             ) from exc
         if generated.path is None:
             return _would_write(settings, generated.revision_id, generated.operations)
-        # Tables this migration creates, or gives an unnamed constraint: warned about once,
-        # not again each time a later migration touches the table.
-        touched = {op.subject for op in generated.operations if op.verb == "create"}
-        touched |= {
-            op.on_table
-            for op in generated.operations
-            if op.on_table and op.symbol == "+" and op.subject.endswith(_UNNAMED_KINDS)
-        }
-        from manage.core.safety import unnamed_constraints
-
-        result = _result(
+        # No warning about unnamed constraints: the migration names them (core/runnable.py).
+        return _result(
             env,
             generated.revision_id,
             generated.path,
@@ -195,9 +186,6 @@ def makemigrations(
             write,
             on_notice=on_notice,
         )
-        if warning := unnamed_constraints(metadata, {t for t in touched if t}):
-            on_notice(warning)  # once written: a failed write says only why
-        return result
 
 
 def flag_conflict(
@@ -285,9 +273,6 @@ def _sql_migration(path: Path, dialects: tuple[str, ...]) -> tuple[Path, ...]:
             )
             written.append(sql_path)
     return tuple(written)
-
-
-_UNNAMED_KINDS = ("_foreign_key", "_unique_constraint", "_check_constraint")
 
 
 def _would_write(

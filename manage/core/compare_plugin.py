@@ -12,7 +12,8 @@ Pass ``**OPTIONS`` to ``EnvironmentContext.configure`` / ``MigrationContext.conf
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from alembic.autogenerate.api import AutogenContext
@@ -21,10 +22,23 @@ from alembic.operations import ops
 from alembic.operations.ops import AlterColumnOp, ModifyTableOps
 from alembic.runtime.plugins import Plugin
 from alembic.util import DispatchPriority, PriorityDispatchResult
-from sqlalchemy import CheckConstraint, Column, Computed, Identity, MetaData, Table
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    Computed,
+    Identity,
+    Index,
+    MetaData,
+    Sequence,
+    Table,
+    text,
+)
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.elements import ColumnClause, TextClause, UnaryExpression
 from sqlalchemy.sql.schema import DefaultClause
 
-from manage.core.defaults import server_default_changed
+from manage.core.defaults import nextval_default, server_default_changed, takes_from
+from manage.core.runnable import SequenceOp
 
 NAME = "manage.server_defaults"
 OPTIONS: dict[str, Any] = {
@@ -133,8 +147,148 @@ def compare_check_constraints(
     return PriorityDispatchResult.CONTINUE
 
 
+_KEY_PART = re.compile(r'\s*[`"]?([A-Za-z_][A-Za-z0-9_$]*)[`"]?(?:\s+(ASC|DESC))?\s*', re.I)
+
+
+def simple_key_parts(expressions: Iterable[Any]) -> list[tuple[str, bool]] | None:
+    """An index written as plain columns, each maybe ASC or DESC, as (column name, descending)
+    pairs, in every spelling a model or a migration uses (a name, a Column, ``col.desc()``,
+    ``sa.text("at DESC")``, Alembic's ``sa.literal_column("at DESC")``); None for an index on
+    a real expression (``lower(email)``)."""
+    parts: list[tuple[str, bool]] = []
+    for item in expressions:
+        descending = False
+        expression = item
+        while isinstance(expression, UnaryExpression) and expression.modifier in (
+            operators.desc_op,
+            operators.asc_op,
+        ):
+            descending = expression.modifier is operators.desc_op
+            expression = expression.element
+        if isinstance(expression, ColumnClause) and not expression.is_literal:
+            parts.append((expression.name, descending))
+            continue
+        if isinstance(expression, str):
+            text = expression
+        elif isinstance(expression, TextClause):
+            text = expression.text
+        elif isinstance(expression, ColumnClause):  # a literal column: SQL text
+            text = expression.name
+        else:
+            return None
+        for piece in text.split(","):
+            match = _KEY_PART.fullmatch(piece)
+            if match is None:
+                return None
+            parts.append((match.group(1), descending or (match.group(2) or "").upper() == "DESC"))
+    return parts
+
+
+def _mysql_key_columns(index: Index) -> list[str] | None:
+    """The columns MySQL/MariaDB reflect for ``index``: its key parts without ASC/DESC
+    (SQLAlchemy's MySQL reflection drops the order)."""
+    parts = simple_key_parts(index.expressions)
+    return None if parts is None else [name.lower() for name, _ in parts]
+
+
+def settle_mysql_text_indexes(
+    autogen_context: AutogenContext,
+    modify_ops: ModifyTableOps,
+    _schema: str | None,
+    _tname: str,
+    conn_table: Table | None,
+    metadata_table: Table | None,
+) -> PriorityDispatchResult:
+    """MySQL/MariaDB: an index the models write as SQL text (``sa.text("at DESC")``) is the
+    reflected index on ``at``, not a changed one. Alembic compares the text's columns (none)
+    with the reflected ones and wrote a drop and a create on every check (issue 16)."""
+    if (
+        autogen_context.dialect is None
+        or autogen_context.dialect.name not in ("mysql", "mariadb")
+        or conn_table is None
+        or metadata_table is None
+    ):
+        return PriorityDispatchResult.CONTINUE
+    reflected = {str(i.name): i for i in conn_table.indexes}
+    models = {str(i.name): i for i in metadata_table.indexes}
+    dropped = {str(op.index_name): op for op in modify_ops.ops if isinstance(op, ops.DropIndexOp)}
+    for op in list(modify_ops.ops):
+        if not isinstance(op, ops.CreateIndexOp) or str(op.index_name) not in dropped:
+            continue
+        name = str(op.index_name)
+        model, database = models.get(name), reflected.get(name)
+        if (
+            model is not None
+            and database is not None
+            and bool(model.unique) == bool(database.unique)
+            and _mysql_key_columns(model) == [c.name.lower() for c in database.columns]
+        ):
+            modify_ops.ops.remove(op)
+            modify_ops.ops.remove(dropped[name])
+    return PriorityDispatchResult.CONTINUE
+
+
+def compare_sequences(
+    autogen_context: AutogenContext,
+    modify_ops: ModifyTableOps,
+    _schema: str | None,
+    _tname: str,
+    conn_table: Table | None,
+    metadata_table: Table | None,
+) -> PriorityDispatchResult:
+    """A ``Sequence`` the models give a column the table already has, and the database does not
+    have: create it and make it the column's server default (PostgreSQL, MariaDB), so rows
+    inserted without SQLAlchemy are numbered too; the downgrade takes the default off and drops
+    the sequence. Alembic compares no sequences (issue 16). New tables and columns get their
+    sequences from ``runnable._sequences``."""
+    dialect = autogen_context.dialect
+    if conn_table is None or metadata_table is None or dialect is None:
+        return PriorityDispatchResult.CONTINUE
+    in_memory = getattr(autogen_context.inspector, "in_memory", False)
+    if not dialect.supports_sequences and not (in_memory and dialect.name in ("mysql", "mariadb")):
+        # In memory nothing tells MariaDB (sequences) from MySQL (none): a model's Sequence does.
+        return PriorityDispatchResult.CONTINUE
+    wanted = [
+        (column, column.default)
+        for column in metadata_table.columns
+        if isinstance(column.default, Sequence) and column.name in conn_table.c
+    ]
+    existing: dict[str | None, set[str]] = {}
+    for column, sequence in wanted:
+        schema = sequence.schema
+        if schema not in existing:
+            names = autogen_context.inspector.get_sequence_names(schema=schema)
+            existing[schema] = {str(n).lower() for n in names}
+        if str(sequence.name).lower() in existing[schema]:
+            continue
+        modify_ops.ops.append(SequenceOp("create", sequence, metadata_table.name))
+        conn_column = conn_table.c[column.name]
+        conn_default = conn_column.server_default
+        conn_arg = conn_default.arg if isinstance(conn_default, DefaultClause) else None
+        conn_text = conn_arg if isinstance(conn_arg, str | None) else str(conn_arg)
+        if not takes_from(conn_text, sequence):
+            modify_ops.ops.append(
+                ops.AlterColumnOp(
+                    metadata_table.name,
+                    column.name,
+                    schema=metadata_table.schema,
+                    existing_type=conn_column.type,
+                    existing_nullable=conn_column.nullable,
+                    existing_server_default=conn_default,
+                    modify_server_default=DefaultClause(
+                        text(nextval_default(sequence, dialect.name))
+                    ),
+                )
+            )
+    return PriorityDispatchResult.CONTINUE
+
+
 _plugin = Plugin(NAME)
 _plugin.add_autogenerate_comparator(
     compare_server_default, "column", "server_default", priority=DispatchPriority.FIRST
 )
 _plugin.add_autogenerate_comparator(compare_check_constraints, "table", "checks")
+_plugin.add_autogenerate_comparator(compare_sequences, "table", "sequences")
+_plugin.add_autogenerate_comparator(
+    settle_mysql_text_indexes, "table", "indexes", priority=DispatchPriority.LAST
+)

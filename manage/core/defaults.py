@@ -13,7 +13,7 @@ import re
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Column, Computed, Enum, Identity
+from sqlalchemy import Column, Computed, Enum, Identity, Sequence
 from sqlalchemy.sql.schema import DefaultClause
 from sqlalchemy.types import TypeDecorator
 
@@ -58,6 +58,29 @@ def _balanced(text: str) -> bool:
     return depth == 0
 
 
+_NEXTVAL = re.compile(
+    r"""\s*nextval\(\s*'?(?:[`"]?\w+[`"]?\.)?[`"]?(?P<name>\w+)[`"]?'?(?:::regclass)?\s*\)\s*""",
+    re.IGNORECASE,
+)
+
+
+def nextval_default(sequence: Sequence, dialect_name: str) -> str:
+    """The server default that takes a column's values from ``sequence``."""
+    if dialect_name == "postgresql":
+        name = f"{sequence.schema}.{sequence.name}" if sequence.schema else sequence.name
+        return f"nextval('{name}')"
+    return f"nextval({f'{sequence.schema}.' if sequence.schema else ''}{sequence.name})"
+
+
+def takes_from(inspected_default: str | None, default: Any) -> bool:
+    """Whether a reflected server default is ``nextval`` of the model's ``Sequence`` ``default``
+    (PostgreSQL: ``nextval('s'::regclass)``, MariaDB: ``nextval(`db`.`s`)``)."""
+    if not isinstance(default, Sequence) or inspected_default is None:
+        return False
+    found = _NEXTVAL.fullmatch(inspected_default)
+    return found is not None and found["name"].lower() == str(default.name).lower()
+
+
 def server_default_changed(
     _context: Any,
     _inspected_column: Column[Any],
@@ -83,6 +106,8 @@ def server_default_changed(
         return None
     if metadata_default is None and metadata_column.table._autoincrement_column is metadata_column:
         return False
+    if metadata_default is None and takes_from(inspected_default, metadata_column.default):
+        return False  # issue 16: the default a Sequence added to an existing column is given
     return normalized(inspected_default) != normalized(rendered_metadata_default)
 
 

@@ -32,6 +32,7 @@ from sqlalchemy import (
     ForeignKeyConstraint,
     Index,
     MetaData,
+    Sequence,
     Table,
 )
 from sqlalchemy.engine import Dialect, make_url
@@ -141,8 +142,17 @@ def _column(column: Column[Any], dialect: Dialect, reprs: dict[Any, str]) -> str
         f"pk={column.primary_key} autoincrement={column.autoincrement!r} "
         f"default={default_text!r} comment={column.comment!r} "
         f"computed={_computed(column, dialect)} identity={column.identity!r} "
-        f"system={column.system} options={_options(column)}"
+        f"system={column.system} options={_options(column)} sequence={_sequence(column)}"
     )
+
+
+def _sequence(column: Column[Any]) -> str | None:
+    """The ``Sequence`` a column takes its values from (issue 16: one added is compared)."""
+    sequence = column.default
+    if not isinstance(sequence, Sequence):
+        return None
+    options = ("start", "increment", "minvalue", "maxvalue", "cycle")
+    return repr((sequence.name, sequence.schema, *(getattr(sequence, o) for o in options)))
 
 
 def _constraint(constraint: Constraint, dialect: Dialect) -> str:

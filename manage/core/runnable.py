@@ -20,7 +20,14 @@ from typing import Any
 from alembic.autogenerate import render, renderers
 from alembic.autogenerate.api import AutogenContext
 from alembic.operations import ops
-from sqlalchemy import Enum, ForeignKeyConstraint, Table, UniqueConstraint
+from sqlalchemy import (
+    CheckConstraint,
+    Enum,
+    ForeignKeyConstraint,
+    MetaData,
+    Table,
+    UniqueConstraint,
+)
 from sqlalchemy import Sequence as Sequence_
 from sqlalchemy.types import TypeDecorator
 
@@ -28,12 +35,18 @@ _LABELS = {"foreignkey": "fkey", "unique": "key"}
 _UNNAMED = "_manage_unnamed"  # set on a drop_constraint this module named
 
 
-def make_runnable(container: ops.OpContainer, dialect_name: str) -> None:
-    """Rewrite ``container`` (an upgrade or downgrade) in place so that it runs."""
+def make_runnable(
+    container: ops.OpContainer,
+    dialect_name: str,
+    metadata: MetaData | tuple[MetaData, ...] | None = None,
+) -> None:
+    """Rewrite ``container`` (an upgrade or downgrade) in place so that it runs; ``metadata``:
+    the models, whose unnamed CHECK constraints SQLite's batch copies restate."""
     for item in _walk(container.ops):
         _name_constraint(item)
     if dialect_name == "sqlite":
-        container.ops = [_naming_batch(item) for item in container.ops]
+        checks = _unnamed_checks(metadata)
+        container.ops = [_naming_batch(item, checks) for item in container.ops]
     if dialect_name == "postgresql":
         _replace(container, _cast_from_enum)
     _drops_in_order(container, dialect_name)
@@ -84,7 +97,13 @@ def _name_constraint(item: ops.MigrateOperation) -> None:
 class NamingBatchOps(ops.ModifyTableOps):
     """A batch that drops a constraint SQLite keeps unnamed: the table is read with a naming
     convention giving such constraints the names the operations use (Alembic's recipe for
-    dropping unnamed constraints in batch mode)."""
+    dropping unnamed constraints in batch mode). ``checks``: the table's unnamed CHECK
+    constraints, restated in ``table_args`` (Alembic's remedy): Alembic's copy of the table
+    leaves out a reflected CHECK without a name ("Unnamed CHECK constraint on reflected table
+    ... is being omitted from the table recreate"), and the database lost it."""
+
+    naming = True
+    checks: tuple[str, ...] = ()
 
 
 _BATCH_NAMES = {
@@ -96,19 +115,47 @@ _BATCH_NAMES = {
 @renderers.dispatch_for(NamingBatchOps)
 def _render_naming_batch(autogen: AutogenContext, op: NamingBatchOps) -> list[str]:
     lines: list[str] = render._render_modify_table(autogen, op)
+    extra = f", naming_convention={_BATCH_NAMES!r}" if op.naming else ""
+    if op.checks:
+        restated = ", ".join(f"sa.CheckConstraint({text!r})" for text in op.checks)
+        extra += f", table_args=({restated},)"
     if lines and lines[0].endswith(") as batch_op:"):
-        lines[0] = lines[0].replace(
-            ") as batch_op:", f", naming_convention={_BATCH_NAMES!r}) as batch_op:"
-        )
+        lines[0] = lines[0].replace(") as batch_op:", f"{extra}) as batch_op:")
     return lines
 
 
-def _naming_batch(item: ops.MigrateOperation) -> ops.MigrateOperation:
+def _unnamed_checks(
+    metadata: MetaData | tuple[MetaData, ...] | None,
+) -> dict[tuple[str | None, str], tuple[str, ...]]:
+    """(schema, table) -> the SQL of the models' CHECK constraints without a name (not those
+    of Enum and Boolean types, which the types re-create)."""
+    found: dict[tuple[str | None, str], tuple[str, ...]] = {}
+    for meta in metadata if isinstance(metadata, tuple) else (metadata,) if metadata else ():
+        for table in meta.tables.values():
+            texts = tuple(
+                str(c.sqltext)
+                for c in table.constraints
+                if isinstance(c, CheckConstraint)
+                and not isinstance(c.name, str)
+                and not getattr(c, "_type_bound", False)
+            )
+            if texts:
+                found[(table.schema, table.name)] = texts
+    return found
+
+
+def _naming_batch(
+    item: ops.MigrateOperation, checks: dict[tuple[str | None, str], tuple[str, ...]]
+) -> ops.MigrateOperation:
     if not isinstance(item, ops.ModifyTableOps) or isinstance(item, NamingBatchOps):
         return item
-    if not any(getattr(op, _UNNAMED, False) for op in item.ops):
+    naming = any(getattr(op, _UNNAMED, False) for op in item.ops)
+    restated = checks.get((item.schema, str(item.table_name)), ())
+    if not naming and not restated:
         return item
-    return NamingBatchOps(item.table_name, item.ops, schema=item.schema)
+    batch = NamingBatchOps(item.table_name, item.ops, schema=item.schema)
+    batch.naming, batch.checks = naming, restated
+    return batch
 
 
 def _replace(
@@ -171,6 +218,13 @@ class SequenceOp(ops.MigrateOperation):
         self.action = action
         self.sequence = sequence
         self.table_name = table
+
+    def to_diff_tuple(self) -> tuple[Any, ...]:
+        return (f"{'add' if self.action == 'create' else 'remove'}_sequence", self.sequence)
+
+    def reverse(self) -> SequenceOp:
+        action = "drop" if self.action == "create" else "create"
+        return SequenceOp(action, self.sequence, self.table_name)
 
 
 @renderers.dispatch_for(SequenceOp)

@@ -8,16 +8,10 @@ from typing import Any
 from alembic.operations import ops
 from sqlalchemy import (
     BigInteger,
-    CheckConstraint,
-    Constraint,
-    ForeignKeyConstraint,
     Integer,
-    MetaData,
     Numeric,
-    PrimaryKeyConstraint,
     SmallInteger,
     String,
-    UniqueConstraint,
 )
 
 
@@ -117,51 +111,3 @@ def _show(type_: Any) -> str:
         return str(type_.compile())
     except Exception:  # a type the default dialect cannot render: its repr names it
         return repr(type_)
-
-
-NAMING_CONVENTION_DOCS = (
-    "https://docs.sqlalchemy.org/en/20/core/constraints.html"
-    "#configuring-constraint-naming-conventions"
-)
-
-
-def unnamed_constraints(metadata: MetaData | tuple[MetaData, ...], tables: set[str]) -> str | None:
-    """A warning naming the constraints of ``tables`` the models leave unnamed, or None.
-
-    A database names such a constraint itself (``book_author_id_fkey``, ``book_ibfk_1``, or
-    nothing on SQLite), so a later migration cannot name it to alter or drop it reliably.
-    """
-    found = []
-    for meta in metadata if isinstance(metadata, tuple) else (metadata,):
-        for table in meta.sorted_tables:
-            if table.name not in tables:
-                continue
-            for constraint in sorted(table.constraints, key=_constraint_label):
-                if isinstance(constraint, PrimaryKeyConstraint) or _has_name(constraint):
-                    continue
-                found.append(_constraint_label(constraint))
-    if not found:
-        return None
-    return (
-        f"Warning: unnamed constraints: {', '.join(found)}. A constraint without a name cannot "
-        "be altered or dropped reliably by a later migration; give the models' MetaData a "
-        f"naming_convention ({NAMING_CONVENTION_DOCS})."
-    )
-
-
-def _has_name(constraint: Constraint) -> bool:
-    name = constraint.name
-    return isinstance(name, str) and bool(name)  # SQLAlchemy's NONE_NAME is not a str
-
-
-def _constraint_label(constraint: Constraint) -> str:
-    table = getattr(constraint, "table", None)
-    columns = ", ".join(c.name for c in getattr(constraint, "columns", ()))
-    where = f"{table.name if table is not None else '?'}({columns})"
-    if isinstance(constraint, ForeignKeyConstraint):
-        return f"foreign key {where} -> {constraint.referred_table.name}"
-    if isinstance(constraint, UniqueConstraint):
-        return f"unique {where}"
-    if isinstance(constraint, CheckConstraint):
-        return f"check on {where.split('(')[0]}"
-    return f"constraint on {where}"

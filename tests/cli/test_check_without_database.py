@@ -420,6 +420,36 @@ def test_an_expression_index_falls_back_to_the_shadow_database(make_project: obj
     )
 
 
+@pytest.mark.filterwarnings(  # SQLite: Alembic cannot compare an index written as SQL text
+    "ignore:autogenerate skipping metadata-specified expression-based index:UserWarning"
+)
+def test_a_descending_index_is_replayed_in_memory(project: Project) -> None:
+    """``sa.text("title DESC")`` and ``Book.title.desc()`` (which Alembic writes as
+    ``sa.literal_column("title DESC")``) are indexes on a column: the replay models them, and on
+    MariaDB the text one is no longer a drop and a create on every check (issue 16)."""
+    indexes = 'sa.Index("ix_book_title_desc", sa.text("title DESC")), sa.Index("ix_book_id", "id")'
+    table = '    __tablename__ = "book"\n'
+    models = STEPS[0].replace(table, f"{table}    __table_args__ = ({indexes},)\n")
+    project.write("shop/models.py", models)
+    assert project.run("makemigrations").exit_code == 0
+
+    result = project.run("makemigrations", "--check")
+
+    assert result.exit_code == 0, result.output
+    assert "does not model" not in result.stderr
+    assert answers(project.root) == ([], [])
+    project.write("shop/models.py", models.replace('"id")', 'sa.text("id, title DESC"))'))
+    pending, expected = answers(project.root)
+    assert (
+        pending
+        == expected
+        == [
+            "- Drop index ix_book_id on book",
+            "+ Create index ix_book_id on book",
+        ]
+    )
+
+
 DEFAULT_SCHEMA = {"postgresql": "public", "sqlite": "main"}
 
 

@@ -1,5 +1,5 @@
 """Generated migrations are formatted and lint-clean, import the project's own column types, and
-unnamed constraints are warned about."""
+name the constraints the models leave unnamed (no warning needed)."""
 
 from __future__ import annotations
 
@@ -30,12 +30,6 @@ CUSTOM = (
     AUTHOR_ID
     + "    price: Mapped[object] = mapped_column(Money())\n"
     + "    isbn: Mapped[str | None] = mapped_column(Isbn(13))\n"
-)
-UNNAMED = (
-    "Warning: unnamed constraints: foreign key book(author_id) -> author. A constraint without "
-    "a name cannot be altered or dropped reliably by a later migration; give the models' "
-    "MetaData a naming_convention (https://docs.sqlalchemy.org/en/20/core/constraints.html"
-    "#configuring-constraint-naming-conventions).\n"
 )
 
 
@@ -92,22 +86,24 @@ def test_generated_migrations_pass_ruff(project: Project) -> None:
     assert not (project.root / ".ruff_cache").exists()
 
 
-def test_unnamed_constraints_are_warned_about(project: Project) -> None:
-    unnamed = project.run("makemigrations")
+def test_unnamed_constraints_need_no_warning(project: Project) -> None:
+    """The unnamed foreign key is created, then dropped by the name its database gave it and
+    created again in the downgrade under the name manage gives it (issue 16): no warning."""
+    made = project.run("makemigrations")
+    project.edit("shop/models.py", AUTHOR_ID, "")
     project.edit(
         "shop/models.py",
-        "class Base(DeclarativeBase):\n    pass",
-        "class Base(DeclarativeBase):\n"
-        "    metadata = MetaData(naming_convention={'fk': 'fk_%(table_name)s_%(column_0_name)s'})",
+        "from sqlalchemy import ForeignKey, String",
+        "from sqlalchemy import String",
     )
-    project.edit("shop/models.py", "from sqlalchemy import", "from sqlalchemy import MetaData,")
-    (project.root / "migrations/0001_initial.py").unlink()
-    named = project.run("makemigrations")
+    dropped = project.run("makemigrations", "-n", "no_author")
 
-    assert unnamed.exit_code == 0
-    assert unnamed.stderr == UNNAMED
-    assert named.exit_code == 0
-    assert named.stderr == ""
+    assert (made.exit_code, made.stderr) == (0, "")
+    assert (dropped.exit_code, dropped.stderr) == (0, "")
+    assert project.run("migrate").exit_code == 0
+    assert project.run("migrate", "0001", "--allow-data-loss").exit_code == 0
+    assert project.run("migrate").exit_code == 0
+    assert "author_id" not in project.columns("book")
 
 
 def test_a_failing_formatter_is_a_notice(sqlite_project: Project) -> None:

@@ -6,6 +6,8 @@ second step, ``v2.py``. Module-level literals configure the case (read with ``as
 collecting the corpus imports no models):
 
 - ``DIALECTS = ["postgresql"]`` in ``v1.py``: the dialects it applies to (default: all three);
+- ``MODELS = "SQLModel"`` in ``v1.py``: the name of the models' base class in the module
+  (default ``Base``), for ``models = "shop.models:<name>"``;
 - ``ROWS = {"table": [{...}]}`` in ``v1.py``: rows inserted after the first migration; in
   ``v2.py``, the rows expected after the second (default: the same rows);
 - ``ARGS = ["--rename", "a.b=a.c"]`` in ``v2.py``: options for the second ``makemigrations``.
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import re
 from pathlib import Path
 from typing import Any
 
@@ -182,8 +185,13 @@ def _leftovers(project: Project) -> list[str]:
         engine.dispose()
 
 
+def _bare(sql: str) -> str:
+    return re.sub(r"[\s()`\"]", "", sql).lower()
+
+
 def _missing_checks(project: Project) -> list[str]:
-    """The models' named CHECK constraints the database lacks (Alembic compares none)."""
+    """The models' CHECK constraints the database lacks (Alembic compares none): a named one by
+    its name, an unnamed one by its SQL (each database writes it its own way)."""
     forget_modules(project.root)
     metadata = load_metadata(load_settings(cwd=project.root))
     engine = project.engine()
@@ -193,10 +201,9 @@ def _missing_checks(project: Project) -> list[str]:
             inspector = sa.inspect(connection)
             for m in metadata if isinstance(metadata, tuple) else (metadata,):
                 for table in m.tables.values():
-                    names = {
-                        str(c["name"]).lower()
-                        for c in inspector.get_check_constraints(table.name, schema=table.schema)
-                    }
+                    reflected = inspector.get_check_constraints(table.name, schema=table.schema)
+                    names = {str(c["name"]).lower() for c in reflected}
+                    texts = [_bare(str(c["sqltext"])) for c in reflected]
                     missing += [
                         f"{table.name}.{c.name}"
                         for c in table.constraints
@@ -205,8 +212,34 @@ def _missing_checks(project: Project) -> list[str]:
                         and not getattr(c, "_type_bound", False)
                         and c.name.lower() not in names
                     ]
+                    missing += [
+                        f"{table.name}: CHECK ({c.sqltext})"
+                        for c in table.constraints
+                        if isinstance(c, sa.CheckConstraint)
+                        and not isinstance(c.name, str)
+                        and not getattr(c, "_type_bound", False)
+                        and not any(_bare(str(c.sqltext)) in text for text in texts)
+                    ]
     finally:
         engine.dispose()
+    return missing
+
+
+def missing_sequences(connection: sa.Connection, metadata: Any) -> list[str]:
+    """The models' ``Sequence`` objects the database lacks (Alembic's ``compare_metadata``
+    compares none; without them inserts fail)."""
+    if not connection.dialect.supports_sequences:
+        return []
+    inspector = sa.inspect(connection)
+    missing = []
+    for m in metadata if isinstance(metadata, tuple) else (metadata,):
+        for table in m.tables.values():
+            for column in table.columns:
+                sequence = column.default
+                if isinstance(sequence, sa.Sequence):
+                    names = inspector.get_sequence_names(schema=sequence.schema)
+                    if str(sequence.name).lower() not in {n.lower() for n in names}:
+                        missing.append(f"sequence {sequence.name}")
     return missing
 
 
@@ -256,6 +289,8 @@ def test_cycle(case: str, dialect: str, make_project: Any) -> None:
     first = _literals(v1)
     project: Project = make_project(dialect)
     project.write("shop/models.py", v1.read_text(encoding="utf-8"))
+    if (base := first.get("MODELS", "Base")) != "Base":
+        project.edit("pyproject.toml", "shop.models:Base", f"shop.models:{base}")
 
     _ok(project, "makemigrations", "--no-input")
     _ok(project, "migrate")
@@ -273,6 +308,11 @@ def test_cycle(case: str, dialect: str, make_project: Any) -> None:
         assert _read(project, expected) == expected
 
     assert _missing_checks(project) == []
+    engine = project.engine()
+    with engine.connect() as connection:
+        forget_modules(project.root)
+        assert missing_sequences(connection, load_metadata(load_settings(cwd=project.root))) == []
+    engine.dispose()
 
     _ok(project, "migrate", "zero", "--allow-data-loss")
     assert _leftovers(project) == []

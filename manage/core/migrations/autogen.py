@@ -171,7 +171,7 @@ class Autogenerator(MigrationExecutor):
             for container in (*script.upgrade_ops_list, *script.downgrade_ops_list):
                 _tables_first_and_last(container)
                 _enum_value_changes(container, connection.dialect.name)
-                make_runnable(container, connection.dialect.name)  # issue 16: core/runnable.py
+                make_runnable(container, connection.dialect.name, metadata)  # issue 16
             operations: list[revisions.Operation] = []
             for upgrade_ops in script.upgrade_ops_list:
                 operations.extend(revisions.describe(upgrade_ops))

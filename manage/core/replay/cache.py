@@ -11,6 +11,7 @@ from pathlib import Path
 
 from alembic.script import Script
 from sqlalchemy import MetaData, Table
+from sqlalchemy.types import TypeDecorator
 
 from manage.core.replay.state import SchemaState, apply_script
 
@@ -66,10 +67,26 @@ def load_state(path: Path, dialect_name: str) -> SchemaState | None:
     """The state :func:`replay_cached` remembered in ``path``, or None if it is gone."""
     try:
         state = SchemaState(dialect_name)
-        state.metadata = pickle.loads(path.read_bytes())
+        state.metadata = _unpickled(path.read_bytes())
     except Exception:
         return None
     return state
+
+
+def _unpickled(data: bytes) -> MetaData:
+    """A pickled MetaData, its ``TypeDecorator`` columns usable again: unpickling one whose
+    ``impl_instance`` was never read leaves the ``impl`` class there (SQLAlchemy 2.1), and
+    compiling it failed with "_compiler_dispatch() missing ... 'visitor'" (SQLModel's
+    ``AutoString`` in a migration, issue 16)."""
+    metadata: MetaData = pickle.loads(data)
+    for table in metadata.tables.values():
+        for column in table.columns:
+            type_ = column.type
+            if isinstance(type_, TypeDecorator) and isinstance(
+                type_.__dict__.get("impl_instance"), type
+            ):
+                del type_.__dict__["impl_instance"]
+    return metadata
 
 
 MAX_TABLES_APART = 8
@@ -92,7 +109,7 @@ def save_tables_apart(
     apart: dict[str, bytes] = {}
     for name, table in state.metadata.tables.items():
         try:
-            copy = table.to_metadata(MetaData())
+            copy = table.to_metadata(MetaData(info=dict(state.metadata.info)))
             if faithful(table, copy):
                 apart[name] = pickle.dumps(copy.metadata)
         except Exception:  # cannot be copied or pickled alone: left out
@@ -121,12 +138,13 @@ def load_tables(
     if len(names) <= MAX_TABLES_APART:
         try:
             apart = pickle.loads(_tables_file(state_file).read_bytes())
-            alone = [pickle.loads(apart[name]) for name in sorted(names)]
+            alone = [_unpickled(apart[name]) for name in sorted(names)]
             state = SchemaState(dialect_name)
             if len(alone) == 1:
                 state.metadata = alone[0]
             else:
                 for metadata in alone:
+                    state.metadata.info.update(metadata.info)
                     for table in metadata.tables.values():
                         table.to_metadata(state.metadata)
                 if not all(faithful(name, state.table(name)) for name in names):

@@ -13,7 +13,7 @@ from sqlalchemy import CheckConstraint, Column, Enum, MetaData, String, Table, U
 from sqlalchemy.engine import Dialect, Inspector, make_url
 from sqlalchemy.schema import DefaultClause
 
-from manage.core.compare_plugin import options_with, schema_options
+from manage.core.compare_plugin import options_with, schema_options, simple_key_parts
 from manage.core.defaults import enum_values_changed
 from manage.core.replay.state import SchemaState, _mysql_name, _name
 from manage.core.runnable import constraint_name
@@ -28,6 +28,7 @@ class StateInspector(Inspector):
     """
 
     _op_context_requires_connect = False
+    in_memory = True  # read by core/compare_plugin.py
 
     def __init__(self, state: SchemaState, dialect: Dialect) -> None:  # no super(): no bind
         self.state = state
@@ -61,6 +62,10 @@ class StateInspector(Inspector):
 
     def get_view_names(self, schema: str | None = None, **_kw: Any) -> list[str]:
         return []
+
+    def get_sequence_names(self, schema: str | None = None, **_kw: Any) -> list[str]:
+        wanted = self._schema(schema)
+        return sorted(n for s, n in self.state.sequences if self._schema(s) == wanted)
 
     def get_columns(self, table_name: str, schema: str | None = None, **_kw: Any) -> Any:
         table = self._table(table_name, schema)
@@ -114,14 +119,19 @@ class StateInspector(Inspector):
 
     def get_indexes(self, table_name: str, schema: str | None = None, **_kw: Any) -> Any:
         table = self._table(table_name, schema)
-        indexes: list[dict[str, Any]] = [
-            {
+        indexes: list[dict[str, Any]] = []
+        for index in sorted(table.indexes, key=lambda i: str(i.name)):
+            parts = simple_key_parts(index.expressions) or []
+            entry: dict[str, Any] = {
                 "name": _name(index.name),
-                "column_names": [c.name for c in index.columns],
+                "column_names": [name for name, _ in parts],
                 "unique": bool(index.unique),
             }
-            for index in sorted(table.indexes, key=lambda i: str(i.name))
-        ]
+            # Only PostgreSQL's reflection reports the order (SQLite's and MySQL's drop it).
+            descending = {name: ("desc",) for name, desc in parts if desc}
+            if descending and self.dialect.name == "postgresql":
+                entry["column_sorting"] = descending
+            indexes.append(entry)
         # Reflection shapes differ: MySQL keeps a unique constraint as a unique index, and
         # indexes a foreign key's columns itself; PostgreSQL lists a unique constraint's index too.
         if self.dialect.name in ("mysql", "mariadb", "postgresql"):

@@ -22,6 +22,13 @@ Direction = Literal["upgrade", "downgrade"]
 _DATA_ONLY = re.compile(r"^\s*(INSERT|UPDATE|DELETE|SELECT|WITH|MERGE|SET|COPY)\b", re.IGNORECASE)
 # Enum types (PostgreSQL): created/dropped by generated migrations; Alembic does not compare them.
 _TYPE_DDL = re.compile(r"^\s*(CREATE|DROP)\s+(TYPE|SEQUENCE)\b", re.IGNORECASE)  # issue 16
+_SEQUENCE_DDL = re.compile(
+    r"""^\s*(?P<verb>CREATE|DROP)\s+SEQUENCE\s+(?:IF\s+(?:NOT\s+)?EXISTS\s+)?"""
+    r"""(?:(?P<schema>[`"]?\w+[`"]?)\.)?(?P<name>[`"]?\w+[`"]?)""",
+    re.IGNORECASE,
+)
+SEQUENCES = "manage_sequences"
+"""The key of ``SchemaState.metadata.info`` holding the replayed sequences."""
 
 
 class UnreplayableError(MigrationError):
@@ -60,6 +67,10 @@ def record(
     context = MigrationContext.configure(
         dialect_name=dialect_name, opts={"as_sql": True, "output_buffer": buffer}
     )
+    if dialect_name in ("mysql", "mariadb"):
+        # Not connected, the dialect cannot know it talks to MariaDB: without this,
+        # ``sa.Sequence(...).create(op.get_bind())`` sends nothing and the replay misses it.
+        context.dialect.supports_sequences = True
     operations = Operations(context)
 
     def invoke(operation: ops.MigrateOperation) -> None:

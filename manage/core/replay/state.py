@@ -20,8 +20,11 @@ from sqlalchemy import (
 from sqlalchemy.schema import DefaultClause
 from sqlalchemy.sql.ddl import CreateSchema, DropSchema
 
+from manage.core.compare_plugin import simple_key_parts
 from manage.core.replay.enum_sql import _enum_type_ddl
 from manage.core.replay.recorder import (
+    _SEQUENCE_DDL,
+    SEQUENCES,
     UnreplayableError,
     _data_only,
     _describe,
@@ -42,6 +45,13 @@ class SchemaState:
 
     def tables(self) -> dict[str, Table]:
         return dict(self.metadata.tables)
+
+    @property
+    def sequences(self) -> set[tuple[str | None, str]]:
+        """The sequences the migrations created, as (schema, lower-case name); kept in the
+        MetaData's ``info`` so that the cached state remembers them."""
+        found: set[tuple[str | None, str]] = self.metadata.info.setdefault(SEQUENCES, set())
+        return found
 
     def apply(self, revision: str, operation: ops.MigrateOperation) -> None:
         """Change the state as the database would; unknown operations raise UnreplayableError."""
@@ -113,18 +123,9 @@ class SchemaState:
         for constraint in table.constraints:
             if not isinstance(constraint, PrimaryKeyConstraint) and keep(constraint):
                 parts.append(_copy_constraint(constraint, renamed, targets, without))
-        for index in table.indexes:
-            if keep(index):
-                parts.append(
-                    Index(
-                        index.name,
-                        *[renamed.get(c.name, c.name) for c in index.columns if c.name != without],
-                        unique=bool(index.unique),
-                        **index.kwargs,
-                    )
-                )
+        indexes = [index for index in table.indexes if keep(index)]
         self.metadata.remove(table)
-        return Table(
+        new = Table(
             name or table.name,
             self.metadata,
             *new_columns,
@@ -132,6 +133,14 @@ class SchemaState:
             schema=table.schema,
             comment=table.comment,
         )
+        for index in indexes:
+            key = []
+            for column_name, descending in simple_key_parts(index.expressions) or []:
+                if column_name != without:
+                    column = new.c[renamed.get(column_name, column_name)]
+                    key.append(column.desc() if descending else column)
+            Index(index.name, *key, unique=bool(index.unique), **index.kwargs)
+        return new
 
 
 def _plain_copy(column: Column[Any], name: str) -> Column[Any]:
@@ -283,10 +292,14 @@ def _alter_column(state: SchemaState, op: ops.AlterColumnOp) -> None:
 
 
 def _create_index(state: SchemaState, op: ops.CreateIndexOp) -> None:
-    if not all(isinstance(c, str | Column) for c in op.columns):
+    # Plain columns, each maybe DESC (``sa.literal_column("at DESC")``, as Alembic writes
+    # ``Event.at.desc()``, or the models' ``sa.text("at DESC")``) are modelled; an index on a
+    # real expression is not (each database reflects those its own way).
+    parts = simple_key_parts(op.columns)
+    if parts is None:
         raise _NotModelled("an index on an expression")
     table = state.table(op.table_name, op.schema)
-    columns = [table.c[c] if isinstance(c, str) else c for c in op.columns]
+    columns = [table.c[name].desc() if descending else table.c[name] for name, descending in parts]
     Index(op.index_name, *columns, unique=bool(op.unique), **op.kw)
 
 
@@ -383,8 +396,17 @@ _HANDLERS: dict[type[Any], Callable[[SchemaState, Any], None]] = {
 
 def apply_script(state: SchemaState, script: Script) -> None:
     """Apply the upgrade of ``script`` to ``state``."""
-    for item in record(script, state.dialect_name):
+    bound: list[str] = []
+    for item in record(script, state.dialect_name, bound_sql=bound):
         state.apply(script.revision, item.operation)
+    for statement in bound:  # issue 16: the sequences manage creates through op.get_bind()
+        if found := _SEQUENCE_DDL.match(statement):
+            in_schema = found["schema"].strip('`"') if found["schema"] else None
+            sequence = (in_schema, found["name"].strip('`"').lower())
+            if found["verb"].upper() == "CREATE":
+                state.sequences.add(sequence)
+            else:
+                state.sequences.discard(sequence)
     if state.renamed_enums:
         (schema, name), *_ = state.renamed_enums
         state.renamed_enums.clear()

@@ -1,4 +1,7 @@
-"""An index on an expression."""
+"""An index on an expression.
+
+Not on MariaDB: it has no functional indexes (``CREATE INDEX ix ON t ((lower(b)))`` is a
+syntax error on 10.11; MySQL 8.0.13+ has them)."""
 
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column

@@ -1,4 +1,7 @@
-"""A partial index (PostgreSQL and SQLite)."""
+"""A partial index (PostgreSQL and SQLite).
+
+Not on MariaDB: it has no partial indexes (``CREATE INDEX ... WHERE`` is a syntax error
+on 10.11)."""
 
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column

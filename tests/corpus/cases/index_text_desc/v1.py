@@ -1,9 +1,8 @@
 """An index written as SQL text (``sa.text("at DESC")``).
 
-Not on MariaDB yet (open bug, issue 16): after the initial migration the shadow database
-answer is "- Drop index ix_event_at_desc / + Create index ix_event_at_desc" (Alembic compares
-the text expression with the reflected column ``at`` and finds them different);
-``Event.at.desc()`` (case index_desc) works there."""
+On MariaDB Alembic compared the text (no columns) with the reflected column ``at`` and
+reported a drop and a create on every check; manage compares the text's columns
+(``core/compare_plugin.py``), and the in-memory replay models it (issue 16)."""
 
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -18,6 +17,3 @@ class Event(Base):
     __table_args__ = (sa.Index("ix_event_at_desc", sa.text("at DESC")),)
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[int]
-
-
-DIALECTS = ["sqlite", "postgresql"]

@@ -1,4 +1,4 @@
-"""MariaDB's own types: TINYINT, MEDIUMTEXT, SET, YEAR."""
+"""MariaDB's own types: TINYINT, MEDIUMTEXT, SET, YEAR (only MySQL/MariaDB have them)."""
 
 from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column

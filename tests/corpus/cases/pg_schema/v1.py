@@ -1,4 +1,7 @@
-"""A table in another schema, referenced from the default one."""
+"""A table in another schema, referenced from the default one.
+
+PostgreSQL only: on MariaDB a schema is another database, outside the one database a project
+(and its shadow database) migrates; SQLite's schemas are attached database files."""
 
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column

@@ -1,4 +1,4 @@
-"""PostgreSQL's own types: ARRAY, JSONB, INET, UUID, TSVECTOR."""
+"""PostgreSQL's own types: ARRAY, JSONB, INET, UUID, TSVECTOR (only PostgreSQL has them)."""
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql

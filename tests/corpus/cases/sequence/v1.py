@@ -1,4 +1,6 @@
-"""Columns that take their values from Sequence objects."""
+"""Columns that take their values from Sequence objects.
+
+Not on SQLite: it has no sequences (SQLAlchemy leaves the Sequence out there)."""
 
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column

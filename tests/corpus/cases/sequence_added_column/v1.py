@@ -1,4 +1,6 @@
-"""v2 adds a column numbered by a new Sequence, then drops nothing: migrate zero drops it."""
+"""v2 adds a column numbered by a new Sequence, then drops nothing: migrate zero drops it.
+
+Not on SQLite: it has no sequences."""
 
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 

@@ -1,0 +1,28 @@
+"""A foreign key DEFERRABLE INITIALLY DEFERRED; v2 makes it immediate.
+
+Not on MariaDB: it has no deferrable constraints (``DEFERRABLE INITIALLY DEFERRED`` in
+CREATE TABLE is a syntax error on 10.11)."""
+
+import sqlalchemy as sa
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Account(Base):
+    __tablename__ = "account"
+    id: Mapped[int] = mapped_column(primary_key=True)
+
+
+class Entry(Base):
+    __tablename__ = "entry"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("account.id", name="fk_entry_account", deferrable=True, initially="DEFERRED")
+    )
+
+
+DIALECTS = ["sqlite", "postgresql"]
+ROWS = {"account": [{"id": 1}], "entry": [{"id": 1, "account_id": 1}]}
