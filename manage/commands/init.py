@@ -14,12 +14,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from manage.core.scan import find_bases, find_model_modules
-from manage.core.settings import (
-    DEFAULT_MIGRATIONS,
-    mask_url,
-    require_import_path,
-    url_password,
-)
+from manage.core.settings import DEFAULT_MIGRATIONS, require_import_path
+from manage.core.urls import mask_url, url_password
 from manage.errors import SettingsError
 
 if sys.version_info >= (3, 11):

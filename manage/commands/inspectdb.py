@@ -12,7 +12,8 @@ from sqlalchemy.exc import InvalidRequestError
 from manage.core.database import connection_error, make_engine
 from manage.core.drivers import connect_errors, on_driver
 from manage.core.history import HISTORY_TABLE
-from manage.core.settings import Settings, mask_url
+from manage.core.settings import Settings
+from manage.core.urls import mask_url
 from manage.core.writing import NO_SPACE
 from manage.errors import DatabaseError, ManageError, SettingsError
 from manage.light.cachefs import atomic_write

@@ -26,7 +26,8 @@ from manage.core.drivers import (
     is_async_url,
     require_async_support,
 )
-from manage.core.settings import Settings, mask_url, url_password
+from manage.core.settings import Settings
+from manage.core.urls import mask_url, url_password
 from manage.errors import DatabaseError, SettingsError
 
 _DRIVER_HINT = {

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import DBAPIError
 
 from manage.core.database import driver_message, sqlite_file
-from manage.core.settings import mask_url
+from manage.core.urls import mask_url
 from manage.errors import DatabaseError, UsageError
 
 POLL_SECONDS = 0.05

@@ -20,7 +20,8 @@ from sqlalchemy.engine import URL, Connection, make_url
 
 from manage.core.database import _server_execute, _server_url, make_engine
 from manage.core.drivers import on_driver
-from manage.core.settings import Settings, mask_url
+from manage.core.settings import Settings
+from manage.core.urls import mask_url
 from manage.errors import DatabaseError
 
 TEMPLATE_MARK = "_tpl_"

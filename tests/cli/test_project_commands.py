@@ -12,7 +12,7 @@ import pytest
 
 import manage
 from manage.commands import MigrateResult, ShowMigrationsResult
-from manage.core.settings import mask_url
+from manage.core.urls import mask_url
 from tests.conftest import BIN, Project
 
 COMMANDS = '''
