@@ -54,6 +54,7 @@ def _offline(env: MigrationEnvironment, revision: str, *, backwards: bool) -> st
         url=make_url(env.settings.database_url),
         opts={
             "as_sql": True,
+            "target_metadata": env.target_metadata(),  # the models' naming convention
             "output_buffer": buffer,
             "literal_binds": True,
             # manage runs SQLite migrations inside BEGIN/COMMIT too (database.make_engine).
@@ -98,7 +99,9 @@ def _recorded_on_scratch_sqlite(
 
     with tempfile.TemporaryDirectory(prefix="manage-sqlmigrate-") as scratch:
         url = f"sqlite:///{Path(scratch) / 'scratch.sqlite3'}"
-        scratch_env = MigrationEnvironment(dataclasses.replace(env.settings, database_url=url))
+        scratch_env = MigrationEnvironment(
+            dataclasses.replace(env.settings, database_url=url), metadata=env.target_metadata()
+        )
         with connect(url) as connection:
             if before != BASE:
                 scratch_env.run(connection, scratch_env.plan((), before), before)

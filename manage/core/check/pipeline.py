@@ -36,6 +36,8 @@ def check_unchanged_history(
     migration file is loaded, and of that state only the tables compared. None when the cache
     cannot answer. ``models``: the fingerprints of ``metadata``'s tables, when already
     computed."""
+    if not index.fits(metadata):  # replayed with another naming convention
+        return None
     dialect = insync.project_dialect(settings)
     if models is None:
         models = insync.fingerprints(insync.model_tables(metadata), dialect)

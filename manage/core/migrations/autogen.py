@@ -60,11 +60,13 @@ class Autogenerator(MigrationExecutor):
         """
         self.single_head()
         scripts = list(reversed(list(self.script.walk_revisions())))
+        convention = insync.naming_convention(metadata)
         state, state_file = replay_cached(
             scripts,
             self.settings.dialect_name,
             cache_dir() / "replay",
             also=self.imported_by_migrations,
+            convention=convention,
         )
         upgrade_ops, history_tables = compare_remembering(
             self.settings, state, metadata, include_object=include_object
@@ -86,6 +88,7 @@ class Autogenerator(MigrationExecutor):
                 imported=self.imported_by_migrations,
                 state_file=state_file,
                 tables=history_tables,
+                convention=insync.convention_key(convention),
             )
         return _generated(
             upgrade_ops,
@@ -112,6 +115,8 @@ class Autogenerator(MigrationExecutor):
         back, so the database is left exactly as it was (PostgreSQL and SQLite only).
         """
         head = self.single_head()
+        if self._metadata is None:
+            self._metadata = metadata
         if rollback:
             connection.begin()
         try:

@@ -30,6 +30,11 @@ from manage.core.settings import describe_exception
 from manage.errors import DatabaseError, MigrationError, MigrationStoppedError
 from manage.light.signals import Terminated
 
+_CORRECT = (
+    "Correct the cause (the migration file, or the database it runs on), then run migrate again."
+)
+"""What to do after a failed migration: the file may be a correct third-party one."""
+
 
 class MigrationExecutor(MigrationLoader):
     """Run planned migrations on a database, or render them as SQL, recording each step."""
@@ -133,6 +138,7 @@ class MigrationExecutor(MigrationLoader):
             # commits what ran before it). The "commit" event comes before the COMMIT itself.
             committed[0] = len(executed)
 
+        target_metadata = self.target_metadata()  # before anything runs: the models may not import
         self._version_schema(connection)  # issue 16
         if connection.in_transaction() and not in_transaction:
             connection.commit()
@@ -159,7 +165,7 @@ class MigrationExecutor(MigrationLoader):
             ) as env:
                 env.configure(
                     connection=connection,
-                    target_metadata=None,
+                    target_metadata=target_metadata,
                     version_table=self.settings.version_table,
                     version_table_schema=self.settings.version_table_schema,  # issue 16
                     render_as_batch=self.settings.render_as_batch,
@@ -223,8 +229,8 @@ class MigrationExecutor(MigrationLoader):
         undo = (
             f"The database still records {left_at}: undo those statements by hand (or finish "
             "the migration by hand and record it with "
-            f"'manage migrate {step.revision if step else 'TARGET'} --fake'), fix the "
-            "migration, then run migrate again."
+            f"'manage migrate {step.revision if step else 'TARGET'} --fake'), correct the "
+            "cause, then run migrate again."
         )
         mysql = self.settings.dialect_name in ("mysql", "mariadb")
         if committed and not mysql:  # issue 12 point 6: what an autocommit block committed
@@ -239,7 +245,7 @@ class MigrationExecutor(MigrationLoader):
         elif not mysql:
             after = (
                 f" Its changes were rolled back; the database stays at {left_at}. "
-                f"{rights or 'Fix the migration and run migrate again.'}"
+                f"{rights or _CORRECT}"
             )
         elif not executed:  # an earlier, failed or stopped, run may have left some
             after = f" No statement of it ran this time; the database records {left_at}. " + (
@@ -247,8 +253,8 @@ class MigrationExecutor(MigrationLoader):
                 or "If an earlier run of it failed or was stopped, what that run's "
                 "statements did stays applied (its message listed them): undo them by hand, "
                 f"or finish them and record the migration with 'manage migrate "
-                f"{step.revision if step else 'TARGET'} --fake'. Otherwise fix the "
-                "migration and run migrate again."
+                f"{step.revision if step else 'TARGET'} --fake'. Otherwise correct the "
+                "cause and run migrate again."
             )
         else:
             ran = "; ".join(_short(statement) for statement in executed)
@@ -256,14 +262,15 @@ class MigrationExecutor(MigrationLoader):
                 " MySQL/MariaDB cannot roll back DDL, so what these statements of it did before "
                 f"the error stays applied: {ran}. The database still records {left_at}: undo "
                 "those statements by hand (or finish them and record the migration with "
-                f"'manage migrate {step.revision if step else 'TARGET'} --fake'), fix the "
-                "migration, then run migrate again."
+                f"'manage migrate {step.revision if step else 'TARGET'} --fake'), correct the "
+                "cause, then run migrate again."
             )
         said = f"{where} {failed} while {action}{operation}"
         if stopped:  # nothing to fix: going on is running it again
             after = after.replace("before the error", f"before {error}")
-            after = after.replace("Fix the migration and run migrate again.", "Run migrate again.")
-            after = after.replace(", fix the migration, then run", ", then run")
+            after = after.replace(_CORRECT, "Run migrate again.")
+            after = after.replace(", correct the cause, then run", ", then run")
+            after = after.replace("Otherwise correct the cause and run", "Otherwise run")
             return MigrationError(f"{said}.{after}")
         return MigrationError(f"{said}: {reason}.{after}")
 
@@ -289,6 +296,7 @@ class MigrationExecutor(MigrationLoader):
         if downgrade and start is None:
             start = self.single_head() or BASE
         buffer = io.StringIO()
+        target_metadata = self.target_metadata()
         running: list[str] = []
 
         def migrations_fn(heads: Any, _context: MigrationContext) -> Iterator[RevisionStep]:
@@ -311,6 +319,7 @@ class MigrationExecutor(MigrationLoader):
             ) as env:
                 env.configure(
                     url=make_url(self.settings.database_url),
+                    target_metadata=target_metadata,
                     output_buffer=buffer,
                     literal_binds=True,
                     version_table=self.settings.version_table,

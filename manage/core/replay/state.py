@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from types import SimpleNamespace
 from typing import Any
 
 from alembic.operations import ops
@@ -32,10 +33,16 @@ from manage.core.runnable import unnamed_constraint
 
 
 class SchemaState:
-    """Tables as a sequence of migrations leaves them, as SQLAlchemy Table objects."""
+    """Tables as a sequence of migrations leaves them, as SQLAlchemy Table objects.
 
-    def __init__(self, dialect_name: str = "") -> None:
-        self.metadata = MetaData()
+    ``convention``: the models' naming convention, which names the constraints and indexes the
+    migrations leave unnamed, as Alembic's operations do with the models as ``target_metadata``.
+    """
+
+    def __init__(self, dialect_name: str = "", convention: dict[Any, Any] | None = None) -> None:
+        self.metadata = (
+            MetaData(naming_convention=convention) if convention is not None else MetaData()
+        )
         self.dialect_name = dialect_name
         self.renamed_enums: dict[tuple[str | None, str | None], bool] = {}
         """Enum types a migration renamed to <name>_old: False, then True once created anew."""
@@ -189,7 +196,10 @@ def _uses(item: Any, column: str) -> bool:
 
 
 def _create_table(state: SchemaState, op: ops.CreateTableOp) -> None:
-    table = op.to_table()
+    # Built as Alembic builds it with the models as target_metadata: their naming convention
+    # names what the migration leaves unnamed.
+    context = SimpleNamespace(opts={"target_metadata": state.metadata})
+    table = op.to_table(context)  # type: ignore[arg-type]
     table.to_metadata(state.metadata)
 
 
@@ -397,9 +407,11 @@ def apply_script(state: SchemaState, script: Script) -> None:
         )
 
 
-def replay(scripts: Sequence[Script], dialect_name: str) -> SchemaState:
+def replay(
+    scripts: Sequence[Script], dialect_name: str, convention: dict[Any, Any] | None = None
+) -> SchemaState:
     """The schema ``scripts`` (oldest first) build, without a database."""
-    state = SchemaState(dialect_name)
+    state = SchemaState(dialect_name, convention)
     for script in scripts:
         apply_script(state, script)
     return state

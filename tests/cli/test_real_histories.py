@@ -1,0 +1,214 @@
+"""Histories as real projects write them (issue 13): hand-written migrations that rely on the
+models' naming convention, generated columns, Column objects passed to operations, enum columns
+with server defaults, data-only migrations, and the refusal to unapply data."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from tests.conftest import Project
+
+CONVENTION_MODELS = '''
+"""Models with a naming convention, as many real projects have."""
+
+import sqlalchemy as sa
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    metadata = sa.MetaData(
+        naming_convention={
+            "ix": "idx_%(table_name)s_%(column_0_name)s",
+            "uq": "uq_%(table_name)s_%(column_0_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+
+
+class Users(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(sa.String(100))
+    handle: Mapped[str] = mapped_column(sa.String(30), unique=True)
+
+
+class Posts(Base):
+    __tablename__ = "posts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(sa.String(50), index=True)
+    editor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+'''
+
+# A third-party history: constraints and indexes created and dropped by the names the
+# convention gives them, never spelled out with op.f().
+CONVENTION_HISTORY = {
+    "0001_initial": '''
+"""initial"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0001_initial"
+down_revision = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "users",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("email", sa.String(100), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("email"),
+    )
+    op.create_table(
+        "posts",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("title", sa.String(50), nullable=False, index=True),
+        sa.PrimaryKeyConstraint("id"),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("posts")
+    op.drop_table("users")
+''',
+    "0002_conventions": '''
+"""conventions"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0002_conventions"
+down_revision = "0001_initial"
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("users") as batch_op:
+        batch_op.drop_constraint("uq_users_email", type_="unique")
+        batch_op.add_column(sa.Column("handle", sa.String(30), nullable=False))
+        batch_op.create_unique_constraint(None, ["handle"])
+    with op.batch_alter_table("posts") as batch_op:
+        batch_op.add_column(sa.Column("editor_id", sa.Integer(), nullable=True))
+        batch_op.create_foreign_key(None, "users", ["editor_id"], ["id"])
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("posts") as batch_op:
+        batch_op.drop_constraint("fk_posts_editor_id_users", type_="foreignkey")
+        batch_op.drop_column("editor_id")
+    with op.batch_alter_table("users") as batch_op:
+        batch_op.drop_constraint("uq_users_handle", type_="unique")
+        batch_op.drop_column("handle")
+        batch_op.create_unique_constraint(None, ["email"])
+''',
+}
+
+
+def write_history(project: Project, history: dict[str, str], models: str) -> None:
+    project.write("shop/models.py", models)
+    for revision, text in history.items():
+        project.write(f"migrations/{revision}.py", text)
+
+
+def names(project: Project) -> dict[str, set[str]]:
+    """The names of the unique constraints, foreign keys and indexes of users and posts."""
+    engine = project.engine()
+    try:
+        with engine.connect() as connection:
+            inspector = sa.inspect(connection)
+            found: dict[str, set[str]] = {}
+            for table in ("users", "posts"):
+                found[table] = {str(u["name"]) for u in inspector.get_unique_constraints(table)} | {
+                    str(f["name"]) for f in inspector.get_foreign_keys(table)
+                }
+                found[table] |= {
+                    str(i["name"])
+                    for i in inspector.get_indexes(table)
+                    if not i.get("duplicates_constraint")
+                    and str(i["name"]) not in found[table]
+                    and not (
+                        project.dialect == "mariadb" and i["name"] == "fk_posts_editor_id_users"
+                    )
+                }
+            return found
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
+def test_migrate_names_constraints_by_the_models_convention(
+    make_project: object, dialect: str
+) -> None:
+    project: Project = make_project(dialect)  # type: ignore[operator]
+    write_history(project, CONVENTION_HISTORY, CONVENTION_MODELS)
+
+    migrated = project.run("migrate")
+
+    assert migrated.exit_code == 0, migrated.output
+    assert names(project) == {
+        "users": {"uq_users_handle"},
+        "posts": {"idx_posts_title", "fk_posts_editor_id_users"},
+    }
+    check = project.run("makemigrations", "--check")
+    assert check.exit_code == 0, check.output
+    assert check.stdout == "No changes detected\n"
+    assert check.stderr == "", "answered without a database"
+    # The shadow database replays the history the same way.
+    dry_run = project.run("makemigrations", "--dry-run")
+    assert dry_run.exit_code == 0, dry_run.output
+    assert "No changes detected" in dry_run.stdout
+
+    back = project.run("migrate", "zero")
+    assert back.exit_code == 0, back.output
+    assert project.tables() == {"alembic_version"}
+
+
+def test_sqlmigrate_uses_the_models_convention(sqlite_project: Project) -> None:
+    write_history(sqlite_project, CONVENTION_HISTORY, CONVENTION_MODELS)
+
+    shown = sqlite_project.run("sqlmigrate", "0001")
+
+    assert shown.exit_code == 0, shown.output
+    assert "CONSTRAINT uq_users_email UNIQUE (email)" in shown.stdout
+    assert "CREATE INDEX idx_posts_title ON posts (title);" in shown.stdout
+
+
+FAILING = '''
+"""failing"""
+
+from alembic import op
+
+revision = "0003_failing"
+down_revision = "0002_conventions"
+
+
+def upgrade() -> None:
+    op.drop_table("no_such_table")
+
+
+def downgrade() -> None:
+    pass
+'''
+
+
+def test_a_failing_migration_is_named_without_blaming_its_author(sqlite_project: Project) -> None:
+    write_history(sqlite_project, CONVENTION_HISTORY, CONVENTION_MODELS)
+    sqlite_project.write("migrations/0003_failing.py", FAILING)
+
+    failed = sqlite_project.run("migrate")
+
+    assert failed.exit_code == 3
+    stderr = " ".join(failed.stderr.split())
+    assert stderr.startswith(
+        "Error: Migration 0003_failing (migrations/0003_failing.py, line 10) failed while "
+        'applying op.drop_table("no_such_table"): no such table: no_such_table.'
+    ), stderr
+    assert stderr.endswith(
+        "Its changes were rolled back; the database stays at 0002_conventions. Correct the "
+        "cause (the migration file, or the database it runs on), then run migrate again."
+    ), stderr
+    assert "Fix the migration" not in stderr
