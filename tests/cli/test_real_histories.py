@@ -287,3 +287,78 @@ def test_a_column_made_generated_is_compared_without_crashing(sqlite_project: Pr
         result = sqlite_project.run("makemigrations", "--check")
     assert result.exit_code == 0, result.output
     assert result.stdout == "No changes detected\n"
+
+
+NICKNAME_HISTORY = {
+    "0001_initial": '''
+"""initial"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0001_initial"
+down_revision = None
+
+
+def upgrade() -> None:
+    op.create_table("users", sa.Column("id", sa.Integer(), primary_key=True))
+
+
+def downgrade() -> None:
+    op.drop_table(sa.quoted_name("users", quote=None))
+''',
+    "0002_nickname": '''
+"""nickname"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0002_nickname"
+down_revision = "0001_initial"
+
+
+def upgrade() -> None:
+    op.add_column("users", sa.Column("nickname", sa.String(50)))
+
+
+def downgrade() -> None:
+    op.drop_column("users", sa.Column("nickname", sa.String(50)))
+''',
+}
+
+USERS_MODELS = '''
+import sqlalchemy as sa
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Users(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    nickname: Mapped[str | None] = mapped_column(sa.String(50))
+'''
+
+
+def test_the_data_loss_probe_reads_a_column_object(project: Project) -> None:
+    write_history(project, NICKNAME_HISTORY, USERS_MODELS)
+    assert project.run("migrate").exit_code == 0
+    engine = project.engine()
+    with engine.begin() as connection:
+        connection.exec_driver_sql("INSERT INTO users (id, nickname) VALUES (1, 'Ann')")
+    engine.dispose()
+
+    refused = project.run("migrate", "zero")
+
+    assert refused.exit_code == 3, refused.output
+    assert refused.stderr == (
+        "Error: Unapplying would delete data:\n"
+        "  0002_nickname: drops column users.nickname (has values)\n"
+        "  0001_initial: drops table users (has rows)\n"
+        "Back it up if you need it, then run again with --allow-data-loss (or answer the "
+        "prompt in a terminal).\n"
+    )
+    assert project.version() == {"0002_nickname"}

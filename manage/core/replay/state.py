@@ -247,7 +247,7 @@ def _add_column(state: SchemaState, op: ops.AddColumnOp) -> None:
 
 def _drop_column(state: SchemaState, op: ops.DropColumnOp) -> None:
     table = state.table(op.table_name, op.schema)
-    name = op.column_name
+    name = op.column_name if isinstance(op.column_name, str) else op.column_name.name
     if name not in table.c:
         raise KeyError(f"column {op.table_name}.{name}")
     # The database drops the indexes and constraints that use the column with it; MySQL and
