@@ -362,3 +362,68 @@ def test_the_data_loss_probe_reads_a_column_object(project: Project) -> None:
         "prompt in a terminal).\n"
     )
     assert project.version() == {"0002_nickname"}
+
+
+STATUS_MODELS = '''
+import enum
+
+import sqlalchemy as sa
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Status(str, enum.Enum):
+    draft = "draft"
+    published = "published"
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Post(Base):
+    __tablename__ = "post"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    status: Mapped[Status] = mapped_column(sa.Enum(Status), server_default=Status.draft.value)
+'''
+
+# As real histories write it: the models' own enum, and one of its members as the default.
+STATUS_HISTORY = {
+    "0001_initial": '''
+"""initial"""
+
+import sqlalchemy as sa
+from alembic import op
+
+from shop.models import Status
+
+revision = "0001_initial"
+down_revision = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "post",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("status", sa.Enum(Status), nullable=False, server_default=Status.draft),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("post")
+    sa.Enum(name="status").drop(op.get_bind(), checkfirst=True)
+''',
+}
+
+
+def test_an_enum_members_server_default_settles(project: Project) -> None:
+    write_history(project, STATUS_HISTORY, STATUS_MODELS)
+    assert project.run("migrate").exit_code == 0
+
+    check = project.run("makemigrations", "--check")
+
+    assert check.exit_code == 0, check.output
+    assert (check.stdout, check.stderr) == ("No changes detected\n", "")
+    dry_run = project.run("makemigrations", "--dry-run")
+    assert dry_run.exit_code == 0, dry_run.output
+    assert "No changes detected" in dry_run.stdout

@@ -225,7 +225,9 @@ def _default_text(column: Column[Any], dialect: Dialect) -> str | None:
         return None
     arg = default.arg
     if isinstance(arg, str):
-        return arg
+        # The text itself, as the database gets it: a str-based enum member (a history's
+        # ``server_default=Status.draft``) would otherwise read as "Status.draft".
+        return str.__str__(arg)
     return str(arg.compile(dialect=dialect))
 
 
