@@ -326,7 +326,7 @@ def downgrade() -> None:
 ''',
 }
 
-USERS_MODELS = '''
+USERS_MODELS = """
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -340,7 +340,7 @@ class Users(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     nickname: Mapped[str | None] = mapped_column(sa.String(50))
-'''
+"""
 
 
 def test_the_data_loss_probe_reads_a_column_object(project: Project) -> None:
@@ -364,7 +364,7 @@ def test_the_data_loss_probe_reads_a_column_object(project: Project) -> None:
     assert project.version() == {"0002_nickname"}
 
 
-STATUS_MODELS = '''
+STATUS_MODELS = """
 import enum
 
 import sqlalchemy as sa
@@ -385,7 +385,7 @@ class Post(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     status: Mapped[Status] = mapped_column(sa.Enum(Status), server_default=Status.draft.value)
-'''
+"""
 
 # As real histories write it: the models' own enum, and one of its members as the default.
 STATUS_HISTORY = {
@@ -427,3 +427,71 @@ def test_an_enum_members_server_default_settles(project: Project) -> None:
     dry_run = project.run("makemigrations", "--dry-run")
     assert dry_run.exit_code == 0, dry_run.output
     assert "No changes detected" in dry_run.stdout
+
+
+ORM_STEP = '''
+"""backfill"""
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.orm import Session
+
+revision = "0003_backfill"
+down_revision = "0002_nickname"
+
+users = sa.table("users", sa.column("id", sa.Integer), sa.column("nickname", sa.String))
+
+
+def upgrade() -> None:
+    session = Session(bind=op.get_bind())
+    for row in session.execute(sa.select(users.c.id).where(users.c.nickname.is_(None))):
+        session.execute(users.update().where(users.c.id == row.id).values(nickname="anon"))
+
+
+def downgrade() -> None:
+    pass
+'''
+
+
+def test_sqlmigrate_of_a_data_step_says_it_has_no_sql_to_show(sqlite_project: Project) -> None:
+    write_history(sqlite_project, {**NICKNAME_HISTORY, "0003_backfill": ORM_STEP}, USERS_MODELS)
+
+    shown = sqlite_project.run("sqlmigrate", "0003")
+
+    assert shown.exit_code == 0, shown.output
+    assert shown.stdout == (
+        "-- 0003_backfill has no SQL to show: its upgrade() runs Python code (e.g. an ORM "
+        "session) whose statements depend on the rows; on an empty database it ran none.\n"
+    )
+    assert not sqlite_project.database_exists(), "the project's database is not touched"
+
+
+INSTALLED = "venv/lib/python3.11/site-packages/shop_app/migrations"
+
+
+def test_no_migration_is_written_into_site_packages(sqlite_project: Project) -> None:
+    """A settings module found in an installed copy of the project names a migrations folder
+    inside site-packages: a migration written there would be lost on the next install."""
+    path = sqlite_project.root / "pyproject.toml"
+    path.write_text(path.read_text() + f'migrations = "{INSTALLED}"\n')
+    (sqlite_project.root / INSTALLED).mkdir(parents=True)
+    before = sqlite_project.files()
+    site = sqlite_project.root / "venv/lib/python3.11/site-packages"
+    said = (
+        f"The migrations folder {INSTALLED} is inside an installed package ({site}), where a "
+        "migration written now is lost on the next install. Run makemigrations in the "
+        "project's source tree (installed with 'pip install -e .'), or point the migrations "
+        "setting at the source folder."
+    )
+
+    written = sqlite_project.run("makemigrations")
+
+    assert written.exit_code == 3
+    assert written.stdout == ""
+    assert " ".join(written.stderr.split()) == f"Error: {said}"
+    assert sqlite_project.files() == before
+
+    checked = sqlite_project.run("makemigrations", "--check")
+
+    assert checked.exit_code == 1
+    assert checked.stdout.splitlines()[-1] == said
