@@ -48,6 +48,9 @@ class Settings:
     include_object: str | Callable[..., bool] | None = None
     shadow_database_url: str | None = field(default=None, repr=False)
     commands: tuple[str, ...] = ()
+    bootstrap: str | Callable[..., Any] | None = None
+    """A function taking a Connection that creates what the history starts from (tables made
+    outside it): run on an empty database before the first migration, and on every replay."""
     source: Mapping[str, str] = field(default_factory=dict)
     """Setting name -> where its value came from, for ``-v 2``."""
 
@@ -95,6 +98,11 @@ class Settings:
             ),
             ("shadow_database_url", shadow, self.source.get("shadow_database_url", "default")),
             ("commands", ", ".join(self.commands) or "-", self.source.get("commands", "default")),
+            (
+                "bootstrap",
+                _show(self.bootstrap) if self.bootstrap else "-",
+                self.source.get("bootstrap", "default"),
+            ),
         ]
         return rows
 
@@ -217,6 +225,9 @@ def load_settings(
     include_object = values.get("include_object")
     if include_object is not None and not callable(include_object):
         include_object = _require_import_path(include_object, "include_object", origin)
+    bootstrap = values.get("bootstrap")
+    if bootstrap is not None and not callable(bootstrap):
+        bootstrap = _require_import_path(bootstrap, "bootstrap", origin)
     version_table = _require_str(
         values.get("version_table", DEFAULT_VERSION_TABLE), "version_table", origin
     )
@@ -250,6 +261,7 @@ def load_settings(
         include_object=include_object,
         shadow_database_url=shadow,
         commands=_require_str_list(values.get("commands", ()), "commands", origin),
+        bootstrap=bootstrap,
         source=source,
     )
 

@@ -40,6 +40,7 @@ SETTING_NAMES: dict[str, str] = {
     "include_object": "INCLUDE_OBJECT",
     "shadow_database_url": "SHADOW_DATABASE_URL",
     "commands": "COMMANDS",
+    "bootstrap": "BOOTSTRAP",
 }
 PYPROJECT_ORIGIN = "pyproject.toml [tool.manage]"
 

@@ -22,6 +22,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from manage.core import history as migration_history
 from manage.core.database import driver_message
+from manage.core.migrations.bootstrap import bootstrap_hint, database_is_empty, run_bootstrap
 from manage.core.migrations.diagnostics import _operation_at, _rights_fix, _sentence, _short
 from manage.core.migrations.loader import MigrationLoader
 from manage.core.migrations.types import BASE, Step
@@ -142,6 +143,10 @@ class MigrationExecutor(MigrationLoader):
         self._version_schema(connection)  # issue 16
         if connection.in_transaction() and not in_transaction:
             connection.commit()
+        if self._starts_from_bootstrap(connection, steps, fake=fake):  # issue 13
+            run_bootstrap(self.settings, connection)
+            if not in_transaction and connection.in_transaction():
+                connection.commit()
         if history:
             try:
                 migration_history.ensure_table(connection)
@@ -195,6 +200,20 @@ class MigrationExecutor(MigrationLoader):
         finally:
             event.remove(connection, "after_cursor_execute", after_execute)
             event.remove(connection, "begin", on_begin)
+
+    def _starts_from_bootstrap(
+        self, connection: Connection, steps: Sequence[Step], *, fake: bool
+    ) -> bool:
+        """Whether the ``bootstrap`` setting runs first: ``steps`` apply a first migration (it
+        has no parent) on an empty database."""
+        if fake or not steps or steps[0].direction != "apply" or self.settings.bootstrap is None:
+            return False
+        first = self.script.get_revision(steps[0].revision)
+        return (
+            first is not None
+            and not first.down_revision
+            and database_is_empty(connection, self.settings)
+        )
 
     def _failure(
         self, exc: BaseException, step: Step | None, executed: Sequence[str], committed: int = 0
@@ -272,7 +291,8 @@ class MigrationExecutor(MigrationLoader):
             after = after.replace(", correct the cause, then run", ", then run")
             after = after.replace("Otherwise correct the cause and run", "Otherwise run")
             return MigrationError(f"{said}.{after}")
-        return MigrationError(f"{said}: {reason}.{after}")
+        hint = bootstrap_hint(self.settings, reason) if not unapply else ""
+        return MigrationError(f"{said}: {reason}.{after}{hint}")
 
     def _left_at(self, step: Step | None) -> str:
         """The revision the version table records after ``step`` failed."""

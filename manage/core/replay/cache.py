@@ -28,18 +28,21 @@ def replay_cached(
     *,
     also: Sequence[Path] = (),
     convention: dict[Any, Any] | None = None,
+    start: Callable[[SchemaState], None] | None = None,
+    start_key: str | None = None,
 ) -> tuple[SchemaState, Path | None]:
     """:func:`replay`, remembered in ``cache`` under a hash of the migration files, the project
     modules they import (``also``), the dialect, the models' naming ``convention`` and the
     library versions, so an unchanged history is not replayed again, and a history that grew
     by a few migrations replays only those. Returns the state and the file it is remembered in
-    (None when it cannot be)."""
+    (None when it cannot be). ``start`` fills the empty state before the first migration (the
+    ``bootstrap`` setting), ``start_key`` names it in the hash."""
     from manage.core.answers import library_stamps
     from manage.core.insync import convention_key
 
     named = convention_key(convention) if convention is not None else None
     seed = hashlib.sha256(
-        json.dumps([dialect_name, library_stamps(), named], sort_keys=True).encode()
+        json.dumps([dialect_name, library_stamps(), named, start_key], sort_keys=True).encode()
     )
     for file in also:
         seed.update(str(file).encode() + b"\0" + file.read_bytes())
@@ -58,6 +61,8 @@ def replay_cached(
         if (earlier := load_state(cache / f"{digests[known]}.pickle", dialect_name)) is not None:
             state, done = earlier, known
             break
+    if done == 0 and start is not None:
+        start(state)
     for script in scripts[done:]:
         apply_script(state, script)
     try:
