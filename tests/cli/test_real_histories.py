@@ -495,3 +495,26 @@ def test_no_migration_is_written_into_site_packages(sqlite_project: Project) -> 
 
     assert checked.exit_code == 1
     assert checked.stdout.splitlines()[-1] == said
+
+
+def test_the_shadow_database_is_made_when_the_configured_one_does_not_exist(
+    make_project: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """MariaDB: a new developer's database does not exist yet; the shadow database is made on
+    the same server anyway (the server URL names no database)."""
+    project: Project = make_project("mariadb")  # type: ignore[operator]
+    url = sa.engine.make_url(project.database_url)
+    missing = url.set(database=f"{url.database}_missing").render_as_string(hide_password=False)
+    monkeypatch.setenv("DATABASE_URL", missing)
+    history = dict(NICKNAME_HISTORY)
+    history["0002_nickname"] = history["0002_nickname"].replace(
+        'op.add_column("users", sa.Column("nickname", sa.String(50)))',
+        'op.execute("ALTER TABLE users ADD COLUMN nickname VARCHAR(50)")',
+    )
+    write_history(project, history, USERS_MODELS)
+
+    check = project.run("makemigrations", "--check")
+
+    assert check.exit_code == 0, check.output
+    assert check.stdout == "No changes detected\n"
+    assert check.stderr.endswith("comparing against a shadow database instead.\n")
