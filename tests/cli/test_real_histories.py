@@ -518,3 +518,50 @@ def test_the_shadow_database_is_made_when_the_configured_one_does_not_exist(
     assert check.exit_code == 0, check.output
     assert check.stdout == "No changes detected\n"
     assert check.stderr.endswith("comparing against a shadow database instead.\n")
+
+
+LOOKS_FIRST = '''
+"""initial, idempotent"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0001_initial"
+down_revision = None
+
+
+def upgrade() -> None:
+    bind = op.get_bind()
+    inspector = sa.inspect(bind)
+    if not inspector.has_table("users"):
+        op.create_table("users", sa.Column("id", sa.Integer(), primary_key=True))
+    columns = {column["name"] for column in sa.inspect(bind).get_columns("users")}
+    if "nickname" not in columns:
+        op.add_column("users", sa.Column("nickname", sa.String(50)))
+    if bind.dialect.name == "postgresql":
+        op.execute("COMMENT ON TABLE users IS NULL")
+
+
+def downgrade() -> None:
+    op.drop_table("users")
+'''
+
+
+def test_a_base_revision_that_inspects_op_get_bind_replays_in_memory(project: Project) -> None:
+    write_history(project, {"0001_initial": LOOKS_FIRST}, USERS_MODELS)
+    assert project.run("migrate").exit_code == 0
+
+    check = project.run("makemigrations", "--check")
+
+    assert check.exit_code == 0, check.output
+    if project.dialect == "postgresql":  # raw SQL: still needs the shadow database, and says so
+        assert check.stderr.endswith("comparing against a shadow database instead.\n")
+    else:
+        assert check.stderr == "", "answered without a database"
+    assert check.stdout == "No changes detected\n"
+    project.edit("shop/models.py", "sa.String(50)", "sa.String(80)")
+    changed = project.run("makemigrations", "--check")
+    assert changed.exit_code == 1, changed.output
+    assert "    ~ Alter column nickname on users (type VARCHAR(50) -> VARCHAR(80))" in (
+        changed.stdout.splitlines()
+    )

@@ -179,6 +179,30 @@ class StateInspector(Inspector):
         return {}
 
 
+class StateBind(StateInspector):
+    """What ``op.get_bind()`` is in the in-memory replay: ``sa.inspect(bind)`` (an Inspector
+    inspects as itself) answers from the schema replayed so far, the same schema a database
+    would hold at that point, so a migration that looks before it acts (``if "users" not in
+    inspector.get_table_names()``) replays; everything else (``bind.dialect``, a type's
+    ``create(bind)``, ``bind.execute(...)``) is Alembic's offline connection, and reading rows
+    fails as before."""
+
+    def __init__(self, state: SchemaState, dialect: Dialect, offline: Any) -> None:
+        super().__init__(state, dialect)
+        self._offline = offline
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._offline, name)
+
+    def has_table(self, table_name: str, schema: str | None = None, **_kw: Any) -> bool:
+        return table_name in self.get_table_names(schema)
+
+    def has_index(
+        self, table_name: str, index_name: str, schema: str | None = None, **_kw: Any
+    ) -> bool:
+        return any(i["name"] == index_name for i in self.get_indexes(table_name, schema))
+
+
 def _multi(key: str) -> Callable[..., Any]:
     """``get_multi_<key>``: the per-table ``get_<key>`` for every table asked for."""
 

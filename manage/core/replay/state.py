@@ -392,9 +392,16 @@ _HANDLERS: dict[type[Any], Callable[[SchemaState, Any], None]] = {
 
 
 def apply_script(state: SchemaState, script: Script) -> None:
-    """Apply the upgrade of ``script`` to ``state``."""
-    for item in record(script, state.dialect_name):
-        state.apply(script.revision, item.operation)
+    """Apply the upgrade of ``script`` to ``state``, each operation as it is issued; its
+    ``op.get_bind()`` answers ``sa.inspect()`` from ``state`` as it is at that point."""
+    from manage.core.replay.inspector import StateBind
+
+    record(
+        script,
+        state.dialect_name,
+        on_operation=lambda operation: state.apply(script.revision, operation),
+        bind_for=lambda offline, dialect: StateBind(state, dialect, offline),
+    )
     if state.renamed_enums:
         (schema, name), *_ = state.renamed_enums
         state.renamed_enums.clear()
