@@ -565,3 +565,56 @@ def test_a_base_revision_that_inspects_op_get_bind_replays_in_memory(project: Pr
     assert "    ~ Alter column nickname on users (type VARCHAR(50) -> VARCHAR(80))" in (
         changed.stdout.splitlines()
     )
+
+
+def test_a_data_step_replays_without_a_database_on_sqlite(sqlite_project: Project) -> None:
+    """Django's RunPython rule, checked: Python code that only reads and writes rows (an ORM
+    session on op.get_bind()) runs on an empty SQLite database of the replayed schema that
+    refuses anything else, and has no effect on the schema."""
+    history = {**NICKNAME_HISTORY, "0003_backfill": ORM_STEP}
+    write_history(sqlite_project, history, USERS_MODELS)
+    assert sqlite_project.run("migrate").exit_code == 0
+
+    check = sqlite_project.run("makemigrations", "--check")
+
+    assert check.exit_code == 0, check.output
+    assert (check.stdout, check.stderr) == ("No changes detected\n", "")
+
+
+SCHEMA_THROUGH_BIND = '''
+"""index by hand"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0003_index"
+down_revision = "0002_nickname"
+
+
+def upgrade() -> None:
+    op.get_bind().execute(sa.text("CREATE INDEX ix_users_nickname ON users (nickname)"))
+
+
+def downgrade() -> None:
+    op.get_bind().execute(sa.text("DROP INDEX ix_users_nickname"))
+'''
+
+
+def test_a_python_step_changing_the_schema_falls_back_with_a_notice(
+    sqlite_project: Project,
+) -> None:
+    models = USERS_MODELS.replace("sa.String(50))", "sa.String(50), index=True)")
+    history = {**NICKNAME_HISTORY, "0003_index": SCHEMA_THROUGH_BIND}
+    write_history(sqlite_project, history, models)
+    assert sqlite_project.run("migrate").exit_code == 0
+
+    check = sqlite_project.run("makemigrations", "--check")
+
+    assert check.exit_code == 0, check.output
+    assert check.stdout == "No changes detected\n"
+    assert check.stderr == (
+        "Migration 0003_index cannot be replayed without a database: its upgrade() raised "
+        "SchemaChangeRefused: its Python code sends 'CREATE INDEX ix_users_nickname ON users "
+        "(nickname)' through op.get_bind(), which may change the schema; comparing against a "
+        "shadow database instead.\n"
+    )

@@ -50,6 +50,14 @@ class StateInspector(Inspector):
                 return table
         return self.state.table(name, schema)
 
+    def has_table(self, table_name: str, schema: str | None = None, **_kw: Any) -> bool:
+        return table_name in self.get_table_names(schema)
+
+    def has_index(
+        self, table_name: str, index_name: str, schema: str | None = None, **_kw: Any
+    ) -> bool:
+        return any(i["name"] == index_name for i in self.get_indexes(table_name, schema))
+
     def get_schema_names(self, **_kw: Any) -> list[str]:
         # issue 16: the schemas that hold tables (include_schemas)
         return sorted({str(t.schema) for t in self.state.metadata.tables.values() if t.schema})
@@ -194,13 +202,21 @@ class StateBind(StateInspector):
     def __getattr__(self, name: str) -> Any:
         return getattr(self._offline, name)
 
-    def has_table(self, table_name: str, schema: str | None = None, **_kw: Any) -> bool:
-        return table_name in self.get_table_names(schema)
 
-    def has_index(
-        self, table_name: str, index_name: str, schema: str | None = None, **_kw: Any
-    ) -> bool:
-        return any(i["name"] == index_name for i in self.get_indexes(table_name, schema))
+STATE_KEY = "manage_replayed_state"
+"""Where a data step's SQLite connection (core/replay/data_steps.py) keeps the replayed state."""
+
+
+class LiveStateInspector(StateInspector):
+    """``sa.inspect()`` of a data step's SQLite connection: built by SQLAlchemy itself (the
+    dialect names this class), it answers from the state the connection carries."""
+
+    def __getattr__(self, name: str) -> Any:
+        # SQLAlchemy builds it with Inspector's own init (bind, dialect): the state comes later.
+        if name == "state":
+            bind: Any = self.bind
+            return bind.info[STATE_KEY]
+        raise AttributeError(name)
 
 
 def _multi(key: str) -> Callable[..., Any]:

@@ -91,8 +91,14 @@ def record(
     operations.invoke = invoke  # type: ignore[method-assign, assignment]
     operations.batch_alter_table = batch_alter_table  # type: ignore[method-assign, assignment]
     if bind_for is not None:
-        bind = bind_for(context.bind, context.dialect)
-        operations.get_bind = lambda: bind  # type: ignore[method-assign]
+        made: list[Any] = []
+
+        def get_bind() -> Any:  # made when first asked for (a database may be behind it)
+            if not made:
+                made.append(bind_for(context.bind, context.dialect))
+            return made[0]
+
+        operations.get_bind = get_bind  # type: ignore[method-assign]
     function: Callable[[], None] = getattr(script.module, direction)
     operations._install_proxy()
     try:

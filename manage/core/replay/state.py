@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from types import SimpleNamespace
 from typing import Any
 
@@ -394,14 +395,22 @@ _HANDLERS: dict[type[Any], Callable[[SchemaState, Any], None]] = {
 def apply_script(state: SchemaState, script: Script) -> None:
     """Apply the upgrade of ``script`` to ``state``, each operation as it is issued; its
     ``op.get_bind()`` answers ``sa.inspect()`` from ``state`` as it is at that point."""
+    from manage.core.replay.data_steps import data_bind
     from manage.core.replay.inspector import StateBind
 
-    record(
-        script,
-        state.dialect_name,
-        on_operation=lambda operation: state.apply(script.revision, operation),
-        bind_for=lambda offline, dialect: StateBind(state, dialect, offline),
-    )
+    with ExitStack() as cleanup:
+
+        def bind_for(offline: Any, dialect: Any) -> Any:
+            if state.dialect_name == "sqlite":  # a real database of the project's dialect
+                return cleanup.enter_context(data_bind(state))
+            return StateBind(state, dialect, offline)
+
+        record(
+            script,
+            state.dialect_name,
+            on_operation=lambda operation: state.apply(script.revision, operation),
+            bind_for=bind_for,
+        )
     if state.renamed_enums:
         (schema, name), *_ = state.renamed_enums
         state.renamed_enums.clear()
