@@ -40,6 +40,9 @@ _CORRECT = (
 class MigrationExecutor(MigrationLoader):
     """Run planned migrations on a database, or render them as SQL, recording each step."""
 
+    _from_base = False
+    """The run now going started from a first migration (no parent)."""
+
     # -- running migrations ---------------------------------------------------------------------
 
     def run(
@@ -143,6 +146,9 @@ class MigrationExecutor(MigrationLoader):
         self._version_schema(connection)  # issue 16
         if connection.in_transaction() and not in_transaction:
             connection.commit()
+        first = self.script.get_revision(steps[0].revision) if steps else None
+        # A run from an empty database: a missing table may be one made outside the history.
+        self._from_base = first is not None and not first.down_revision
         if self._starts_from_bootstrap(connection, steps, fake=fake):  # issue 13
             run_bootstrap(self.settings, connection)
             if not in_transaction and connection.in_transaction():
@@ -291,7 +297,7 @@ class MigrationExecutor(MigrationLoader):
             after = after.replace(", correct the cause, then run", ", then run")
             after = after.replace("Otherwise correct the cause and run", "Otherwise run")
             return MigrationError(f"{said}.{after}")
-        hint = bootstrap_hint(self.settings, reason) if not unapply else ""
+        hint = bootstrap_hint(self.settings, reason) if self._from_base and not unapply else ""
         return MigrationError(f"{said}: {reason}.{after}{hint}")
 
     def _left_at(self, step: Step | None) -> str:

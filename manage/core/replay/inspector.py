@@ -16,7 +16,7 @@ from sqlalchemy.schema import DefaultClause
 from manage.core.compare_plugin import OPTIONS as SERVER_DEFAULTS
 from manage.core.compare_plugin import schema_options
 from manage.core.defaults import enum_values_changed
-from manage.core.replay.state import SchemaState, _mysql_name, _name
+from manage.core.replay.state import SchemaState, _mysql_name, _name, is_expression
 from manage.core.runnable import constraint_name
 
 
@@ -123,14 +123,20 @@ class StateInspector(Inspector):
 
     def get_indexes(self, table_name: str, schema: str | None = None, **_kw: Any) -> Any:
         table = self._table(table_name, schema)
-        indexes: list[dict[str, Any]] = [
-            {
+        indexes: list[dict[str, Any]] = []
+        for index in sorted(table.indexes, key=lambda i: str(i.name)):
+            entry: dict[str, Any] = {
                 "name": _name(index.name),
                 "column_names": [c.name for c in index.columns],
                 "unique": bool(index.unique),
             }
-            for index in sorted(table.indexes, key=lambda i: str(i.name))
-        ]
+            elements: list[Any] = list(index.expressions)
+            if any(is_expression(e) for e in elements):
+                if self.dialect.name != "postgresql":
+                    continue  # SQLAlchemy reflects no expression index there (it warns)
+                entry["column_names"] = [None if is_expression(e) else e.name for e in elements]
+                entry["expressions"] = [str(e) if is_expression(e) else e.name for e in elements]
+            indexes.append(entry)
         # Reflection shapes differ: MySQL keeps a unique constraint as a unique index, and
         # indexes a foreign key's columns itself; PostgreSQL lists a unique constraint's index too.
         if self.dialect.name in ("mysql", "mariadb", "postgresql"):

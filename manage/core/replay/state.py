@@ -17,7 +17,9 @@ from sqlalchemy import (
     MetaData,
     PrimaryKeyConstraint,
     Table,
+    TextClause,
     UniqueConstraint,
+    literal_column,
 )
 from sqlalchemy.schema import DefaultClause
 from sqlalchemy.sql.ddl import CreateSchema, DropSchema
@@ -122,7 +124,20 @@ class SchemaState:
             if not isinstance(constraint, PrimaryKeyConstraint) and keep(constraint):
                 parts.append(_copy_constraint(constraint, renamed, targets, without))
         for index in table.indexes:
-            if keep(index):
+            elements: list[Any] = list(index.expressions)
+            if keep(index) and any(is_expression(e) for e in elements):
+                parts.append(  # a functional index keeps its expressions as they are
+                    Index(
+                        index.name,
+                        *[
+                            renamed.get(e.name, e.name) if not is_expression(e) else e
+                            for e in elements
+                        ],
+                        unique=bool(index.unique),
+                        **index.kwargs,
+                    )
+                )
+            elif keep(index):
                 parts.append(
                     Index(
                         index.name,
@@ -294,11 +309,28 @@ def _alter_column(state: SchemaState, op: ops.AlterColumnOp) -> None:
 
 
 def _create_index(state: SchemaState, op: ops.CreateIndexOp) -> None:
-    if not all(isinstance(c, str | Column) for c in op.columns):
-        raise _NotModelled("an index on an expression")
     table = state.table(op.table_name, op.schema)
-    columns = [table.c[c] if isinstance(c, str) else c for c in op.columns]
-    Index(op.index_name, *columns, unique=bool(op.unique), **op.kw)
+    elements = [_index_element(table, c) for c in op.columns]
+    index = Index(op.index_name, *elements, unique=bool(op.unique), **op.kw)
+    if index.table is None:  # expressions only (``sa.text("lower(email)")``)
+        table.append_constraint(index)
+
+
+def _index_element(table: Table, element: Any) -> Any:
+    """A column of ``table`` by name, or an expression (a functional index) as its SQL text,
+    the form a database reflects it in."""
+    if isinstance(element, str):
+        return table.c[element]
+    if isinstance(element, Column):
+        return table.c[element.name]
+    if isinstance(element, TextClause):
+        return literal_column(element.text)
+    return literal_column(str(element.compile(compile_kwargs={"literal_binds": True})))
+
+
+def is_expression(element: Any) -> bool:
+    """Whether an index element is an expression rather than a column."""
+    return not isinstance(element, Column)
 
 
 def _drop_index(state: SchemaState, op: ops.DropIndexOp) -> None:
