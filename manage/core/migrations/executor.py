@@ -40,9 +40,6 @@ _CORRECT = (
 class MigrationExecutor(MigrationLoader):
     """Run planned migrations on a database, or render them as SQL, recording each step."""
 
-    _from_base = False
-    """The run now going started from a first migration (no parent)."""
-
     # -- running migrations ---------------------------------------------------------------------
 
     def run(
@@ -146,9 +143,6 @@ class MigrationExecutor(MigrationLoader):
         self._version_schema(connection)  # issue 16
         if connection.in_transaction() and not in_transaction:
             connection.commit()
-        first = self.script.get_revision(steps[0].revision) if steps else None
-        # A run from an empty database: a missing table may be one made outside the history.
-        self._from_base = first is not None and not first.down_revision
         if self._starts_from_bootstrap(connection, steps, fake=fake):  # issue 13
             run_bootstrap(self.settings, connection)
             if not in_transaction and connection.in_transaction():
@@ -297,7 +291,10 @@ class MigrationExecutor(MigrationLoader):
             after = after.replace(", correct the cause, then run", ", then run")
             after = after.replace("Otherwise correct the cause and run", "Otherwise run")
             return MigrationError(f"{said}.{after}")
-        hint = bootstrap_hint(self.settings, reason) if self._from_base and not unapply else ""
+        # A first migration (no parent) that misses a table: one made outside the history?
+        script = self.script.get_revision(step.revision) if step is not None else None
+        first = script is not None and not script.down_revision
+        hint = bootstrap_hint(self.settings, reason) if first and not unapply else ""
         return MigrationError(f"{said}: {reason}.{after}{hint}")
 
     def _left_at(self, step: Step | None) -> str:

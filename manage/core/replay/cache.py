@@ -13,7 +13,8 @@ from typing import Any
 from alembic.script import Script
 from sqlalchemy import MetaData, Table
 
-from manage.core.replay.state import SchemaState, apply_script
+from manage.core.replay.apply import apply_script
+from manage.core.replay.state import SchemaState
 
 KEEP_REPLAYS = 24
 """Replayed histories kept in the cache; the least recently written go first."""

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
-from contextlib import ExitStack
 from types import SimpleNamespace
 from typing import Any
 
 from alembic.operations import ops
-from alembic.script import Script
 from sqlalchemy import (
     CheckConstraint,
     Column,
@@ -18,6 +17,7 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     Table,
     TextClause,
+    UnaryExpression,
     UniqueConstraint,
     literal_column,
 )
@@ -30,7 +30,6 @@ from manage.core.replay.recorder import (
     _data_only,
     _describe,
     _NotModelled,
-    record,
 )
 from manage.core.runnable import unnamed_constraint
 
@@ -323,9 +322,20 @@ def _index_element(table: Table, element: Any) -> Any:
         return table.c[element]
     if isinstance(element, Column):
         return table.c[element.name]
+    if isinstance(element, UnaryExpression):  # desc(), nulls_last(): reflected as sorting
+        raise _NotModelled("an index with a sort order")
     if isinstance(element, TextClause):
-        return literal_column(element.text)
-    return literal_column(str(element.compile(compile_kwargs={"literal_binds": True})))
+        text = element.text
+    elif getattr(element, "is_literal", False):  # sa.literal_column("at DESC"), as rendered
+        text = str(element.name)
+    else:
+        text = str(element.compile(compile_kwargs={"literal_binds": True}))
+    if _SORT_ORDER.search(text):
+        raise _NotModelled("an index with a sort order")
+    return literal_column(text)
+
+
+_SORT_ORDER = re.compile(r"\b(ASC|DESC)\s*$|\bNULLS\s+(FIRST|LAST)\b", re.IGNORECASE)
 
 
 def is_expression(element: Any) -> bool:
@@ -422,44 +432,3 @@ _HANDLERS: dict[type[Any], Callable[[SchemaState, Any], None]] = {
     ops.CreateTableCommentOp: _table_comment,
     ops.DropTableCommentOp: _table_comment,
 }
-
-
-def apply_script(state: SchemaState, script: Script) -> None:
-    """Apply the upgrade of ``script`` to ``state``, each operation as it is issued; its
-    ``op.get_bind()`` answers ``sa.inspect()`` from ``state`` as it is at that point."""
-    from manage.core.replay.data_steps import data_bind
-    from manage.core.replay.inspector import StateBind
-
-    with ExitStack() as cleanup:
-
-        def bind_for(offline: Any, dialect: Any) -> Any:
-            if state.dialect_name == "sqlite":  # a real database of the project's dialect
-                return cleanup.enter_context(data_bind(state))
-            return StateBind(state, dialect, offline)
-
-        record(
-            script,
-            state.dialect_name,
-            on_operation=lambda operation: state.apply(script.revision, operation),
-            bind_for=bind_for,
-        )
-    if state.renamed_enums:
-        (schema, name), *_ = state.renamed_enums
-        state.renamed_enums.clear()
-        raise UnreplayableError(
-            f"Migration {script.revision} renames enum type "
-            f"{f'{schema}.' if schema else ''}{name} to {name}_old without recreating it and "
-            "dropping the old one as manage does, whose effect on the schema cannot be known "
-            "without a database",
-            script.revision,
-        )
-
-
-def replay(
-    scripts: Sequence[Script], dialect_name: str, convention: dict[Any, Any] | None = None
-) -> SchemaState:
-    """The schema ``scripts`` (oldest first) build, without a database."""
-    state = SchemaState(dialect_name, convention)
-    for script in scripts:
-        apply_script(state, script)
-    return state
