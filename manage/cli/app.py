@@ -327,6 +327,14 @@ def sqlmigrate(
     state: CliState = ctx.obj
     with reporting(state):
         result = commands.sqlmigrate(state.settings(), revision, backwards=backwards)
+        if not result.sql and result.depends_on_data:
+            function = "downgrade" if backwards else "upgrade"
+            typer.echo(
+                f"-- {result.revision} has no SQL to show: its {function}() runs Python code "
+                "(e.g. an ORM session) whose statements depend on the rows; on an empty "
+                "database it ran none."
+            )
+            return
         typer.echo(result.sql or f"-- {result.revision} runs no SQL statements.", nl=not result.sql)
 
 

@@ -101,6 +101,16 @@ def makemigrations(
         sql_dialects=sql_dialects, answered=answered,
     ):  # fmt: skip
         raise UsageError(conflict)
+    if not (check or dry_run):  # issue 13: never into an installed copy of the project
+        from manage.light.installed import installed_problem
+
+        folder = settings.migrations_dir
+        try:
+            shown = str(folder.relative_to(settings.project_root))
+        except ValueError:
+            shown = str(folder)
+        if problem := installed_problem(folder, shown):
+            raise MigrationError(problem)
     if update:
         from manage.commands.update import update_latest
 

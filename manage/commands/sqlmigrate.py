@@ -18,6 +18,10 @@ class SqlMigrateResult:
     backwards: bool
     sql: str
     """Empty when the migration runs no statements (a merge, or an empty migration)."""
+    depends_on_data: bool = False
+    """The SQL was recorded by running the migration on an empty scratch database (SQLite):
+    with ``sql`` empty, its Python code (e.g. an ORM session) ran no statement there, and what
+    it runs depends on the rows."""
 
 
 def sqlmigrate(settings: Settings, revision: str, *, backwards: bool = False) -> SqlMigrateResult:
@@ -42,4 +46,5 @@ def sqlmigrate(settings: Settings, revision: str, *, backwards: bool = False) ->
 
     resolved = env.resolve(revision)
     assert resolved != BASE
-    return SqlMigrateResult(resolved, backwards, migration_sql(env, resolved, backwards=backwards))
+    sql, recorded = migration_sql(env, resolved, backwards=backwards)
+    return SqlMigrateResult(resolved, backwards, sql, depends_on_data=recorded)

@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from alembic import util as alembic_util
 from alembic.autogenerate.api import AutogenContext
 from alembic.autogenerate.compare.server_defaults import _render_server_default_for_compare
 from alembic.operations import ops
@@ -78,8 +79,14 @@ def compare_server_default(
                 alter_column_op.modify_server_default = metadata_default
         return PriorityDispatchResult.STOP
     if isinstance(conn_default, Computed) or isinstance(metadata_default, Computed):
+        # Decided here, never by Alembic's comparators, which read ``.arg`` on some releases
+        # ("'Computed' object has no attribute 'arg'") and answer differently for the in-memory
+        # replay: the same expression is no change; another one cannot be altered (Alembic's
+        # own warning, the same with or without a database).
         changed = server_default_changed(None, conn_col, metadata_col, None, metadata_default, None)
-        return PriorityDispatchResult.STOP if changed is False else PriorityDispatchResult.CONTINUE
+        if changed is not False:
+            alembic_util.warn(f"Computed default on {_tname}.{_cname} cannot be modified")
+        return PriorityDispatchResult.STOP
     rendered_metadata = _render_server_default_for_compare(metadata_default, autogen_context)
     rendered_conn = (
         str(conn_default.arg.text)  # type: ignore[union-attr]

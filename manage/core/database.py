@@ -280,7 +280,12 @@ def _drop_stale_shadows(server_url: URL, backend: str) -> None:
 
 
 def _server_url(parsed: URL, backend: str) -> URL:
-    return parsed.set(database="postgres" if backend == "postgresql" else None)
+    """The URL of the server itself: PostgreSQL's ``postgres`` database, MySQL/MariaDB's no
+    database (the configured one need not exist; ``URL.set(database=None)`` keeps it, as
+    ``set`` skips None)."""
+    if backend == "postgresql":
+        return parsed.set(database="postgres")
+    return parsed._replace(database=None)
 
 
 def _server_execute(url: str, server_url: URL, statement: str, purpose: str) -> None:

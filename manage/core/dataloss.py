@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 from alembic.operations import ops
 from sqlalchemy import Select, column, inspect, literal_column, select, table
@@ -119,18 +119,18 @@ class _Lineage:
         return self.columns.get((table, name), name)
 
     def apply(self, revision: str, operation: Any, dialect: Any) -> None:
-        schema = getattr(operation, "schema", None)
+        schema = _name(getattr(operation, "schema", None))
         if isinstance(operation, ops.CreateTableOp | ops.DropTableOp):
-            self.tables[(schema, operation.table_name)] = None
+            self.tables[(schema, _name(operation.table_name))] = None
         elif isinstance(operation, ops.RenameTableOp):
-            origin = self.table(schema, operation.table_name)
-            self.tables[(schema, operation.table_name)] = None
-            self.tables[(schema, operation.new_table_name)] = origin
+            origin = self.table(schema, _name(operation.table_name))
+            self.tables[(schema, _name(operation.table_name))] = None
+            self.tables[(schema, _name(operation.new_table_name))] = origin
         elif isinstance(operation, ops.AddColumnOp | ops.DropColumnOp | ops.AlterColumnOp):
-            table = self.table(schema, operation.table_name)
+            table = self.table(schema, _name(operation.table_name))
             if table is None:
                 return
-            name = (
+            name = _name(
                 operation.column.name
                 if isinstance(operation, ops.AddColumnOp)
                 else operation.column_name
@@ -138,7 +138,7 @@ class _Lineage:
             if isinstance(operation, ops.AlterColumnOp):
                 if operation.modify_name is None:
                     return
-                self.columns[(table, operation.modify_name)] = self.column(table, name)
+                self.columns[(table, _name(operation.modify_name))] = self.column(table, name)
             self.columns[(table, name)] = None
         elif isinstance(operation, ops.ExecuteSQLOp):
             sql = sql_of(operation.sqltext, dialect)
@@ -167,13 +167,14 @@ def _loss(
         return DataLoss(revision, f"runs {_quoted(sql)}", "may delete data", known=False)
     if not isinstance(operation, ops.DropTableOp | ops.DropColumnOp):
         return None
-    origin = lineage.table(operation.schema, operation.table_name)
-    dropped = operation.column_name if isinstance(operation, ops.DropColumnOp) else None
+    dropped_table = _name(operation.table_name)
+    origin = lineage.table(_name(operation.schema), dropped_table)
+    dropped = _name(operation.column_name) if isinstance(operation, ops.DropColumnOp) else None
     column_now = None if origin is None or dropped is None else lineage.column(origin, dropped)
     if dropped is None:
-        what, detail = f"drops table {operation.table_name}", "has rows"
+        what, detail = f"drops table {dropped_table}", "has rows"
     else:
-        what = f"drops column {operation.table_name}.{dropped}"
+        what = f"drops column {dropped_table}.{dropped}"
         detail = "has values"
     if origin is None or (dropped is not None and column_now is None):
         return None  # made, dropped or renamed away by an earlier step: holds nothing now
@@ -198,10 +199,22 @@ def _loss(
         )
     if not held:
         return None
-    if (name, column_now) != (operation.table_name, dropped):
+    if (name, column_now) != (dropped_table, dropped):
         now = f"table {name}" if dropped is None else f"column {name}.{column_now}"
         detail = f"{detail}, as {now} now"
     return DataLoss(revision, what, detail)
+
+
+@overload
+def _name(value: None) -> None: ...
+@overload
+def _name(value: object) -> str: ...
+def _name(value: object) -> str | None:
+    """A table, column or schema name as an operation may be given it: a string, a
+    ``quoted_name``, or the object itself (``op.drop_column("users", sa.Column(...))``)."""
+    if value is None or isinstance(value, str):
+        return value
+    return str(getattr(value, "name", value))
 
 
 def _quoted(sql: str) -> str:
@@ -230,11 +243,11 @@ def _holds_data(
 
 def refusal(losses: Sequence[DataLoss], *, declined: bool) -> DataLossError:
     """The error for unapplying that would (or may) lose ``losses`` without permission."""
-    listed = "; ".join(str(loss) for loss in losses)
+    listed = "".join(f"\n  {loss}" for loss in losses)  # one line each: there may be many
     if declined:
-        return DataLossError(f"Nothing was unapplied; the data was kept ({listed}).")
+        return DataLossError(f"Nothing was unapplied; the data was kept:{listed}")
     verb = "would" if all(loss.known for loss in losses) else "may"
     return DataLossError(
-        f"Unapplying {verb} delete data: {listed}. Back it up if you need it, then run again "
+        f"Unapplying {verb} delete data:{listed}\nBack it up if you need it, then run again "
         "with --allow-data-loss (or answer the prompt in a terminal)."
     )

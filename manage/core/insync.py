@@ -415,6 +415,30 @@ class HistoryIndex:
     revision_ids: tuple[str, ...]
     state_file: str
     tables: dict[str, str | None] | None
+    convention: str | None = None
+    """The models' naming convention the history was replayed with (:func:`convention_key`)."""
+
+    def fits(self, metadata: MetaData | tuple[MetaData, ...]) -> bool:
+        """Whether the history was replayed with the naming convention ``metadata`` has."""
+        return self.convention == convention_key(naming_convention(metadata))
+
+
+def naming_convention(metadata: MetaData | tuple[MetaData, ...] | None) -> dict[Any, Any]:
+    """The naming convention Alembic's operations apply when ``metadata`` is the
+    ``target_metadata``: a single MetaData's own (several MetaData: SQLAlchemy's default, as
+    Alembic's ``op`` finds no one convention in a list)."""
+    if isinstance(metadata, MetaData):
+        return dict(metadata.naming_convention)
+    return dict(MetaData().naming_convention)
+
+
+def convention_key(convention: Mapping[Any, Any]) -> str:
+    """A stable text for ``convention`` (its keys may be classes, its values functions)."""
+
+    def name(item: Any) -> str:
+        return str(getattr(item, "__qualname__", item))
+
+    return json.dumps(sorted((name(k), name(v)) for k, v in convention.items()))
 
 
 def write_index(
@@ -424,9 +448,11 @@ def write_index(
     imported: Iterable[Path],
     state_file: Path,
     tables: Mapping[str, str | None] | None,
+    convention: str | None = None,
 ) -> None:
     also = [str(path) for path in imported]
     record = {
+        "convention": convention,
         "revision_ids": list(revision_ids),
         "also": also,
         "also_digest": _files_digest(also),
@@ -457,7 +483,12 @@ def read_index(history: str) -> HistoryIndex | None:
         record = json.loads(_index_path(history).read_text(encoding="utf-8"))
         if _files_digest(record["also"]) != record["also_digest"]:
             return None
-        return HistoryIndex(tuple(record["revision_ids"]), record["state_file"], record["tables"])
+        return HistoryIndex(
+            tuple(record["revision_ids"]),
+            record["state_file"],
+            record["tables"],
+            record.get("convention"),
+        )
     except Exception:
         return None
 
@@ -488,7 +519,7 @@ def known_in_sync(
     and the unchanged history's) was found equal before: the models match the history, with
     nothing to compare."""
     context = context_key(settings)
-    if context is None or index.tables is None:
+    if context is None or index.tables is None or not index.fits(metadata):
         return False
     if models is None:
         models = model_fingerprints(settings, metadata)

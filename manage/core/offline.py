@@ -26,22 +26,27 @@ from manage.errors import MigrationError
 _NOT_DDL = ("PRAGMA", "SELECT", "BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
 
 
-def migration_sql(env: MigrationEnvironment, revision: str, *, backwards: bool = False) -> str:
+def migration_sql(
+    env: MigrationEnvironment, revision: str, *, backwards: bool = False
+) -> tuple[str, bool]:
     """The statements ``revision``'s ``upgrade()`` (or ``downgrade()``) runs on the project's
-    dialect, one per paragraph, ending in ``;``, inside BEGIN/COMMIT where DDL is transactional.
+    dialect, one per paragraph, ending in ``;``, inside BEGIN/COMMIT where DDL is transactional;
+    and whether they were recorded by running it on an empty scratch database (SQLite), where
+    Python code that reads rows (an ORM session) may run no statement at all: the SQL is then
+    empty, not ``BEGIN; COMMIT;``.
 
     Raises:
         MigrationError: the migration needs a live database (it reads data, or a SQLite batch
             operation must copy the table).
     """
     try:
-        return _offline(env, revision, backwards=backwards)
+        return _offline(env, revision, backwards=backwards), False
     except MigrationError:
         if env.settings.dialect_name != "sqlite":
             raise
     # SQLite batch operations copy the table, which Alembic cannot render without reflecting
     # it: run the migration on a scratch SQLite file built from the history, and record it.
-    return _recorded_on_scratch_sqlite(env, revision, backwards=backwards)
+    return _recorded_on_scratch_sqlite(env, revision, backwards=backwards), True
 
 
 def _offline(env: MigrationEnvironment, revision: str, *, backwards: bool) -> str:
@@ -54,6 +59,7 @@ def _offline(env: MigrationEnvironment, revision: str, *, backwards: bool) -> st
         url=make_url(env.settings.database_url),
         opts={
             "as_sql": True,
+            "target_metadata": env.target_metadata(),  # the models' naming convention
             "output_buffer": buffer,
             "literal_binds": True,
             # manage runs SQLite migrations inside BEGIN/COMMIT too (database.make_engine).
@@ -98,13 +104,17 @@ def _recorded_on_scratch_sqlite(
 
     with tempfile.TemporaryDirectory(prefix="manage-sqlmigrate-") as scratch:
         url = f"sqlite:///{Path(scratch) / 'scratch.sqlite3'}"
-        scratch_env = MigrationEnvironment(dataclasses.replace(env.settings, database_url=url))
+        scratch_env = MigrationEnvironment(
+            dataclasses.replace(env.settings, database_url=url), metadata=env.target_metadata()
+        )
         with connect(url) as connection:
             if before != BASE:
                 scratch_env.run(connection, scratch_env.plan((), before), before)
             steps = scratch_env.plan(scratch_env.current(connection), after)
             event.listen(connection, "before_cursor_execute", record)
             scratch_env.run(connection, steps, after)
+    if not statements:
+        return ""
     return _tidy("\n\n".join(["BEGIN;", *statements, "COMMIT;"]))
 
 

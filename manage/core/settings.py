@@ -50,6 +50,9 @@ class Settings:
     a project with one database."""
     databases: tuple[str, ...] = ()
     """Every database of the project, in declared order; () for a project with one."""
+    bootstrap: str | Callable[..., Any] | None = None
+    """A function taking a Connection that creates what the history starts from (tables made
+    outside it): run on an empty database before the first migration, and on every replay."""
     source: Mapping[str, str] = field(default_factory=dict)
     """Setting name -> where its value came from, for ``-v 2``."""
 
@@ -110,6 +113,11 @@ class Settings:
             ),
             ("shadow_database_url", shadow, self.source.get("shadow_database_url", "default")),
             ("commands", ", ".join(self.commands) or "-", self.source.get("commands", "default")),
+            (
+                "bootstrap",
+                _show(self.bootstrap) if self.bootstrap else "-",
+                self.source.get("bootstrap", "default"),
+            ),
         ]
         if plugins := ", ".join(self.autogenerate_plugins):
             rows.append(
@@ -246,6 +254,9 @@ def _load(project: Any, database: str | None) -> Settings:
     include_object = values.get("include_object")
     if include_object is not None and not callable(include_object):
         include_object = _require_import_path(include_object, "include_object", origin)
+    bootstrap = values.get("bootstrap")
+    if bootstrap is not None and not callable(bootstrap):
+        bootstrap = _require_import_path(bootstrap, "bootstrap", origin)
     version_table = _require_str(
         values.get("version_table", DEFAULT_VERSION_TABLE), "version_table", origin
     )
@@ -285,6 +296,7 @@ def _load(project: Any, database: str | None) -> Settings:
         ),
         database=database if names else None,
         databases=names,
+        bootstrap=bootstrap,
         source=source,
     )
 

@@ -41,6 +41,7 @@ SETTING_NAMES: dict[str, str] = {
     "shadow_database_url": "SHADOW_DATABASE_URL",
     "commands": "COMMANDS",
     "autogenerate_plugins": "AUTOGENERATE_PLUGINS",
+    "bootstrap": "BOOTSTRAP",
 }
 PYPROJECT_ORIGIN = "pyproject.toml [tool.manage]"
 DATABASES = "databases"

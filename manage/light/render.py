@@ -25,8 +25,11 @@ def check_lines(
         shown = str(path.relative_to(project_root))
     except ValueError:
         shown = str(path)
+    from manage.light.installed import installed_problem
+
+    folder = str(Path(shown).parent)
     return [
         PENDING,
         *(f"    {operation}" for operation in operations),
-        f"Run 'manage makemigrations' to write {shown}.",
+        installed_problem(path.parent, folder) or f"Run 'manage makemigrations' to write {shown}.",
     ]

@@ -30,8 +30,8 @@ def downgrade() -> None:
 '''
 
 AT_RISK = (
-    "0004_nickname: drops column author.nickname (has values); "
-    "0003_book: drops table book (has rows)"
+    "\n  0004_nickname: drops column author.nickname (has values)"
+    "\n  0003_book: drops table book (has rows)"
 )
 
 
@@ -58,7 +58,7 @@ def test_unapplying_data_needs_allow_data_loss(project: Project) -> None:
     assert refused.exit_code == 3
     assert refused.stdout == ""
     assert refused.stderr == (
-        f"Error: Unapplying would delete data: {AT_RISK}. Back it up if you need it, then run "
+        f"Error: Unapplying would delete data:{AT_RISK}\nBack it up if you need it, then run "
         "again with --allow-data-loss (or answer the prompt in a terminal).\n"
     )
     assert project.version() == {"0004_nickname"}
@@ -113,7 +113,7 @@ def test_in_a_terminal_unapplying_data_asks_first(sqlite_project: Project) -> No
 
     assert declined.returncode == 3
     assert declined.stderr == (
-        f"{question}Error: Nothing was unapplied; the data was kept ({AT_RISK}).\n"
+        f"{question}Error: Nothing was unapplied; the data was kept:{AT_RISK}\n"
     )
     assert sqlite_project.version() == {"0004_nickname"}
 
@@ -163,12 +163,12 @@ def test_unapplying_sql_that_deletes_or_code_that_reads_needs_a_yes(
 
     assert refused.exit_code == 3
     assert refused.stderr.startswith(
-        "Error: Unapplying may delete data: 0005_reads: its downgrade() cannot be inspected "
+        "Error: Unapplying may delete data:\n  0005_reads: its downgrade() cannot be inspected "
         "without running it (Migration 0005_reads cannot be replayed without a database: "
     )
     assert refused.stderr.endswith(
-        'what it deletes is unknown); 0004_purge: runs "DELETE FROM audit_log WHERE revision '
-        "= 'x'\" (may delete data). Back it up if you need it, then run again with "
+        'what it deletes is unknown)\n  0004_purge: runs "DELETE FROM audit_log WHERE revision '
+        "= 'x'\" (may delete data)\nBack it up if you need it, then run again with "
         "--allow-data-loss (or answer the prompt in a terminal).\n"
     )
     assert harmless.exit_code == 0, harmless.output
@@ -214,7 +214,7 @@ def insert(project: Project, *statements: str) -> None:
 
 
 REFUSED_END = (
-    ". Back it up if you need it, then run again with --allow-data-loss (or answer the prompt "
+    "\nBack it up if you need it, then run again with --allow-data-loss (or answer the prompt "
     "in a terminal).\n"
 )
 
@@ -241,7 +241,7 @@ def test_a_table_renamed_then_dropped_in_one_run_is_followed(project: Project) -
 
     assert refused.exit_code == 3
     assert refused.stderr == (
-        "Error: Unapplying would delete data: 0001_legacy: drops table legacy_book "
+        "Error: Unapplying would delete data:\n  0001_legacy: drops table legacy_book "
         f"(has rows, as table book now){REFUSED_END}"
     )
     assert project.version() == {"0002_rename"}
@@ -276,7 +276,7 @@ def test_a_column_renamed_then_dropped_in_one_run_is_followed(project: Project) 
 
     assert refused.exit_code == 3
     assert refused.stderr == (
-        "Error: Unapplying would delete data: 0002_nick: drops column author.nick "
+        "Error: Unapplying would delete data:\n  0002_nick: drops column author.nick "
         f"(has values, as column author.nickname now){REFUSED_END}"
     )
     assert project.version() == {"0003_rename"}
@@ -310,7 +310,7 @@ def test_a_table_dropped_and_made_again_in_one_run_is_empty_the_second_time(
 
     assert refused.exit_code == 3
     assert refused.stderr == (
-        "Error: Unapplying would delete data: 0002_remake: drops table book (has rows)"
+        "Error: Unapplying would delete data:\n  0002_remake: drops table book (has rows)"
         f"{REFUSED_END}"
     )
 
@@ -352,7 +352,7 @@ def test_sql_that_drops_or_deletes_anywhere_needs_a_yes(
 
     assert refused.exit_code == 3
     assert refused.stderr == (
-        f"Error: Unapplying may delete data: 0002_cleanup: runs {shown!r} (may delete data)"
+        f"Error: Unapplying may delete data:\n  0002_cleanup: runs {shown!r} (may delete data)"
         f"{REFUSED_END}"
     )
     assert project.version() == {"0002_cleanup"}
@@ -411,7 +411,7 @@ def test_a_rename_in_sql_makes_later_drops_unknown(sqlite_project: Project) -> N
 
     assert refused.exit_code == 3
     assert refused.stderr == (
-        "Error: Unapplying may delete data: 0001_legacy: drops table legacy_book (not in the "
+        "Error: Unapplying may delete data:\n  0001_legacy: drops table legacy_book (not in the "
         "database now, but 0002_rename runs 'ALTER TABLE book RENAME TO legacy_book' before "
         f"it){REFUSED_END}"
     )
@@ -433,6 +433,6 @@ def test_sql_run_through_get_bind_that_deletes_needs_a_yes(project: Project) -> 
 
     assert refused.exit_code == 3
     assert refused.stderr == (
-        "Error: Unapplying may delete data: 0002_purge: runs 'DELETE FROM book' through "
+        "Error: Unapplying may delete data:\n  0002_purge: runs 'DELETE FROM book' through "
         f"op.get_bind() (may delete data){REFUSED_END}"
     )

@@ -118,14 +118,14 @@ def test_a_failing_migration_names_file_operation_and_error(project: Project) ->
             "TABLE book ( id INTEGER NOT NULL AUTO_INCREMENT, PRIMARY KEY (id) ); UPDATE author "
             "SET nickname = 'x'. The database still records 0001_author: undo those statements "
             "by hand (or finish them and record the migration with 'manage migrate 0002_broken "
-            "--fake'), fix the migration, then run migrate again."
+            "--fake'), correct the cause, then run migrate again."
         ), stderr
         assert "nickname" in project.columns("author")
         assert "book" in project.tables()
     else:
         assert stderr.endswith(
-            "Its changes were rolled back; the database stays at 0001_author. Fix the migration "
-            "and run migrate again."
+            "Its changes were rolled back; the database stays at 0001_author. Correct the cause "
+            "(the migration file, or the database it runs on), then run migrate again."
         ), stderr
         assert project.columns("author") == ["id"]
         assert project.tables() == {"alembic_version", "author"}
@@ -200,7 +200,7 @@ def test_an_alembic_error_inside_a_migration_is_a_migration_failure(
         "these statements of it did before the error stays applied: ALTER TABLE author ADD "
         "COLUMN isbn VARCHAR(13). The database still records 0001_author: undo those "
         "statements by hand (or finish them and record the migration with 'manage migrate "
-        "0002_isbn --fake'), fix the migration, then run migrate again.\n"
+        "0002_isbn --fake'), correct the cause, then run migrate again.\n"
     )
     assert project.version() == {"0001_author"}
 
@@ -250,7 +250,7 @@ def test_a_failure_after_an_autocommit_block_says_what_committed(project: Projec
         f"CREATE INDEX{concurrently} ix_author_id ON author (id). The rest of it was rolled back "
         "(INSERT INTO tag (id) VALUES (1)). The database still records 0001_author: undo those "
         "statements by hand (or finish the migration by hand and record it with 'manage migrate "
-        "0002_autocommit --fake'), fix the migration, then run migrate again.\n"
+        "0002_autocommit --fake'), correct the cause, then run migrate again.\n"
     ) in error, error
     assert project.version() == {"0001_author"}
     assert "tag" in project.tables()

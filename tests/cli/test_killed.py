@@ -161,6 +161,6 @@ def test_a_stopped_migrate_says_what_stayed_applied(project: Project, signum: in
         "No statement of it ran this time; the database records 0003_book. If an earlier run "
         "of it failed or was stopped, what that run's statements did stays applied (its "
         "message listed them): undo them by hand, or finish them and record the migration "
-        "with 'manage migrate 0004_sleeps --fake'. Otherwise fix the migration and run migrate "
+        "with 'manage migrate 0004_sleeps --fake'. Otherwise correct the cause and run migrate "
         "again.\n"
     ), again.stderr

@@ -95,7 +95,8 @@ def test_a_missing_sql_file_names_it(sqlite_project: Project) -> None:
         "0002_fill.sqlite.upgrade.sql or 0002_fill.upgrade.sql in "
     )
     assert result.stderr.endswith(
-        "the database stays at 0001_initial. Fix the migration and run migrate again.\n"
+        "the database stays at 0001_initial. Correct the cause (the migration file, or the "
+        "database it runs on), then run migrate again.\n"
     )
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from alembic.operations import ops
 from sqlalchemy import MetaData
+from sqlalchemy import __version__ as sqlalchemy_version
 from sqlalchemy.exc import SQLAlchemyError
 
 from manage.core import insync, revisions
@@ -36,6 +37,8 @@ def check_unchanged_history(
     migration file is loaded, and of that state only the tables compared. None when the cache
     cannot answer. ``models``: the fingerprints of ``metadata``'s tables, when already
     computed."""
+    if not index.fits(metadata):  # replayed with another naming convention
+        return None
     dialect = insync.project_dialect(settings)
     if models is None:
         models = insync.fingerprints(insync.model_tables(metadata), dialect)
@@ -99,9 +102,17 @@ class _Pairs:
         )
         known = insync.KnownPairs.load(context) if context is not None and keys else None
         skip = frozenset(
-            table for table, key in keys.items() if known and key is not None and key in known
+            table
+            for table, key in keys.items()
+            if known and key is not None and key in known and _TABLES_ALONE
         )
         return cls(keys, known, skip)
+
+
+_TABLES_ALONE = tuple(int(part) for part in sqlalchemy_version.split(".")[:2]) >= (2, 1)
+"""Whether a table can be compared without the tables its foreign keys point at: SQLAlchemy
+2.0 resolves a reflected foreign key's target table when Alembic compares it
+("NoReferencedTableError: ... could not find table 'author'"), so there every table is."""
 
 
 def compare_remembering(

@@ -21,6 +21,7 @@ from manage.core.check.pipeline import _generated, _same, compare_remembering
 from manage.core.compare_plugin import options_with, schema_options
 from manage.core.defaults import enum_values_changed
 from manage.core.discovery import IncludeObject
+from manage.core.migrations.bootstrap import bootstrap_files, bootstrap_state
 from manage.core.migrations.diagnostics import _sentence, _write_error
 from manage.core.migrations.enums import (
     _enum_types,
@@ -32,7 +33,7 @@ from manage.core.migrations.ordering import _tables_first_and_last
 from manage.core.migrations.types import Generated
 from manage.core.replay import UnreplayableError, replay_cached, save_tables_apart
 from manage.core.runnable import make_runnable
-from manage.core.settings import cache_dir, describe_exception
+from manage.core.settings import Settings, cache_dir, describe_exception
 from manage.errors import DiscoveryError, ManageError, MigrationError, MigrationStoppedError
 
 if TYPE_CHECKING:
@@ -64,11 +65,16 @@ class Autogenerator(MigrationExecutor):
                 "",
             )
         scripts = list(reversed(list(self.script.walk_revisions())))
+        convention = insync.naming_convention(metadata)
+        also = [*self.imported_by_migrations, *bootstrap_files(self.settings)]
         state, state_file = replay_cached(
             scripts,
             self.settings.dialect_name,
             cache_dir() / "replay",
-            also=self.imported_by_migrations,
+            also=also,
+            convention=convention,
+            start=lambda state: bootstrap_state(self.settings, state),
+            start_key=_bootstrap_key(self.settings),
         )
         upgrade_ops, history_tables = compare_remembering(
             self.settings, state, metadata, include_object=include_object
@@ -87,9 +93,10 @@ class Autogenerator(MigrationExecutor):
             insync.write_index(
                 digest,
                 revision_ids=self.revision_ids(),
-                imported=self.imported_by_migrations,
+                imported=also,
                 state_file=state_file,
                 tables=history_tables,
+                convention=insync.convention_key(convention),
             )
         return _generated(
             upgrade_ops,
@@ -116,6 +123,8 @@ class Autogenerator(MigrationExecutor):
         back, so the database is left exactly as it was (PostgreSQL and SQLite only).
         """
         head = self.single_head()
+        if self._metadata is None:
+            self._metadata = metadata
         if rollback:
             connection.begin()
         try:
@@ -285,3 +294,11 @@ class Autogenerator(MigrationExecutor):
             raise _write_error(exc) from exc
         assert script is not None
         return Path(script.path)
+
+
+def _bootstrap_key(settings: Settings) -> str | None:
+    """The ``bootstrap`` setting as a replay cache keys it (its module's bytes are keyed too)."""
+    spec = settings.bootstrap
+    if spec is None or isinstance(spec, str):
+        return spec
+    return f"{getattr(spec, '__module__', '?')}:{getattr(spec, '__qualname__', '?')}"

@@ -22,6 +22,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from manage.core import history as migration_history
 from manage.core.database import driver_message
+from manage.core.migrations.bootstrap import bootstrap_hint, database_is_empty, run_bootstrap
 from manage.core.migrations.diagnostics import _operation_at, _rights_fix, _sentence, _short
 from manage.core.migrations.loader import MigrationLoader
 from manage.core.migrations.types import BASE, Step
@@ -29,6 +30,11 @@ from manage.core.redact import redact
 from manage.core.settings import describe_exception
 from manage.errors import DatabaseError, MigrationError, MigrationStoppedError
 from manage.light.signals import Terminated
+
+_CORRECT = (
+    "Correct the cause (the migration file, or the database it runs on), then run migrate again."
+)
+"""What to do after a failed migration: the file may be a correct third-party one."""
 
 
 class MigrationExecutor(MigrationLoader):
@@ -133,9 +139,14 @@ class MigrationExecutor(MigrationLoader):
             # commits what ran before it). The "commit" event comes before the COMMIT itself.
             committed[0] = len(executed)
 
+        target_metadata = self.target_metadata()  # before anything runs: the models may not import
         self._version_schema(connection)  # issue 16
         if connection.in_transaction() and not in_transaction:
             connection.commit()
+        if self._starts_from_bootstrap(connection, steps, fake=fake):  # issue 13
+            run_bootstrap(self.settings, connection)
+            if not in_transaction and connection.in_transaction():
+                connection.commit()
         if history:
             try:
                 migration_history.ensure_table(connection)
@@ -159,7 +170,7 @@ class MigrationExecutor(MigrationLoader):
             ) as env:
                 env.configure(
                     connection=connection,
-                    target_metadata=None,
+                    target_metadata=target_metadata,
                     version_table=self.settings.version_table,
                     version_table_schema=self.settings.version_table_schema,  # issue 16
                     render_as_batch=self.settings.render_as_batch,
@@ -189,6 +200,20 @@ class MigrationExecutor(MigrationLoader):
         finally:
             event.remove(connection, "after_cursor_execute", after_execute)
             event.remove(connection, "begin", on_begin)
+
+    def _starts_from_bootstrap(
+        self, connection: Connection, steps: Sequence[Step], *, fake: bool
+    ) -> bool:
+        """Whether the ``bootstrap`` setting runs first: ``steps`` apply a first migration (it
+        has no parent) on an empty database."""
+        if fake or not steps or steps[0].direction != "apply" or self.settings.bootstrap is None:
+            return False
+        first = self.script.get_revision(steps[0].revision)
+        return (
+            first is not None
+            and not first.down_revision
+            and database_is_empty(connection, self.settings)
+        )
 
     def _failure(
         self, exc: BaseException, step: Step | None, executed: Sequence[str], committed: int = 0
@@ -223,8 +248,8 @@ class MigrationExecutor(MigrationLoader):
         undo = (
             f"The database still records {left_at}: undo those statements by hand (or finish "
             "the migration by hand and record it with "
-            f"'manage migrate {step.revision if step else 'TARGET'} --fake'), fix the "
-            "migration, then run migrate again."
+            f"'manage migrate {step.revision if step else 'TARGET'} --fake'), correct the "
+            "cause, then run migrate again."
         )
         mysql = self.settings.dialect_name in ("mysql", "mariadb")
         if committed and not mysql:  # issue 12 point 6: what an autocommit block committed
@@ -239,7 +264,7 @@ class MigrationExecutor(MigrationLoader):
         elif not mysql:
             after = (
                 f" Its changes were rolled back; the database stays at {left_at}. "
-                f"{rights or 'Fix the migration and run migrate again.'}"
+                f"{rights or _CORRECT}"
             )
         elif not executed:  # an earlier, failed or stopped, run may have left some
             after = f" No statement of it ran this time; the database records {left_at}. " + (
@@ -247,8 +272,8 @@ class MigrationExecutor(MigrationLoader):
                 or "If an earlier run of it failed or was stopped, what that run's "
                 "statements did stays applied (its message listed them): undo them by hand, "
                 f"or finish them and record the migration with 'manage migrate "
-                f"{step.revision if step else 'TARGET'} --fake'. Otherwise fix the "
-                "migration and run migrate again."
+                f"{step.revision if step else 'TARGET'} --fake'. Otherwise correct the "
+                "cause and run migrate again."
             )
         else:
             ran = "; ".join(_short(statement) for statement in executed)
@@ -256,16 +281,21 @@ class MigrationExecutor(MigrationLoader):
                 " MySQL/MariaDB cannot roll back DDL, so what these statements of it did before "
                 f"the error stays applied: {ran}. The database still records {left_at}: undo "
                 "those statements by hand (or finish them and record the migration with "
-                f"'manage migrate {step.revision if step else 'TARGET'} --fake'), fix the "
-                "migration, then run migrate again."
+                f"'manage migrate {step.revision if step else 'TARGET'} --fake'), correct the "
+                "cause, then run migrate again."
             )
         said = f"{where} {failed} while {action}{operation}"
         if stopped:  # nothing to fix: going on is running it again
             after = after.replace("before the error", f"before {error}")
-            after = after.replace("Fix the migration and run migrate again.", "Run migrate again.")
-            after = after.replace(", fix the migration, then run", ", then run")
+            after = after.replace(_CORRECT, "Run migrate again.")
+            after = after.replace(", correct the cause, then run", ", then run")
+            after = after.replace("Otherwise correct the cause and run", "Otherwise run")
             return MigrationError(f"{said}.{after}")
-        return MigrationError(f"{said}: {reason}.{after}")
+        # A first migration (no parent) that misses a table: one made outside the history?
+        script = self.script.get_revision(step.revision) if step is not None else None
+        first = script is not None and not script.down_revision
+        hint = bootstrap_hint(self.settings, reason) if first and not unapply else ""
+        return MigrationError(f"{said}: {reason}.{after}{hint}")
 
     def _left_at(self, step: Step | None) -> str:
         """The revision the version table records after ``step`` failed."""
@@ -289,6 +319,7 @@ class MigrationExecutor(MigrationLoader):
         if downgrade and start is None:
             start = self.single_head() or BASE
         buffer = io.StringIO()
+        target_metadata = self.target_metadata()
         running: list[str] = []
 
         def migrations_fn(heads: Any, _context: MigrationContext) -> Iterator[RevisionStep]:
@@ -311,6 +342,7 @@ class MigrationExecutor(MigrationLoader):
             ) as env:
                 env.configure(
                     url=make_url(self.settings.database_url),
+                    target_metadata=target_metadata,
                     output_buffer=buffer,
                     literal_binds=True,
                     version_table=self.settings.version_table,

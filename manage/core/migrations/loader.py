@@ -15,6 +15,7 @@ from alembic.operations import ops
 from alembic.runtime.migration import MigrationContext
 from alembic.script import Script, ScriptDirectory
 from alembic.script.revision import RevisionError, RevisionMap
+from sqlalchemy import MetaData
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.ddl import CreateSchema
@@ -41,10 +42,18 @@ class MigrationLoader:
     Args:
         settings: the project.
         extra_version_location: a second folder to write a revision into (``--dry-run``).
+        metadata: the models' MetaData, when already loaded (else loaded when first needed).
     """
 
-    def __init__(self, settings: Settings, *, extra_version_location: Path | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        extra_version_location: Path | None = None,
+        metadata: MetaData | tuple[MetaData, ...] | None = None,
+    ) -> None:
         self.settings = settings
+        self._metadata = metadata
         self.migrations_dir = settings.migrations_dir
         if self.migrations_dir.exists() and not self.migrations_dir.is_dir():
             raise MigrationError(
@@ -87,6 +96,20 @@ class MigrationLoader:
             ) from exc
 
     # -- the history --------------------------------------------------------------------------
+
+    def target_metadata(self) -> MetaData | tuple[MetaData, ...]:
+        """The models' MetaData, Alembic's ``target_metadata`` for every run, as a project's own
+        env.py passes it: operations name constraints and indexes a migration leaves unnamed
+        by the models' naming convention (``op.create_unique_constraint(None, ...)``).
+
+        Raises:
+            DiscoveryError: the models do not import.
+        """
+        if self._metadata is None:
+            from manage.core.discovery import load_metadata
+
+            self._metadata = load_metadata(self.settings)
+        return self._metadata
 
     def _load_scripts(self) -> list[Script]:
         """Import every migration file once, turning each kind of breakage into one message."""

@@ -8,12 +8,14 @@ import os
 import pickle
 from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
+from typing import Any
 
 from alembic.script import Script
 from sqlalchemy import MetaData, Table
 from sqlalchemy.types import TypeDecorator
 
-from manage.core.replay.state import SchemaState, apply_script
+from manage.core.replay.apply import apply_script
+from manage.core.replay.state import SchemaState
 
 KEEP_REPLAYS = 24
 """Replayed histories kept in the cache; the least recently written go first."""
@@ -22,15 +24,28 @@ LOOKBACK = 8
 
 
 def replay_cached(
-    scripts: Sequence[Script], dialect_name: str, cache: Path, *, also: Sequence[Path] = ()
+    scripts: Sequence[Script],
+    dialect_name: str,
+    cache: Path,
+    *,
+    also: Sequence[Path] = (),
+    convention: dict[Any, Any] | None = None,
+    start: Callable[[SchemaState], None] | None = None,
+    start_key: str | None = None,
 ) -> tuple[SchemaState, Path | None]:
     """:func:`replay`, remembered in ``cache`` under a hash of the migration files, the project
-    modules they import (``also``), the dialect and the library versions, so an unchanged
-    history is not replayed again, and a history that grew by a few migrations replays only
-    those. Returns the state and the file it is remembered in (None when it cannot be)."""
+    modules they import (``also``), the dialect, the models' naming ``convention`` and the
+    library versions, so an unchanged history is not replayed again, and a history that grew
+    by a few migrations replays only those. Returns the state and the file it is remembered in
+    (None when it cannot be). ``start`` fills the empty state before the first migration (the
+    ``bootstrap`` setting), ``start_key`` names it in the hash."""
     from manage.core.answers import library_stamps
+    from manage.core.insync import convention_key
 
-    seed = hashlib.sha256(json.dumps([dialect_name, library_stamps()], sort_keys=True).encode())
+    named = convention_key(convention) if convention is not None else None
+    seed = hashlib.sha256(
+        json.dumps([dialect_name, library_stamps(), named, start_key], sort_keys=True).encode()
+    )
     for file in also:
         seed.update(str(file).encode() + b"\0" + file.read_bytes())
     digests = [seed.hexdigest()[:40]]
@@ -43,11 +58,13 @@ def replay_cached(
     state = load_state(path, dialect_name)
     if state is not None:
         return state, path
-    state, done = SchemaState(dialect_name), 0
+    state, done = SchemaState(dialect_name, convention), 0
     for known in range(len(scripts) - 1, max(len(scripts) - LOOKBACK, 0) - 1, -1):
         if (earlier := load_state(cache / f"{digests[known]}.pickle", dialect_name)) is not None:
             state, done = earlier, known
             break
+    if done == 0 and start is not None:
+        start(state)
     for script in scripts[done:]:
         apply_script(state, script)
     try:

@@ -15,7 +15,7 @@ from sqlalchemy.schema import DefaultClause
 
 from manage.core.compare_plugin import options_with, schema_options, simple_key_parts
 from manage.core.defaults import enum_values_changed
-from manage.core.replay.state import SchemaState, _mysql_name, _name
+from manage.core.replay.state import SchemaState, _mysql_name, _name, is_expression
 from manage.core.runnable import constraint_name
 
 
@@ -49,6 +49,14 @@ class StateInspector(Inspector):
             if table.name == name and self._schema(table.schema) == self._schema(schema):
                 return table
         return self.state.table(name, schema)
+
+    def has_table(self, table_name: str, schema: str | None = None, **_kw: Any) -> bool:
+        return table_name in self.get_table_names(schema)
+
+    def has_index(
+        self, table_name: str, index_name: str, schema: str | None = None, **_kw: Any
+    ) -> bool:
+        return any(i["name"] == index_name for i in self.get_indexes(table_name, schema))
 
     def get_schema_names(self, **_kw: Any) -> list[str]:
         # issue 16: the schemas that hold tables (include_schemas)
@@ -121,16 +129,23 @@ class StateInspector(Inspector):
         table = self._table(table_name, schema)
         indexes: list[dict[str, Any]] = []
         for index in sorted(table.indexes, key=lambda i: str(i.name)):
-            parts = simple_key_parts(index.expressions) or []
+            parts = simple_key_parts(index.expressions)
             entry: dict[str, Any] = {
                 "name": _name(index.name),
-                "column_names": [name for name, _ in parts],
+                "column_names": [name for name, _ in parts or []],
                 "unique": bool(index.unique),
             }
-            # Only PostgreSQL's reflection reports the order (SQLite's and MySQL's drop it).
-            descending = {name: ("desc",) for name, desc in parts if desc}
-            if descending and self.dialect.name == "postgresql":
-                entry["column_sorting"] = descending
+            if parts is not None:
+                # Only PostgreSQL's reflection reports the order (SQLite's and MySQL's drop it).
+                descending = {name: ("desc",) for name, desc in parts if desc}
+                if descending and self.dialect.name == "postgresql":
+                    entry["column_sorting"] = descending
+            else:
+                elements: list[Any] = list(index.expressions)
+                if self.dialect.name != "postgresql":
+                    continue  # SQLAlchemy reflects no expression index there (it warns)
+                entry["column_names"] = [None if is_expression(e) else e.name for e in elements]
+                entry["expressions"] = [str(e) if is_expression(e) else e.name for e in elements]
             indexes.append(entry)
         # Reflection shapes differ: MySQL keeps a unique constraint as a unique index, and
         # indexes a foreign key's columns itself; PostgreSQL lists a unique constraint's index too.
@@ -188,6 +203,38 @@ class StateInspector(Inspector):
         return {}
 
 
+class StateBind(StateInspector):
+    """What ``op.get_bind()`` is in the in-memory replay: ``sa.inspect(bind)`` (an Inspector
+    inspects as itself) answers from the schema replayed so far, the same schema a database
+    would hold at that point, so a migration that looks before it acts (``if "users" not in
+    inspector.get_table_names()``) replays; everything else (``bind.dialect``, a type's
+    ``create(bind)``, ``bind.execute(...)``) is Alembic's offline connection, and reading rows
+    fails as before."""
+
+    def __init__(self, state: SchemaState, dialect: Dialect, offline: Any) -> None:
+        super().__init__(state, dialect)
+        self._offline = offline
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._offline, name)
+
+
+STATE_KEY = "manage_replayed_state"
+"""Where a data step's SQLite connection (core/replay/data_steps.py) keeps the replayed state."""
+
+
+class LiveStateInspector(StateInspector):
+    """``sa.inspect()`` of a data step's SQLite connection: built by SQLAlchemy itself (the
+    dialect names this class), it answers from the state the connection carries."""
+
+    def __getattr__(self, name: str) -> Any:
+        # SQLAlchemy builds it with Inspector's own init (bind, dialect): the state comes later.
+        if name == "state":
+            bind: Any = self.bind
+            return bind.info[STATE_KEY]
+        raise AttributeError(name)
+
+
 def _multi(key: str) -> Callable[..., Any]:
     """``get_multi_<key>``: the per-table ``get_<key>`` for every table asked for."""
 
@@ -234,7 +281,9 @@ def _default_text(column: Column[Any], dialect: Dialect) -> str | None:
         return None
     arg = default.arg
     if isinstance(arg, str):
-        return arg
+        # The text itself, as the database gets it: a str-based enum member (a history's
+        # ``server_default=Status.draft``) would otherwise read as "Status.draft".
+        return str.__str__(arg)
     return str(arg.compile(dialect=dialect))
 
 

@@ -55,12 +55,18 @@ def record(
     dialect_name: str,
     direction: Direction = "upgrade",
     bound_sql: list[str] | None = None,
+    *,
+    on_operation: Callable[[ops.MigrateOperation], None] | None = None,
+    bind_for: Callable[[Any, Any], Any] | None = None,
 ) -> list[Recorded]:
     """Run ``script``'s upgrade (or downgrade) against a recorder and return its operations.
 
-    Nothing touches a database: ``op.get_bind()`` is Alembic's offline connection, and code
-    that reads the database fails, which is reported as an UnreplayableError. The data
-    statements sent through ``op.get_bind()`` are added to ``bound_sql`` when given.
+    Nothing touches a database: ``op.get_bind()`` is Alembic's offline connection (or what
+    ``bind_for(offline_connection, dialect)`` makes of it: the replay's, which answers
+    ``sa.inspect()`` from the replayed schema), and code that reads rows fails, which is
+    reported as an UnreplayableError. ``on_operation`` is told each operation as it is issued
+    (so that an inspection later in the same function sees it). The data statements sent
+    through ``op.get_bind()`` are added to ``bound_sql`` when given.
     """
     recorded: list[Recorded] = []
     buffer = io.StringIO()  # what the migration sends through op.get_bind() lands here
@@ -75,6 +81,8 @@ def record(
 
     def invoke(operation: ops.MigrateOperation) -> None:
         recorded.append(Recorded(operation))
+        if on_operation is not None:
+            on_operation(operation)
 
     @contextmanager
     def batch_alter_table(
@@ -93,6 +101,15 @@ def record(
     # Instance attributes: Alembic's ``op`` proxy only knows the Operations class itself.
     operations.invoke = invoke  # type: ignore[method-assign, assignment]
     operations.batch_alter_table = batch_alter_table  # type: ignore[method-assign, assignment]
+    if bind_for is not None:
+        made: list[Any] = []
+
+        def get_bind() -> Any:  # made when first asked for (a database may be behind it)
+            if not made:
+                made.append(bind_for(context.bind, context.dialect))
+            return made[0]
+
+        operations.get_bind = get_bind  # type: ignore[method-assign]
     function: Callable[[], None] = getattr(script.module, direction)
     operations._install_proxy()
     try:

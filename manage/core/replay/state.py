@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
+from types import SimpleNamespace
 from typing import Any
 
 from alembic.operations import ops
-from alembic.script import Script
 from sqlalchemy import (
     CheckConstraint,
     Column,
@@ -15,7 +16,10 @@ from sqlalchemy import (
     MetaData,
     PrimaryKeyConstraint,
     Table,
+    TextClause,
+    UnaryExpression,
     UniqueConstraint,
+    literal_column,
 )
 from sqlalchemy.schema import DefaultClause
 from sqlalchemy.sql.ddl import CreateSchema, DropSchema
@@ -23,22 +27,26 @@ from sqlalchemy.sql.ddl import CreateSchema, DropSchema
 from manage.core.compare_plugin import simple_key_parts
 from manage.core.replay.enum_sql import _enum_type_ddl
 from manage.core.replay.recorder import (
-    _SEQUENCE_DDL,
     SEQUENCES,
     UnreplayableError,
     _data_only,
     _describe,
     _NotModelled,
-    record,
 )
 from manage.core.runnable import unnamed_constraint
 
 
 class SchemaState:
-    """Tables as a sequence of migrations leaves them, as SQLAlchemy Table objects."""
+    """Tables as a sequence of migrations leaves them, as SQLAlchemy Table objects.
 
-    def __init__(self, dialect_name: str = "") -> None:
-        self.metadata = MetaData()
+    ``convention``: the models' naming convention, which names the constraints and indexes the
+    migrations leave unnamed, as Alembic's operations do with the models as ``target_metadata``.
+    """
+
+    def __init__(self, dialect_name: str = "", convention: dict[Any, Any] | None = None) -> None:
+        self.metadata = (
+            MetaData(naming_convention=convention) if convention is not None else MetaData()
+        )
         self.dialect_name = dialect_name
         self.renamed_enums: dict[tuple[str | None, str | None], bool] = {}
         """Enum types a migration renamed to <name>_old: False, then True once created anew."""
@@ -123,7 +131,22 @@ class SchemaState:
         for constraint in table.constraints:
             if not isinstance(constraint, PrimaryKeyConstraint) and keep(constraint):
                 parts.append(_copy_constraint(constraint, renamed, targets, without))
-        indexes = [index for index in table.indexes if keep(index)]
+        indexes: list[Index] = []  # on plain columns (maybe DESC): rebuilt on the new table below
+        for index in table.indexes:
+            if not keep(index):
+                continue
+            if simple_key_parts(index.expressions) is not None:
+                indexes.append(index)
+                continue
+            elements: list[Any] = list(index.expressions)
+            parts.append(  # a functional index keeps its expressions as they are
+                Index(
+                    index.name,
+                    *[renamed.get(e.name, e.name) if not is_expression(e) else e for e in elements],
+                    unique=bool(index.unique),
+                    **index.kwargs,
+                )
+            )
         self.metadata.remove(table)
         new = Table(
             name or table.name,
@@ -198,7 +221,10 @@ def _uses(item: Any, column: str) -> bool:
 
 
 def _create_table(state: SchemaState, op: ops.CreateTableOp) -> None:
-    table = op.to_table()
+    # Built as Alembic builds it with the models as target_metadata: their naming convention
+    # names what the migration leaves unnamed.
+    context = SimpleNamespace(opts={"target_metadata": state.metadata})
+    table = op.to_table(context)  # type: ignore[arg-type]
     table.to_metadata(state.metadata)
 
 
@@ -246,7 +272,7 @@ def _add_column(state: SchemaState, op: ops.AddColumnOp) -> None:
 
 def _drop_column(state: SchemaState, op: ops.DropColumnOp) -> None:
     table = state.table(op.table_name, op.schema)
-    name = op.column_name
+    name = op.column_name if isinstance(op.column_name, str) else op.column_name.name
     if name not in table.c:
         raise KeyError(f"column {op.table_name}.{name}")
     # The database drops the indexes and constraints that use the column with it; MySQL and
@@ -293,14 +319,48 @@ def _alter_column(state: SchemaState, op: ops.AlterColumnOp) -> None:
 
 def _create_index(state: SchemaState, op: ops.CreateIndexOp) -> None:
     # Plain columns, each maybe DESC (``sa.literal_column("at DESC")``, as Alembic writes
-    # ``Event.at.desc()``, or the models' ``sa.text("at DESC")``) are modelled; an index on a
-    # real expression is not (each database reflects those its own way).
-    parts = simple_key_parts(op.columns)
-    if parts is None:
-        raise _NotModelled("an index on an expression")
+    # ``Event.at.desc()``, or the models' ``sa.text("at DESC")``) are modelled as columns; an
+    # index on a real expression keeps its SQL text, the form a database reflects it in.
     table = state.table(op.table_name, op.schema)
-    columns = [table.c[name].desc() if descending else table.c[name] for name, descending in parts]
-    Index(op.index_name, *columns, unique=bool(op.unique), **op.kw)
+    parts = simple_key_parts(op.columns)
+    if parts is not None:
+        columns = [
+            table.c[name].desc() if descending else table.c[name] for name, descending in parts
+        ]
+        Index(op.index_name, *columns, unique=bool(op.unique), **op.kw)
+        return
+    elements = [_index_element(table, c) for c in op.columns]
+    index = Index(op.index_name, *elements, unique=bool(op.unique), **op.kw)
+    if index.table is None:  # expressions only (``sa.text("lower(email)")``)
+        table.append_constraint(index)
+
+
+def _index_element(table: Table, element: Any) -> Any:
+    """A column of ``table`` by name, or an expression (a functional index) as its SQL text,
+    the form a database reflects it in."""
+    if isinstance(element, str):
+        return table.c[element]
+    if isinstance(element, Column):
+        return table.c[element.name]
+    if isinstance(element, UnaryExpression):  # desc(), nulls_last(): reflected as sorting
+        raise _NotModelled("an index with a sort order")
+    if isinstance(element, TextClause):
+        text = element.text
+    elif getattr(element, "is_literal", False):  # sa.literal_column("at DESC"), as rendered
+        text = str(element.name)
+    else:
+        text = str(element.compile(compile_kwargs={"literal_binds": True}))
+    if _SORT_ORDER.search(text):
+        raise _NotModelled("an index with a sort order")
+    return literal_column(text)
+
+
+_SORT_ORDER = re.compile(r"\b(ASC|DESC)\s*$|\bNULLS\s+(FIRST|LAST)\b", re.IGNORECASE)
+
+
+def is_expression(element: Any) -> bool:
+    """Whether an index element is an expression rather than a column."""
+    return not isinstance(element, Column)
 
 
 def _drop_index(state: SchemaState, op: ops.DropIndexOp) -> None:
@@ -392,36 +452,3 @@ _HANDLERS: dict[type[Any], Callable[[SchemaState, Any], None]] = {
     ops.CreateTableCommentOp: _table_comment,
     ops.DropTableCommentOp: _table_comment,
 }
-
-
-def apply_script(state: SchemaState, script: Script) -> None:
-    """Apply the upgrade of ``script`` to ``state``."""
-    bound: list[str] = []
-    for item in record(script, state.dialect_name, bound_sql=bound):
-        state.apply(script.revision, item.operation)
-    for statement in bound:  # issue 16: the sequences manage creates through op.get_bind()
-        if found := _SEQUENCE_DDL.match(statement):
-            in_schema = found["schema"].strip('`"') if found["schema"] else None
-            sequence = (in_schema, found["name"].strip('`"').lower())
-            if found["verb"].upper() == "CREATE":
-                state.sequences.add(sequence)
-            else:
-                state.sequences.discard(sequence)
-    if state.renamed_enums:
-        (schema, name), *_ = state.renamed_enums
-        state.renamed_enums.clear()
-        raise UnreplayableError(
-            f"Migration {script.revision} renames enum type "
-            f"{f'{schema}.' if schema else ''}{name} to {name}_old without recreating it and "
-            "dropping the old one as manage does, whose effect on the schema cannot be known "
-            "without a database",
-            script.revision,
-        )
-
-
-def replay(scripts: Sequence[Script], dialect_name: str) -> SchemaState:
-    """The schema ``scripts`` (oldest first) build, without a database."""
-    state = SchemaState(dialect_name)
-    for script in scripts:
-        apply_script(state, script)
-    return state
