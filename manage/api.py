@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from manage.errors import ManageError, ProjectCommandError
+from manage.registry import BUILTINS, Builtin
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -14,50 +15,23 @@ if TYPE_CHECKING:
     from manage.core.settings import Settings
 
 
-BUILTIN_COMMANDS = (
-    "makemigrations",
-    "migrate",
-    "showmigrations",
-    "check",
-    "shell",
-    "dbshell",
-    "init",
-    "inspectdb",
-)
-"""The built-in commands: what call_command runs, and names project commands may not take."""
+def _builtin(entry: Builtin) -> Callable[..., Any]:
+    """``entry``'s function, called with the settings as it takes them (or none)."""
+    function = entry.load()
+    if entry.settings == "none":
 
-
-def _builtins() -> dict[str, Callable[..., Any]]:
-    from manage import commands
-    from manage.commands.init import init
-    from manage.commands.inspectdb import inspectdb
-    from manage.commands.shell import shell
-
-    def without_settings(function: Callable[..., Any]) -> Callable[..., Any]:
         def run(load: Callable[[], Settings], *args: Any, **options: Any) -> Any:
             return function(*args, **options)
 
         run.__signature__ = inspect.signature(function)  # type: ignore[attr-defined]
         return run
+    lazy = entry.settings == "loader"
 
-    def with_settings(function: Callable[..., Any], *, lazy: bool = False) -> Callable[..., Any]:
-        def run(load: Callable[[], Settings], *args: Any, **options: Any) -> Any:
-            return function(load if lazy else load(), *args, **options)
+    def run_with(load: Callable[[], Settings], *args: Any, **options: Any) -> Any:
+        return function(load if lazy else load(), *args, **options)
 
-        run.__signature__ = _without_first(function)  # type: ignore[attr-defined]
-        return run
-
-    found: dict[str, Callable[..., Any]] = {
-        "makemigrations": with_settings(commands.makemigrations),
-        "migrate": with_settings(commands.migrate),
-        "showmigrations": with_settings(commands.showmigrations),
-        "check": with_settings(commands.check, lazy=True),
-        "shell": with_settings(shell),
-        "dbshell": with_settings(commands.dbshell),
-        "init": without_settings(init),
-        "inspectdb": with_settings(inspectdb),
-    }
-    return found
+    run_with.__signature__ = _without_first(function)  # type: ignore[attr-defined]
+    return run_with
 
 
 def _without_first(function: Callable[..., Any]) -> inspect.Signature:
@@ -92,10 +66,9 @@ def call_command(name: str, /, *args: Any, settings: Settings | None = None, **o
         return cache[0]
 
     key = command_name(name)
-    builtin = _builtins()
-    if key in builtin:
-        function = builtin[key]
-        _bind(key, inspect.signature(function), args, options)
+    if key in BUILTINS:
+        function = _builtin(BUILTINS[key])
+        _bind(key, inspect.signature(function), args, options, partial=False)
         return function(load, *args, **options)
     root: Path | None
     modules: tuple[str, ...]
@@ -103,10 +76,10 @@ def call_command(name: str, /, *args: Any, settings: Settings | None = None, **o
         root, modules = settings.project_root, settings.commands
     else:  # as the CLI does: plugin commands work outside a project too
         root, modules = configured_modules(None, None) or (None, ())
-    found = find_commands(modules, root, builtin=builtin)
+    found = find_commands(modules, root, builtin=BUILTINS)
     item = found.commands.get(key)
     if item is None:
-        known = ", ".join(sorted([*builtin, *found.commands]))
+        known = ", ".join(sorted([*BUILTINS, *found.commands]))
         raise ProjectCommandError(f"Unknown command '{name}'. Available commands: {known}.")
     if item.callback is None:
         raise ProjectCommandError(

@@ -18,8 +18,11 @@ from typing import TYPE_CHECKING, NoReturn
 
 from manage.light.render import NO_CHANGES, PENDING, check_lines
 from manage.light.start import DATABASE_URL_AT_START, STARTED_NS
+from manage.registry import named_in
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from manage.core.answers import Answer
     from manage.errors import ManageError
 
@@ -34,45 +37,41 @@ def terminated(signum: int, frame: object) -> None:
 def main() -> None:
     """Entry point of the ``manage`` console script."""
     signal.signal(signal.SIGTERM, terminated)
-    if sys.argv[-1] in ("showmigrations", "migrate", "--plan"):  # a quick form's last word
-        from manage import quick
-
-        quick.main(sys.argv[1:])  # plain showmigrations, migrate at head: answers and exits
-    if "makemigrations" in sys.argv and "--check" in sys.argv:
-        from manage.light import reads
-
-        reads.start()  # a check's answer is remembered keyed on what the process read
-    if sys.argv[1:] == ["makemigrations", "--check"]:
-        from manage.core.answers import remembered
-
-        answer = remembered(Path.cwd()) or _check_with_caches()
-        if answer is not None:
-            _write(answer.output)
-            sys.exit(answer.exit_code)
-    if _BUILT_IN.intersection(sys.argv[1:]) and "shell" not in sys.argv[1:]:
-        _without_pygments()  # project commands and the shell run the project's code: not there
+    args = sys.argv[1:]
+    builtin = named_in(args)
+    if builtin is not None:
+        fast = builtin.load_fast()
+        if fast is not None:
+            fast(args)  # prints the answer and exits, or returns having printed nothing
+        if builtin.alembic:
+            _without_pygments()  # project commands and the shell run the project's code: not there
     from manage.cli import main as cli_main
 
     cli_main()
 
 
-# The built-in commands that load Alembic (whose Mako would import Pygments).
-_BUILT_IN = frozenset(
-    {
-        "makemigrations",
-        "migrate",
-        "showmigrations",
-        "sqlmigrate",
-        "squashmigrations",
-        "check",
-        "inspectdb",
-    }
-)
+def answer_check(args: Sequence[str]) -> None:
+    """The fast answer of ``manage makemigrations --check`` (``--no-color`` allowed anywhere):
+    the remembered answer, or the caches'; returns when the full check must run."""
+    if "--check" not in args:
+        return
+    from manage.light import reads
+
+    reads.start()  # a check's answer is remembered keyed on what the process read
+    plain = [arg for arg in args if arg != "--no-color"]
+    if plain != ["makemigrations", "--check"]:
+        return
+    from manage.core.answers import remembered
+
+    answer = remembered(Path.cwd()) or _check_with_caches()
+    if answer is not None:
+        _write(answer.output, color=len(plain) == len(args))
+        sys.exit(answer.exit_code)
 
 
-def _write(output: str) -> None:
+def _write(output: str, *, color: bool) -> None:
     """``output`` as the CLI prints it: its heading in colour on a terminal."""
-    if output.startswith(PENDING + "\n") and sys.stdout.isatty():
+    if color and output.startswith(PENDING + "\n") and sys.stdout.isatty():
         output = f"\x1b[36m\x1b[1m{PENDING}\x1b[0m" + output[len(PENDING) :]
     sys.stdout.write(output)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import signal
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -25,6 +26,7 @@ from manage.cli.output import (
 from manage.cli.prompts import _choose_base, _confirmer, _data_loss_prompt, _default_asker
 from manage.errors import ManageError
 from manage.light.signals import terminated
+from manage.registry import BUILTINS
 
 app = typer.Typer(
     name="manage",
@@ -35,6 +37,16 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+_PARSERS: dict[str, Callable[..., None]] = {}
+
+
+def _parser(function: Callable[..., None]) -> Callable[..., None]:
+    """Mark ``function`` as the command line of the built-in command of its name; the app
+    registers them in the registry's order (below)."""
+    _PARSERS[function.__name__] = function
+    return function
 
 
 def _version(value: bool) -> None:
@@ -125,7 +137,7 @@ def _pairs(values: list[str] | None) -> list[str] | None:
     return values
 
 
-@app.command()
+@_parser
 def makemigrations(
     ctx: typer.Context,
     name: Annotated[
@@ -222,7 +234,7 @@ def makemigrations(
         raise typer.Exit(1)
 
 
-@app.command()
+@_parser
 def migrate(
     ctx: typer.Context,
     target: Annotated[
@@ -287,7 +299,7 @@ def migrate(
         raise typer.Exit(1)
 
 
-@app.command()
+@_parser
 def showmigrations(
     ctx: typer.Context,
     plan: Annotated[
@@ -313,7 +325,7 @@ def showmigrations(
             _print_showmigrations(state, result, plan=plan, as_json=as_json)
 
 
-@app.command()
+@_parser
 def sqlmigrate(
     ctx: typer.Context,
     revision: Annotated[str, typer.Argument(help="A migration id or unique prefix.")],
@@ -338,7 +350,7 @@ def sqlmigrate(
         typer.echo(result.sql or f"-- {result.revision} runs no SQL statements.", nl=not result.sql)
 
 
-@app.command()
+@_parser
 def squashmigrations(
     ctx: typer.Context,
     migrations: Annotated[
@@ -378,7 +390,7 @@ def squashmigrations(
             state.note(warning)
 
 
-@app.command()
+@_parser
 def check(
     ctx: typer.Context,
     database: Annotated[
@@ -419,7 +431,7 @@ def _check_interface(value: str | None) -> str | None:
     return value
 
 
-@app.command()
+@_parser
 def shell(
     ctx: typer.Context,
     command: Annotated[
@@ -459,7 +471,7 @@ def shell(
             raise typer.Exit(1) from None
 
 
-@app.command()
+@_parser
 def dbshell(
     ctx: typer.Context,
     parameters: Annotated[
@@ -476,7 +488,7 @@ def dbshell(
     raise typer.Exit(result.exit_code)
 
 
-@app.command()
+@_parser
 def init(
     ctx: typer.Context,
     models: Annotated[
@@ -512,7 +524,7 @@ def init(
     state.echo("Next: run 'manage makemigrations' to write the first migration.")
 
 
-@app.command()
+@_parser
 def inspectdb(
     ctx: typer.Context,
     tables: Annotated[
@@ -535,7 +547,10 @@ def inspectdb(
         state.echo(f"Wrote {len(result.tables)} tables to {result.path}")
 
 
-# -- rendering -------------------------------------------------------------------------------
+for _entry in BUILTINS.values():  # a built-in without a parser fails here, at import
+    app.command(name=_entry.name)(_PARSERS.pop(_entry.name))
+if _PARSERS:
+    raise RuntimeError(f"Commands missing from manage.registry: {', '.join(_PARSERS)}")
 
 
 def main() -> None:

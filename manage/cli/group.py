@@ -10,6 +10,7 @@ from typer.core import TyperGroup
 
 from manage.cli.output import CliState, reporting
 from manage.errors import ManageError
+from manage.registry import BUILTINS
 
 if TYPE_CHECKING:
     # Private Typer names for type hints only (Typer >= 0.26 vendors Click as typer._click). At
@@ -60,7 +61,6 @@ class ManageGroup(TyperGroup):
 
     def _extra(self, ctx: Context, *, strict: bool) -> dict[str, Command]:
         if "manage.extra" not in ctx.meta:
-            from manage.api import BUILTIN_COMMANDS
             from manage.core.plugins import configured_modules, find_commands
             from manage.errors import ProjectCommandError
 
@@ -71,8 +71,7 @@ class ManageGroup(TyperGroup):
                     params.get("settings") or _raw_option(raw, "--settings"), project
                 )
                 root, modules = configured or (None, ())
-                builtin = {*super().list_commands(ctx), *BUILTIN_COMMANDS}
-                found = find_commands(modules, root, builtin=builtin)
+                found = find_commands(modules, root, builtin=BUILTINS)
                 ctx.meta["manage.extra"] = _click_commands(found)
             except Exception as exc:
                 if not isinstance(exc, ManageError):

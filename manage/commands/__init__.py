@@ -1,27 +1,45 @@
-"""The commands as plain functions: each takes Settings and returns data; the CLI only prints."""
+"""The commands as plain functions: each takes Settings and returns data; the CLI only prints.
+
+This package is the Python API: every command function and every type its results hold are
+importable from here. ``manage.core`` is private: its modules change without notice.
+"""
 
 from manage.commands.check import CheckItem, CheckResult, check
 from manage.commands.dbshell import DbShellResult, dbshell
+from manage.commands.init import InitResult, init
+from manage.commands.inspectdb import InspectDbResult, inspectdb
 from manage.commands.makemigrations import MakeMigrationsResult, makemigrations
 from manage.commands.migrate import MigrateResult, migrate
+from manage.commands.shell import shell
 from manage.commands.showmigrations import MigrationState, ShowMigrationsResult, showmigrations
 from manage.commands.sqlmigrate import SqlMigrateResult, sqlmigrate
 from manage.commands.squashmigrations import SquashResult, squashmigrations
+from manage.core.dataloss import DataLoss
+from manage.core.migrations.types import Step
+from manage.core.revisions import Operation
 
 __all__ = [
     "CheckItem",
     "CheckResult",
+    "DataLoss",
     "DbShellResult",
+    "InitResult",
+    "InspectDbResult",
     "MakeMigrationsResult",
     "MigrateResult",
     "MigrationState",
+    "Operation",
     "ShowMigrationsResult",
     "SqlMigrateResult",
     "SquashResult",
+    "Step",
     "check",
     "dbshell",
+    "init",
+    "inspectdb",
     "makemigrations",
     "migrate",
+    "shell",
     "showmigrations",
     "sqlmigrate",
     "squashmigrations",
