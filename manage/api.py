@@ -6,7 +6,13 @@ import inspect
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from manage.errors import ManageError, ProjectCommandError
+from manage.errors import (
+    ManageError,
+    command_exited,
+    group_of_commands,
+    invalid_arguments,
+    unknown_command,
+)
 from manage.registry import BUILTINS, Builtin
 
 if TYPE_CHECKING:
@@ -79,12 +85,9 @@ def call_command(name: str, /, *args: Any, settings: Settings | None = None, **o
     found = find_commands(modules, root, builtin=BUILTINS)
     item = found.commands.get(key)
     if item is None:
-        known = ", ".join(sorted([*BUILTINS, *found.commands]))
-        raise ProjectCommandError(f"Unknown command '{name}'. Available commands: {known}.")
+        raise unknown_command(name, sorted([*BUILTINS, *found.commands]))
     if item.callback is None:
-        raise ProjectCommandError(
-            f"'{key}' ({item.origin}) is a group of commands. Call one of its commands instead."
-        )
+        raise group_of_commands(key, item.origin)
     return _call_project(key, item.callback, args, options, Context(load))
 
 
@@ -113,9 +116,7 @@ def _call_project(
             raise
         if code == 0:
             return None
-        error = ProjectCommandError(f"Command '{name}' exited with code {code}.")
-        error.exit_code = code
-        raise error from exc
+        raise command_exited(name, code) from exc
     finally:
         context.close()
 
@@ -134,9 +135,7 @@ def _bind(
         return signature.bind(*args, **options)
     except TypeError as exc:
         valid = ", ".join(p for p in signature.parameters if not p.startswith("on_")) or "none"
-        raise ProjectCommandError(
-            f"Invalid arguments for command '{name}': {exc}. Its parameters: {valid}."
-        ) from None
+        raise invalid_arguments(name, exc, valid) from None
 
 
 def _typer_default(parameter: inspect.Parameter) -> Any:

@@ -27,6 +27,14 @@ class DatabaseError(ManageError):
     """The database could not be reached or refused an operation."""
 
 
+class LockTimeoutError(DatabaseError):
+    """Another ``manage migrate`` held the migration lock for longer than ``--lock-timeout``."""
+
+
+class DataLossError(ManageError):
+    """Unapplying would drop tables or columns holding data, and nobody allowed it."""
+
+
 class ProjectCommandError(ManageError):
     """A project or plugin command could not be loaded, clashes with another, or was misused."""
 
@@ -59,6 +67,14 @@ class RevisionNotFoundError(MigrationError):
         self.revision = revision
 
 
+class UnreplayableError(MigrationError):
+    """A migration does something whose effect on the schema cannot be known without a database."""
+
+    def __init__(self, message: str, revision: str) -> None:
+        super().__init__(message)
+        self.revision = revision
+
+
 class MigrationStoppedError(MigrationError):
     """``migrate`` was stopped (SIGINT, SIGTERM) in a migration; the message says what stayed,
     and the exit code stays the signal's (130, 143)."""
@@ -68,3 +84,59 @@ class MigrationStoppedError(MigrationError):
         self.exit_code = exit_code
         self.stopped_by = stopped_by
         """The KeyboardInterrupt or SIGTERM's exception, for callers that only unwind."""
+
+
+# -- the wording of the errors raised by the CLI and call_command ------------------------------
+# (errors found deeper are worded where the problem is known, naming what the user must change)
+
+ERROR_PREFIX = "Error: "
+"""What the boundary prints before every error's message, on stderr."""
+
+
+def unknown_command(name: str, known: list[str]) -> ProjectCommandError:
+    return ProjectCommandError(f"Unknown command '{name}'. Available commands: {', '.join(known)}.")
+
+
+def group_of_commands(name: str, origin: str) -> ProjectCommandError:
+    return ProjectCommandError(
+        f"'{name}' ({origin}) is a group of commands. Call one of its commands instead."
+    )
+
+
+def command_exited(name: str, code: int) -> ProjectCommandError:
+    error = ProjectCommandError(f"Command '{name}' exited with code {code}.")
+    error.exit_code = code
+    return error
+
+
+def invalid_arguments(name: str, problem: object, parameters: str) -> ProjectCommandError:
+    return ProjectCommandError(
+        f"Invalid arguments for command '{name}': {problem}. Its parameters: {parameters}."
+    )
+
+
+def commands_failed_to_load(description: str) -> ProjectCommandError:
+    return ProjectCommandError(
+        f"Loading the project and plugin commands failed: {description}. Fix the error."
+    )
+
+
+def commands_still_work(error: ManageError) -> str:
+    """The warning ``--help`` shows when the project's commands cannot be loaded."""
+    return f"Warning: {error} The built-in commands still work."
+
+
+def command_cannot_be_built(name: str, origin: str, where: str, description: str) -> ManageError:
+    return ProjectCommandError(
+        f"The command '{name}' of {origin} ({where}) cannot be built: {description}. "
+        "Fix its parameters and their type hints."
+    )
+
+
+def project_exit(description: str) -> ManageError:
+    """A ``sys.exit()`` from project code (a migration, the models, a callable a setting names)
+    while manage ran: manage does not stop quietly with its code."""
+    return ManageError(
+        f"Project code stopped manage: {description}. Remove the sys.exit() call "
+        "(raise an exception to fail)."
+    )

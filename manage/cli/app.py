@@ -21,7 +21,6 @@ from manage.cli.output import (
     _relative,
     _remember_check,
     json_rows,
-    reporting,
 )
 from manage.cli.prompts import _choose_base, _confirmer, _data_loss_prompt, _default_asker
 from manage.errors import ManageError
@@ -201,35 +200,34 @@ def makemigrations(
     from manage.core.questions import Questioner
 
     state: CliState = ctx.obj
-    with reporting(state):
-        questioner = Questioner(
-            dict(p.split("=", 1) for p in rename or ()),
-            dict(p.split("=", 1) for p in default or ()),
-            confirm=None if no_input else _confirmer(False),
-            ask_default=None if no_input else _default_asker(state),
-        )
-        pending = False
-        every = state.every_database()
-        if len(every) > 1 and (empty or update or sql):
-            from manage.errors import UsageError
+    questioner = Questioner(
+        dict(p.split("=", 1) for p in rename or ()),
+        dict(p.split("=", 1) for p in default or ()),
+        confirm=None if no_input else _confirmer(False),
+        ask_default=None if no_input else _default_asker(state),
+    )
+    pending = False
+    every = state.every_database()
+    if len(every) > 1 and (empty or update or sql):
+        from manage.errors import UsageError
 
-            flag = "--empty" if empty else "--update" if update else "--sql"
-            raise UsageError(
-                f"makemigrations {flag} writes one migration, and the project has several "
-                f"databases ({', '.join(str(s.database) for s in every)}). Add --database NAME "
-                "before the command to say which."
-            )
-        for settings in every:
-            state.database_heading(settings)
-            result = commands.makemigrations(
-                settings, name=name, empty=empty, check=check, dry_run=dry_run, merge=merge,
-                confirm=_confirmer(no_input), on_notice=state.note, questioner=questioner,
-                update=update, sql=sql, sql_dialects=tuple(dialect or ()),
-            )  # fmt: skip
-            _print_makemigrations(state, result, check=check, merge=merge)
-            if check and name is None:
-                _remember_check(state, result)
-            pending = pending or bool(result.operations)
+        flag = "--empty" if empty else "--update" if update else "--sql"
+        raise UsageError(
+            f"makemigrations {flag} writes one migration, and the project has several "
+            f"databases ({', '.join(str(s.database) for s in every)}). Add --database NAME "
+            "before the command to say which."
+        )
+    for settings in every:
+        state.database_heading(settings)
+        result = commands.makemigrations(
+            settings, name=name, empty=empty, check=check, dry_run=dry_run, merge=merge,
+            confirm=_confirmer(no_input), on_notice=state.note, questioner=questioner,
+            update=update, sql=sql, sql_dialects=tuple(dialect or ()),
+        )  # fmt: skip
+        _print_makemigrations(state, result, check=check, merge=merge)
+        if check and name is None:
+            _remember_check(state, result)
+        pending = pending or bool(result.operations)
     if check and pending:
         raise typer.Exit(1)
 
@@ -276,25 +274,24 @@ def migrate(
     from manage import commands
 
     state: CliState = ctx.obj
-    with reporting(state):
-        every = state.every_database() if target in ("head", "zero") else (state.settings(),)
-        pending = False
-        for settings in every:  # in declared order; a failure stops before the next database
-            if len(every) > 1:
-                state.database_heading(settings)
-            out = _MigrateOutput(state, target, quiet=plan or check or sql)
-            try:
-                result = commands.migrate(
-                    settings, target, fake=fake, plan=plan, sql=sql, check=check,
-                    fake_initial=fake_initial, on_start=out.started, on_done=out.done,
-                    on_faked=out.faked, lock_timeout=lock_timeout,
-                    on_wait=lambda: state.note("Waiting for another manage migrate to finish..."),
-                    allow_data_loss=allow_data_loss, confirm_data_loss=_data_loss_prompt(state),
-                )  # fmt: skip
-            finally:
-                out.end_line()
-            out.result(result, check=check, sql=sql)
-            pending = pending or bool(result.steps)
+    every = state.every_database() if target in ("head", "zero") else (state.settings(),)
+    pending = False
+    for settings in every:  # in declared order; a failure stops before the next database
+        if len(every) > 1:
+            state.database_heading(settings)
+        out = _MigrateOutput(state, target, quiet=plan or check or sql)
+        try:
+            result = commands.migrate(
+                settings, target, fake=fake, plan=plan, sql=sql, check=check,
+                fake_initial=fake_initial, on_start=out.started, on_done=out.done,
+                on_faked=out.faked, lock_timeout=lock_timeout,
+                on_wait=lambda: state.note("Waiting for another manage migrate to finish..."),
+                allow_data_loss=allow_data_loss, confirm_data_loss=_data_loss_prompt(state),
+            )  # fmt: skip
+        finally:
+            out.end_line()
+        out.result(result, check=check, sql=sql)
+        pending = pending or bool(result.steps)
     if check and pending:
         raise typer.Exit(1)
 
@@ -311,18 +308,17 @@ def showmigrations(
     from manage import commands
 
     state: CliState = ctx.obj
-    with reporting(state):
-        every = state.every_database()
-        if as_json and len(every) > 1:
-            import json
+    every = state.every_database()
+    if as_json and len(every) > 1:
+        import json
 
-            rows = {s.database: json_rows(commands.showmigrations(s)) for s in every}
-            state.echo(json.dumps(rows, indent=2, default=str))
-            return
-        for settings in every:
-            state.database_heading(settings)
-            result = commands.showmigrations(settings)
-            _print_showmigrations(state, result, plan=plan, as_json=as_json)
+        rows = {s.database: json_rows(commands.showmigrations(s)) for s in every}
+        state.echo(json.dumps(rows, indent=2, default=str))
+        return
+    for settings in every:
+        state.database_heading(settings)
+        result = commands.showmigrations(settings)
+        _print_showmigrations(state, result, plan=plan, as_json=as_json)
 
 
 @_parser
@@ -337,17 +333,16 @@ def sqlmigrate(
     from manage import commands
 
     state: CliState = ctx.obj
-    with reporting(state):
-        result = commands.sqlmigrate(state.settings(), revision, backwards=backwards)
-        if not result.sql and result.depends_on_data:
-            function = "downgrade" if backwards else "upgrade"
-            typer.echo(
-                f"-- {result.revision} has no SQL to show: its {function}() runs Python code "
-                "(e.g. an ORM session) whose statements depend on the rows; on an empty "
-                "database it ran none."
-            )
-            return
-        typer.echo(result.sql or f"-- {result.revision} runs no SQL statements.", nl=not result.sql)
+    result = commands.sqlmigrate(state.settings(), revision, backwards=backwards)
+    if not result.sql and result.depends_on_data:
+        function = "downgrade" if backwards else "upgrade"
+        typer.echo(
+            f"-- {result.revision} has no SQL to show: its {function}() runs Python code "
+            "(e.g. an ORM session) whose statements depend on the rows; on an empty "
+            "database it ran none."
+        )
+        return
+    typer.echo(result.sql or f"-- {result.revision} runs no SQL statements.", nl=not result.sql)
 
 
 @_parser
@@ -372,22 +367,21 @@ def squashmigrations(
     state: CliState = ctx.obj
     start = migrations[0] if len(migrations) == 2 else None
     end = migrations[-1]
-    with reporting(state):
-        result = commands.squashmigrations(
-            state.settings(), end, start, keep=keep, confirm=_confirmer(no_input)
-        )
-        if result.path is None:
-            state.echo("Squash not written.")
-            return
-        count, span = len(result.replaced), f"{result.replaced[0]} .. {result.replaced[-1]}"
-        state.echo(f"Squashed {count} migrations ({span}) into {_relative(state, result.path)}")
-        if result.kept_in is not None:
-            where = _relative(state, result.kept_in)
-            state.echo(f"  The replaced files are in {where}/ (not loaded).")
-        else:
-            state.echo("  The replaced files were removed.")
-        for warning in result.warnings:
-            state.note(warning)
+    result = commands.squashmigrations(
+        state.settings(), end, start, keep=keep, confirm=_confirmer(no_input)
+    )
+    if result.path is None:
+        state.echo("Squash not written.")
+        return
+    count, span = len(result.replaced), f"{result.replaced[0]} .. {result.replaced[-1]}"
+    state.echo(f"Squashed {count} migrations ({span}) into {_relative(state, result.path)}")
+    if result.kept_in is not None:
+        where = _relative(state, result.kept_in)
+        state.echo(f"  The replaced files are in {where}/ (not loaded).")
+    else:
+        state.echo("  The replaced files were removed.")
+    for warning in result.warnings:
+        state.note(warning)
 
 
 @_parser
@@ -402,19 +396,18 @@ def check(
     from manage import commands
 
     state: CliState = ctx.obj
-    with reporting(state):
-        try:
-            every: tuple[Any, ...] = state.every_database()
-        except ManageError:  # the settings check fails and says why
-            every = (None,)
-        ok = True
-        for settings in every:
-            if settings is not None:
-                state.database_heading(settings)
-            load = state.settings if settings is None else functools.partial(_same, settings)
-            result = commands.check(load, database=database)
-            _print_check(state, result)
-            ok = ok and result.ok
+    try:
+        every: tuple[Any, ...] = state.every_database()
+    except ManageError:  # the settings check fails and says why
+        every = (None,)
+    ok = True
+    for settings in every:
+        if settings is not None:
+            state.database_heading(settings)
+        load = state.settings if settings is None else functools.partial(_same, settings)
+        result = commands.check(load, database=database)
+        _print_check(state, result)
+        ok = ok and result.ok
     if not ok:
         raise typer.Exit(1)
 
@@ -453,22 +446,21 @@ def shell(
     from manage.commands.shell import shell as run_shell
 
     state: CliState = ctx.obj
-    with reporting(state, exits_allowed=True):
-        if command is None:
-            interface = pick_interface(interface)  # before loading the project
-        try:
-            run_shell(state.settings(), command=command, interface=interface)
-        except ManageError:
-            raise
-        except Exception as exc:
-            # Like `python -c`: the traceback of the user's code, without manage's own frames.
-            tb = exc.__traceback__
-            while tb is not None and tb.tb_frame.f_code.co_filename != CODE_FILENAME:
-                tb = tb.tb_next
-            import traceback
+    if command is None:
+        interface = pick_interface(interface)  # before loading the project
+    try:
+        run_shell(state.settings(), command=command, interface=interface)
+    except ManageError:
+        raise
+    except Exception as exc:
+        # Like `python -c`: the traceback of the user's code, without manage's own frames.
+        tb = exc.__traceback__
+        while tb is not None and tb.tb_frame.f_code.co_filename != CODE_FILENAME:
+            tb = tb.tb_next
+        import traceback
 
-            traceback.print_exception(type(exc), exc, tb or exc.__traceback__)
-            raise typer.Exit(1) from None
+        traceback.print_exception(type(exc), exc, tb or exc.__traceback__)
+        raise typer.Exit(1) from None
 
 
 @_parser
@@ -483,8 +475,7 @@ def dbshell(
     from manage import commands
 
     state: CliState = ctx.obj
-    with reporting(state):
-        result = commands.dbshell(state.settings(), parameters or ())
+    result = commands.dbshell(state.settings(), parameters or ())
     raise typer.Exit(result.exit_code)
 
 
@@ -510,11 +501,10 @@ def init(
     from manage.commands.init import init as run_init
 
     state: CliState = ctx.obj
-    with reporting(state):
-        result = run_init(
-            state.project, models=models, database_url=database_url_ or state.database_url,
-            migrations=migrations, choose=None if no_input else _choose_base,
-        )  # fmt: skip
+    result = run_init(
+        state.project, models=models, database_url=database_url_ or state.database_url,
+        migrations=migrations, choose=None if no_input else _choose_base,
+    )  # fmt: skip
     verb = "Created" if result.created_pyproject else "Updated"
     state.heading(f"{verb} {result.pyproject.name}:")
     for line in result.table.splitlines():
@@ -539,8 +529,7 @@ def inspectdb(
     from manage.commands.inspectdb import inspectdb as run_inspectdb
 
     state: CliState = ctx.obj
-    with reporting(state):
-        result = run_inspectdb(state.settings(), tables or (), output=output, views=views)
+    result = run_inspectdb(state.settings(), tables or (), output=output, views=views)
     if result.path is None:
         typer.echo(result.code, nl=False)
     else:

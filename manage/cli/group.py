@@ -8,8 +8,14 @@ from typing import TYPE_CHECKING, Any
 import typer
 from typer.core import TyperGroup
 
-from manage.cli.output import CliState, reporting
-from manage.errors import ManageError
+from manage.cli.output import CliState, report
+from manage.errors import (
+    ManageError,
+    command_cannot_be_built,
+    commands_failed_to_load,
+    commands_still_work,
+    project_exit,
+)
 from manage.registry import BUILTINS
 
 if TYPE_CHECKING:
@@ -53,16 +59,28 @@ class ManageGroup(TyperGroup):
         return super().parse_args(ctx, args)
 
     def invoke(self, ctx: Context) -> Any:
+        """The one error boundary (Django's ``run_from_argv``): a ManageError from any command,
+        or from loading the project's commands, becomes ``Error: ...`` on stderr and its exit
+        code; a ``sys.exit()`` from project code run by a built-in command is an error (exit 3),
+        except in the commands whose registry entry allows it (``shell``)."""
         try:
             return super().invoke(ctx)
-        except ManageError:  # raised by a project command
-            with reporting(ctx.obj if isinstance(ctx.obj, CliState) else CliState()):
+        except ManageError as exc:
+            raise typer.Exit(report(_state(ctx), exc)) from None
+        except SystemExit as exc:  # issue 12 point 5: manage itself never raises it
+            from manage.light.signals import Terminated
+
+            builtin = BUILTINS.get(ctx.invoked_subcommand or "")
+            if builtin is None or builtin.exits_allowed or isinstance(exc, Terminated):
                 raise
+            from manage.core.settings import describe_exception
+
+            error = project_exit(describe_exception(exc))
+            raise typer.Exit(report(_state(ctx), error, with_traceback=False)) from None
 
     def _extra(self, ctx: Context, *, strict: bool) -> dict[str, Command]:
         if "manage.extra" not in ctx.meta:
             from manage.core.plugins import configured_modules, find_commands
-            from manage.errors import ProjectCommandError
 
             try:
                 params, raw = ctx.params, ctx.meta.get("manage.args", [])
@@ -77,22 +95,25 @@ class ManageGroup(TyperGroup):
                 if not isinstance(exc, ManageError):
                     from manage.core.settings import describe_exception
 
-                    exc = ProjectCommandError(
-                        f"Loading the project and plugin commands failed: "
-                        f"{describe_exception(exc)}. Fix the error."
-                    )
+                    exc = commands_failed_to_load(describe_exception(exc))
                 ctx.meta["manage.extra"] = {}
                 ctx.meta["manage.extra_error"] = exc
         error = ctx.meta.get("manage.extra_error")
         if error is not None and not ctx.meta.get("manage.extra_reported"):
             ctx.meta["manage.extra_reported"] = True
-            state = CliState(color=False if ctx.params.get("no_color") else None)
             if strict:
-                with reporting(state):
-                    raise error
-            state.note(f"Warning: {error} The built-in commands still work.")
+                raise error  # reported by invoke, the boundary
+            _state(ctx).note(commands_still_work(error))
         extra: dict[str, Command] = ctx.meta["manage.extra"]
         return extra
+
+
+def _state(ctx: Context) -> CliState:
+    """The CLI's state; before the root callback ran (a command being looked up), one with the
+    colour option as given."""
+    if isinstance(ctx.obj, CliState):
+        return ctx.obj
+    return CliState(color=False if ctx.params.get("no_color") else None)
 
 
 class _LightCoercion:
@@ -169,14 +190,13 @@ def _click_commands(found: ProjectCommands) -> dict[str, Command]:
             raise
         except Exception as exc:
             from manage.core.settings import describe_exception
-            from manage.errors import ProjectCommandError
 
             target = item.callback if item.callback is not None else item.instance
             where = getattr(target, "__module__", "?")
             name = getattr(target, "__qualname__", None) or item.name
-            raise ProjectCommandError(
-                f"The command '{item.name}' of {item.origin} ({where}.{name}) cannot be built: "
-                f"{describe_exception(exc)}. Fix its parameters and their type hints."
+            description = describe_exception(exc)
+            raise command_cannot_be_built(
+                item.name, item.origin, f"{where}.{name}", description
             ) from exc
     return commands
 

@@ -1,17 +1,16 @@
-"""The CLI's state, its one error boundary (``reporting``), and the printing of each result."""
+"""The CLI's state, how an error is reported (``report``, for the boundary in ``group.py``), and
+the printing of each result."""
 
 from __future__ import annotations
 
 import dataclasses
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 
-from manage.errors import ManageError
+from manage.errors import ERROR_PREFIX, ManageError
 from manage.light.render import check_lines
 from manage.light.start import DATABASE_URL_AT_START, STARTED_NS
 
@@ -97,43 +96,27 @@ class CliState:
         self.echo(text, err=True, fg="red")
 
 
-@contextmanager
-def reporting(state: CliState, *, exits_allowed: bool = False) -> Iterator[None]:
-    """The one place a ManageError becomes ``Error: ...`` on stderr and an exit code.
+def report(state: CliState, error: ManageError, *, with_traceback: bool = True) -> int:
+    """Print ``error`` as ``Error: ...`` on stderr (after its traceback with ``--traceback``);
+    return its exit code. What the one error boundary (``ManageGroup.invoke``) and the launcher
+    print."""
+    if state.traceback and with_traceback:
+        import traceback
 
-    A ``sys.exit()`` from project code is an error too, unless ``exits_allowed`` (``shell``,
-    where the user's ``exit()`` or ``-c "sys.exit(2)"`` ends the shell as in Python)."""
-    try:
-        yield
-    except ManageError as exc:
-        if state.traceback:
-            import traceback
+        from manage.core.redact import redact
 
-            from manage.core.redact import redact
-
-            # The SQL in it may carry a password (IDENTIFIED BY '...').
-            sys.stderr.write(redact(traceback.format_exc()))
-        state.error(f"Error: {exc}")
-        raise typer.Exit(exc.exit_code) from None
-    except SystemExit as exc:  # issue 12 point 5 (safety1): manage itself never raises it
-        from manage.core.settings import project_exit
-        from manage.light.signals import Terminated
-
-        if exits_allowed or isinstance(exc, Terminated):
-            raise
-
-        state.error(f"Error: {project_exit(exc)}")
-        raise typer.Exit(3) from None
+        # The SQL in it may carry a password (IDENTIFIED BY '...').
+        sys.stderr.write(redact(traceback.format_exc()))
+    state.error(f"{ERROR_PREFIX}{error}")
+    return error.exit_code
 
 
 def report_error(error: ManageError) -> NoReturn:
     """Print ``error`` as every command does, and exit with its code (for manage.launcher)."""
     try:
-        with reporting(CliState()):
-            raise error
-    except typer.Exit as done:
-        sys.exit(done.exit_code)
-    raise AssertionError("reporting() exits")  # pragma: no cover
+        raise error
+    except ManageError:
+        sys.exit(report(CliState(), error))
 
 
 def _relative(state: CliState, path: Path) -> str:

@@ -17,11 +17,7 @@ from manage.core.migrations.environment import MigrationEnvironment
 from manage.core.migrations.types import Step
 from manage.core.replay import UnreplayableError, own_enum_sql, record
 from manage.core.sqlscan import changes_schema, deleting_keyword, drops_only_a_type, sql_of
-from manage.errors import ManageError
-
-
-class DataLossError(ManageError):
-    """Unapplying would drop tables or columns holding data, and nobody allowed it."""
+from manage.errors import DataLossError
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ from sqlalchemy.exc import DBAPIError
 
 from manage.core.database import driver_message, sqlite_file
 from manage.core.urls import mask_url
-from manage.errors import DatabaseError, UsageError
+from manage.errors import DatabaseError, LockTimeoutError, UsageError
 
 POLL_SECONDS = 0.05
 YEAR = 365 * 24 * 3600
@@ -38,10 +38,6 @@ def check_lock_timeout(timeout: float | None) -> None:
 
 
 LOCK_FILE_SUFFIX = "-manage-lock"
-
-
-class LockTimeoutError(DatabaseError):
-    """Another ``manage migrate`` held the migration lock for longer than ``--lock-timeout``."""
 
 
 def lock_name(url: str) -> str:

@@ -524,10 +524,9 @@ def describe_exception(exc: BaseException) -> str:
 def project_exit(exc: SystemExit) -> ManageError:
     """The error for a ``sys.exit()`` that project code (a migration, the models, a callable a
     setting names) called while manage ran: manage does not stop quietly with its code."""
-    return ManageError(
-        f"Project code stopped manage: {describe_exception(exc)}. Remove the sys.exit() call "
-        "(raise an exception to fail)."
-    )
+    from manage.errors import project_exit as worded
+
+    return worded(describe_exception(exc))
 
 
 # -- the loader's pieces that manage init and the project commands reuse ----------------------

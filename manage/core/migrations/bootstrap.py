@@ -25,10 +25,9 @@ from sqlalchemy.sql.ddl import AddConstraint, CreateIndex, CreateTable
 from manage.core.database import driver_message
 from manage.core.history import HISTORY_TABLE
 from manage.core.redact import redact
-from manage.core.replay.recorder import UnreplayableError
 from manage.core.replay.state import SchemaState
 from manage.core.settings import Settings, describe_exception, import_string
-from manage.errors import MigrationError, SettingsError
+from manage.errors import MigrationError, SettingsError, UnreplayableError
 
 DOCS = "docs/real-projects.md"
 BOOTSTRAP = "bootstrap"

@@ -12,8 +12,9 @@ from alembic.script import Script
 
 from manage.core.replay.data_steps import data_bind
 from manage.core.replay.inspector import StateBind
-from manage.core.replay.recorder import _SEQUENCE_DDL, UnreplayableError, record
+from manage.core.replay.recorder import _SEQUENCE_DDL, record
 from manage.core.replay.state import SchemaState
+from manage.errors import UnreplayableError
 
 
 def apply_script(state: SchemaState, script: Script) -> None:

@@ -14,7 +14,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import Script
 from sqlalchemy.sql.elements import TextClause
 
-from manage.errors import MigrationError
+from manage.errors import MigrationError, UnreplayableError
 
 Direction = Literal["upgrade", "downgrade"]
 
@@ -29,14 +29,6 @@ _SEQUENCE_DDL = re.compile(
 )
 SEQUENCES = "manage_sequences"
 """The key of ``SchemaState.metadata.info`` holding the replayed sequences."""
-
-
-class UnreplayableError(MigrationError):
-    """A migration does something whose effect on the schema cannot be known without a database."""
-
-    def __init__(self, message: str, revision: str) -> None:
-        super().__init__(message)
-        self.revision = revision
 
 
 class _NotModelled(Exception):

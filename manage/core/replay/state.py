@@ -26,14 +26,9 @@ from sqlalchemy.sql.ddl import CreateSchema, DropSchema
 
 from manage.core.compare_plugin import simple_key_parts
 from manage.core.replay.enum_sql import _enum_type_ddl
-from manage.core.replay.recorder import (
-    SEQUENCES,
-    UnreplayableError,
-    _data_only,
-    _describe,
-    _NotModelled,
-)
+from manage.core.replay.recorder import SEQUENCES, _data_only, _describe, _NotModelled
 from manage.core.runnable import unnamed_constraint
+from manage.errors import UnreplayableError
 
 
 class SchemaState:
