@@ -17,11 +17,14 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 FORMAT = 1
 
-# argv (after any leading --no-color) -> (command, plan)
+# argv (without --no-color, which may stand anywhere) -> (command, plan)
 _FORMS: dict[tuple[str, ...], tuple[str, bool]] = {
     ("showmigrations",): ("showmigrations", False),
     ("showmigrations", "--plan"): ("showmigrations", True),
@@ -82,13 +85,12 @@ class _State:
     """Per revision, the checksum of its latest apply in the history table (``last_applied``)."""
 
 
-def main(args: list[str]) -> None:
+def main(args: Sequence[str]) -> None:
     """Print the answer and exit, when ``args`` is a form answered here and the project allows;
     otherwise return (having printed nothing) for the full CLI to run."""
-    color_allowed = True
-    if args[:1] == ["--no-color"]:
-        color_allowed, args = False, args[1:]
-    form = _FORMS.get(tuple(args))
+    plain = [arg for arg in args if arg != "--no-color"]  # before or after the command
+    color_allowed = len(plain) == len(args)
+    form = _FORMS.get(tuple(plain))
     if form is None or sys.stdout is None or sys.stderr is None:
         return  # not a form answered here, or a closed stream: Click handles that its own way
     try:

@@ -53,10 +53,31 @@ class ManageGroup(TyperGroup):
         return found
 
     def parse_args(self, ctx: Context, args: list[str]) -> list[str]:
+        args = self._globals_first(ctx, list(args))
         # --help runs before the other options are processed (processing one makes Typer
         # import pydantic): -C/--settings are read from the raw arguments instead.
-        ctx.meta["manage.args"] = list(args)
+        ctx.meta["manage.args"] = list(args)  # a copy: Click's parser consumes the list
         return super().parse_args(ctx, args)
+
+    def _globals_first(self, ctx: Context, args: list[str]) -> list[str]:
+        """``args`` with the global options given after the command moved before it, as Django
+        users type them (``manage migrate -v 2``): the same meaning in both places, and one
+        given in both is taken from the later place (Click's rule for an option given twice).
+        A command's own option of the same name stays the command's (``init --database-url``);
+        nothing after ``--`` moves (``dbshell -- -v``)."""
+        globals_ = _options(self.get_params(ctx))
+        at = _first_word(args, globals_)
+        if at is None:
+            return args
+        head, name, tail = args[:at], args[at], args[at + 1 :]
+        command = super().get_command(ctx, name)
+        if command is None:  # a project command: loaded with -C/--settings given anywhere
+            moved, _kept = _pull(tail, globals_, {})
+            ctx.meta["manage.args"] = [*head, *moved, name]
+            command = self._load_extra(ctx).get(name)
+        own = _options(_every_param(command, ctx)) if command else {}
+        moved, kept = _pull(tail, globals_, own)
+        return [*head, *moved, name, *kept]
 
     def invoke(self, ctx: Context) -> Any:
         """The one error boundary (Django's ``run_from_argv``): a ManageError from any command,
@@ -78,16 +99,17 @@ class ManageGroup(TyperGroup):
             error = project_exit(describe_exception(exc))
             raise typer.Exit(report(_state(ctx), error, with_traceback=False)) from None
 
-    def _extra(self, ctx: Context, *, strict: bool) -> dict[str, Command]:
+    def _load_extra(self, ctx: Context) -> dict[str, Command]:
+        """The project's and plugins' commands, loaded once; an error is kept for ``_extra``."""
         if "manage.extra" not in ctx.meta:
             from manage.core.plugins import configured_modules, find_commands
 
             try:
                 params, raw = ctx.params, ctx.meta.get("manage.args", [])
-                project = params.get("project") or _raw_option(raw, "-C", "--project")
-                configured = configured_modules(
-                    params.get("settings") or _raw_option(raw, "--settings"), project
-                )
+                options = _options(self.get_params(ctx))
+                project = params.get("project") or _raw_option(raw, options, "-C", "--project")
+                settings = params.get("settings") or _raw_option(raw, options, "--settings")
+                configured = configured_modules(settings, project)
                 root, modules = configured or (None, ())
                 found = find_commands(modules, root, builtin=BUILTINS)
                 ctx.meta["manage.extra"] = _click_commands(found)
@@ -98,13 +120,19 @@ class ManageGroup(TyperGroup):
                     exc = commands_failed_to_load(describe_exception(exc))
                 ctx.meta["manage.extra"] = {}
                 ctx.meta["manage.extra_error"] = exc
+        extra: dict[str, Command] = ctx.meta["manage.extra"]
+        return extra
+
+    def _extra(self, ctx: Context, *, strict: bool) -> dict[str, Command]:
+        """The project's and plugins' commands; a loading error is raised (``strict``: a
+        command that may be one of them was named) or shown as a warning, once."""
+        extra = self._load_extra(ctx)
         error = ctx.meta.get("manage.extra_error")
         if error is not None and not ctx.meta.get("manage.extra_reported"):
             ctx.meta["manage.extra_reported"] = True
             if strict:
                 raise error  # reported by invoke, the boundary
             _state(ctx).note(commands_still_work(error))
-        extra: dict[str, Command] = ctx.meta["manage.extra"]
         return extra
 
 
@@ -160,19 +188,96 @@ def _coerce_lightly(param: Any) -> None:
     param._runtime_param = _LightCoercion(param)
 
 
-def _raw_option(args: list[str], *names: str) -> str | None:
-    """The value of a global option in the raw arguments (before the command name)."""
-    for index, arg in enumerate(args):
-        if not arg.startswith("-"):
-            return None  # the command: what follows is its own
-        for name in names:
-            if arg == name and index + 1 < len(args):
-                return args[index + 1]
-            if name.startswith("--") and arg.startswith(name + "="):
-                return arg.split("=", 1)[1]
-            if not name.startswith("--") and arg.startswith(name) and len(arg) > len(name):
-                return arg[len(name) :]
+def _options(params: list[Parameter]) -> dict[str, int]:
+    """Each option string of ``params`` (``-v``, ``--verbosity``), with how many values follow
+    it (0 for a flag)."""
+    found: dict[str, int] = {}
+    for param in params:
+        if getattr(param, "param_type_name", None) != "option":
+            continue
+        flag = getattr(param, "is_flag", False) or getattr(param, "count", False)
+        for name in (*param.opts, *param.secondary_opts):
+            found[name] = 0 if flag else max(param.nargs, 1)
+    return found
+
+
+def _every_param(command: Command, ctx: Context) -> list[Parameter]:
+    """The parameters of ``command`` and, for a group, of every command below it."""
+    params = list(command.get_params(ctx))
+    for sub in getattr(command, "commands", {}).values():
+        params += _every_param(sub, ctx)
+    return params
+
+
+def _match(token: str, options: dict[str, int]) -> tuple[str, int] | None:
+    """The option ``token`` names, with how many of the next tokens are its values: ``-v 2``
+    (1), ``-v2`` and ``--verbosity=2`` (0), ``--traceback`` (0); None for another word."""
+    if token in options:
+        return token, options[token]
+    if token.startswith("--") and "=" in token:
+        name = token.split("=", 1)[0]
+        return (name, 0) if options.get(name) else None
+    if token.startswith("-") and not token.startswith("--") and len(token) > 2:
+        return (token[:2], 0) if options.get(token[:2]) else None
     return None
+
+
+def _first_word(args: list[str], options: dict[str, int]) -> int | None:
+    """Where the command name is in ``args``: the first word that is no option's value."""
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        if arg == "--":
+            return None
+        if arg == "-" or not arg.startswith("-"):
+            return index
+        found = _match(arg, options)
+        index += 1 + (found[1] if found else 0)
+    return None
+
+
+def _pull(
+    tail: list[str], globals_: dict[str, int], own: dict[str, int]
+) -> tuple[list[str], list[str]]:
+    """The global options in ``tail`` (what follows the command name) and the rest, each in
+    order; the command's ``own`` options and their values stay, and so does all after ``--``."""
+    moved: list[str] = []
+    kept: list[str] = []
+    index = 0
+    while index < len(tail):
+        arg = tail[index]
+        if arg == "--":
+            kept += tail[index:]
+            break
+        if (found := _match(arg, own)) is not None:
+            kept += tail[index : index + 1 + found[1]]
+        elif (found := _match(arg, globals_)) is not None:
+            moved += tail[index : index + 1 + found[1]]
+        else:
+            kept.append(arg)
+            found = (arg, 0)
+        index += 1 + found[1]
+    return moved, kept
+
+
+def _raw_option(args: list[str], options: dict[str, int], *names: str) -> str | None:
+    """The value of a global option in the raw arguments (before the command name, where
+    parse_args has moved them); the last one given wins."""
+    value = None
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        found = _match(arg, options)
+        if found is None:
+            return value  # the command (or --): what follows is its own
+        name, count = found
+        if name in names:
+            if count and index + 1 < len(args):
+                value = args[index + 1]
+            elif arg.startswith(name) and len(arg) > len(name):
+                value = arg[len(name) :].removeprefix("=")
+        index += 1 + count
+    return value
 
 
 def _click_commands(found: ProjectCommands) -> dict[str, Command]:
