@@ -19,6 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from manage.light import render
+from manage.light.history import HISTORY_COLUMNS, HISTORY_TABLE, last_applied
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
@@ -151,10 +154,10 @@ def _migrate(project: _Project, migrations: list[_Migration]) -> _Answer:
     if not at_head:
         raise _FallThrough
     out = [
-        ("Operations to perform:", _HEADING),
-        ("  Apply all migrations", ""),
-        ("Running migrations:", _HEADING),
-        ("  No migrations to apply.", ""),
+        (render.OPERATIONS, _HEADING),
+        (render.migrate_target("head"), ""),
+        (render.RUNNING, _HEADING),
+        (f"  {render.NOTHING_TO_APPLY}", ""),
     ]
     return out, [], 0
 
@@ -170,39 +173,22 @@ def _showmigrations(project: _Project, migrations: list[_Migration], *, plan: bo
     known = [rev for rev in state.current if rev in ids]
     applied = set(ids[: ids.index(known[0]) + 1]) if known else set()
     if not migrations and not unknown:
-        return [(" (no migrations)", "")], [], 0
+        return [(render.NO_MIGRATIONS, "")], [], 0
     folder = _relative(project.migrations_dir, project.root)
     out: list[_Line] = []
     warnings: list[_Line] = []
     for m in migrations:
-        mark = "[X]" if m.id in applied else ("[?]" if unknown else "[ ]")
-        line = f"{mark}  {m.id}" if plan else f" {mark} {m.id}"
-        if m is migrations[-1]:
-            line += " (head)"
         recorded = state.checksums.get(m.id) if m.id in applied else None
-        if recorded and recorded != m.checksum:
-            line += " (edited after it was applied)"
+        edited = bool(recorded and recorded != m.checksum)
+        mark = True if m.id in applied else (None if unknown else False)
+        head = m is migrations[-1]
+        out.append((render.migration_line(m.id, mark, plan=plan, head=head, edited=edited), ""))
+        if edited:
             path = m.path.relative_to(project.root)
-            warnings.append(
-                (
-                    f"Warning: migration {m.id} ({path}) was edited after it was applied: sha256 "
-                    f"{recorded} when applied, {m.checksum} now. The database has what the old "
-                    "file did: revert the edit, and put further changes in a new migration.",
-                    _NOTE,
-                )
-            )
-        out.append((line, ""))
+            warnings.append((render.edited_warning(m.id, path, recorded, m.checksum), _NOTE))
     for rev in unknown:
-        line = f"[X]  {rev}" if plan else f" [X] {rev}"
-        out.append((f"{line} (missing: recorded in the database, no file in {folder}/)", ""))
-        warnings.append(
-            (
-                f"The database records {rev}, but no migration file has that id, so which "
-                "migrations below it are applied is unknown ([?]). Restore the file, or record "
-                "a revision that exists with 'manage migrate <id> --fake'.",
-                _NOTE,
-            )
-        )
+        out.append((render.migration_line(rev, True, plan=plan, missing_in=folder), ""))
+        warnings.append((render.missing_note(rev), _NOTE))
     return out, warnings, 0
 
 
@@ -336,21 +322,6 @@ def _state(project: _Project, *, history: bool) -> _State:
         connection.close()
 
 
-# manage.core.history.HISTORY_TABLE and its columns (that module imports SQLAlchemy)
-_HISTORY_TABLE = "manage_migration_history"
-_HISTORY_COLUMNS = (
-    "id",
-    "revision",
-    "direction",
-    "checksum",
-    "started_at",
-    "duration_ms",
-    "host",
-    "username",
-    "version_table",
-)
-
-
 def _has_table(connection: Any, name: str) -> bool:
     """SQLAlchemy's SQLite ``has_table``: a table or view in main or temp."""
     return any(
@@ -359,18 +330,25 @@ def _has_table(connection: Any, name: str) -> bool:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _HistoryRow:
+    revision: str
+    direction: str
+    checksum: str | None
+
+
 def _last_applied(connection: Any, version_table: str) -> dict[str, str | None]:
     """``manage.core.history.last_applied(read(...))``, reduced to each revision's checksum."""
-    if not _has_table(connection, _HISTORY_TABLE):
+    if not _has_table(connection, HISTORY_TABLE):
         return {}
-    columns = {row[1] for row in connection.execute(f"PRAGMA table_info({_HISTORY_TABLE})")}
+    columns = {row[1] for row in connection.execute(f"PRAGMA table_info({HISTORY_TABLE})")}
     if "version_table" not in columns:
         return {}
     query = (
-        f"SELECT {', '.join(_HISTORY_COLUMNS)} FROM {_HISTORY_TABLE} "
+        f"SELECT {', '.join(HISTORY_COLUMNS)} FROM {HISTORY_TABLE} "
         "WHERE version_table = ? ORDER BY id"
     )
-    latest: dict[str, str | None] = {}
+    rows: list[_HistoryRow] = []
     from datetime import datetime
 
     for row in connection.execute(query, (version_table,)):
@@ -382,11 +360,8 @@ def _last_applied(connection: Any, version_table: str) -> dict[str, str | None]:
         datetime.fromisoformat(started_at)  # as SQLAlchemy reads it; a ValueError falls through
         if checksum is not None and not isinstance(checksum, str):
             raise _FallThrough
-        if direction.endswith("unapply"):
-            latest.pop(revision, None)
-        else:
-            latest[revision] = checksum
-    return latest
+        rows.append(_HistoryRow(revision, direction, checksum))
+    return {revision: row.checksum for revision, row in last_applied(rows).items()}
 
 
 # -- the history, without importing it ------------------------------------------------------------

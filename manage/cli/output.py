@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import typer
 
 from manage.errors import ERROR_PREFIX, ManageError
+from manage.light import render
 from manage.light.render import check_lines
 from manage.light.start import DATABASE_URL_AT_START, STARTED_NS
 
@@ -204,10 +205,9 @@ class _MigrateOutput:
         if self.headed or self.quiet or self.state.verbosity < 1:
             return
         self.headed = True
-        self.state.heading("Operations to perform:")
-        label = {"head": "Apply all migrations", "zero": "Unapply all migrations"}
-        self.state.echo(f"  {label.get(self.target, f'Target specific migration: {self.target}')}")
-        self.state.heading("Running migrations:")
+        self.state.heading(render.OPERATIONS)
+        self.state.echo(render.migrate_target(self.target))
+        self.state.heading(render.RUNNING)
 
     def started(self, step: Step) -> None:
         self.heading()
@@ -237,7 +237,7 @@ class _MigrateOutput:
             for step in result.steps:
                 state.echo(f"  {step.revision}")
         elif check:
-            state.echo("No migrations to apply.")
+            state.echo(render.NOTHING_TO_APPLY)
         elif not result.executed:
             state.heading("Planned operations:")
             for step in result.steps:
@@ -256,7 +256,7 @@ class _MigrateOutput:
                 verb = "Applying" if step.direction == "apply" else "Unapplying"
                 state.echo(f"  {verb} {step.revision}... FAKED")
             if not result.steps:
-                state.echo("  No migrations to apply.")
+                state.echo(f"  {render.NOTHING_TO_APPLY}")
 
 
 def json_rows(result: ShowMigrationsResult) -> list[dict[str, Any]]:
@@ -277,20 +277,14 @@ def _print_showmigrations(
         state.echo(json.dumps(json_rows(result), indent=2, default=str))
         return
     if not result.migrations:
-        state.echo(" (no migrations)")
+        state.echo(render.NO_MIGRATIONS)
         return
     folder = _relative(state, result.migrations_dir)
     for m in result.migrations:
-        mark = {True: "[X]", False: "[ ]", None: "[?]"}[m.applied]
-        line = f"{mark}  {m.id}" if plan else f" {mark} {m.id}"
-        if plan and state.verbosity >= 2 and m.down_revisions:
-            line += f" ... ({', '.join(m.down_revisions)})"
-        if m.head:
-            line += " (head)"
-        if m.missing:
-            line += f" (missing: recorded in the database, no file in {folder}/)"
-        if m.edited:
-            line += " (edited after it was applied)"
+        line = render.migration_line(
+            m.id, m.applied, plan=plan, head=m.head, missing_in=folder if m.missing else "",
+            edited=m.edited, parents=m.down_revisions if plan and state.verbosity >= 2 else (),
+        )  # fmt: skip
         if state.verbosity >= 2 and m.applied_at:
             when = f"{m.applied_at:%Y-%m-%d %H:%M:%S} UTC by {m.applied_by}"
             line += f"  faked {when}" if m.faked else f"  applied {when} in {m.duration_ms} ms"
@@ -300,11 +294,7 @@ def _print_showmigrations(
             state.note(m.edited_warning(state.settings().project_root))
     for m in result.migrations:
         if m.missing:
-            state.note(
-                f"The database records {m.id}, but no migration file has that id, so which "
-                "migrations below it are applied is unknown ([?]). Restore the file, or record "
-                "a revision that exists with 'manage migrate <id> --fake'."
-            )
+            state.note(render.missing_note(m.id))
 
 
 _CHECK_MARKS = {"ok": ("[OK]  ", "green"), "fail": ("[FAIL]", "red"), "skip": ("[SKIP]", "yellow")}

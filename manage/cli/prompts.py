@@ -8,10 +8,11 @@ from typing import Any
 import typer
 
 from manage.cli.output import CliState
+from manage.light import render
 
 
 def _choose_base(candidates: Any) -> str:
-    typer.echo("Found several declarative Bases:", err=True)
+    typer.echo(f"{render.SEVERAL_BASES}:", err=True)
     for index, candidate in enumerate(candidates, 1):
         typer.echo(f"  {index}. {candidate}", err=True)
 
@@ -63,10 +64,7 @@ def _data_loss_prompt(state: CliState) -> Any:
 
 def _default_asker(state: CliState) -> Any:
     def ask_default(question: Any) -> str | None:
-        state.echo(
-            f"Column {question.key} is NOT NULL and has no server default, so the rows "
-            f"already in {question.table} need a value."
-        )
+        state.echo(f"{render.needs_a_value(question.key, question.table)}.")
         state.echo(" 1) Give a one-off default now (it fills the existing rows only)")
         state.echo(" 2) Quit, and add a server_default or make the column nullable in the models")
         try:

@@ -17,6 +17,7 @@ from manage.core.scan import find_bases, find_model_modules
 from manage.core.settings import DEFAULT_MIGRATIONS, require_import_path
 from manage.core.urls import mask_url, url_password
 from manage.errors import SettingsError
+from manage.light.render import SEVERAL_BASES
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -174,7 +175,7 @@ def _pick(
         return candidates[0]
     if choose is None:
         raise SettingsError(
-            f"Found several declarative Bases: {', '.join(candidates)}. "
+            f"{SEVERAL_BASES}: {', '.join(candidates)}. "
             "Pass the one holding your models with --models."
         )
     return choose(candidates)

@@ -50,12 +50,10 @@ class MigrationState:
 
     def edited_warning(self, project_root: Path) -> str:
         """The warning ``showmigrations`` and ``check`` give for an edited migration."""
+        from manage.light.render import edited_warning
+
         path = self.path.relative_to(project_root) if self.path else self.id
-        return (
-            f"Warning: migration {self.id} ({path}) was edited after it was applied: sha256 "
-            f"{self.checksum_applied} when applied, {self.checksum_now} now. The database has "
-            "what the old file did: revert the edit, and put further changes in a new migration."
-        )
+        return edited_warning(self.id, path, self.checksum_applied, self.checksum_now)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,8 @@ from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, inspe
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
-HISTORY_TABLE = "manage_migration_history"
+from manage.light.history import HISTORY_TABLE as HISTORY_TABLE
+from manage.light.history import last_applied as last_applied
 
 _metadata = MetaData()
 history_table = Table(
@@ -119,17 +120,6 @@ def read(connection: Connection, version_table: str) -> list[HistoryEntry]:
         )
         for r in rows
     ]
-
-
-def last_applied(entries: list[HistoryEntry]) -> dict[str, HistoryEntry]:
-    """Per revision, its latest row when that row applied it (an unapply clears it)."""
-    latest: dict[str, HistoryEntry] = {}
-    for entry in entries:
-        if entry.direction.endswith("unapply"):
-            latest.pop(entry.revision, None)
-        else:
-            latest[entry.revision] = entry
-    return latest
 
 
 def _host() -> str:

@@ -15,6 +15,7 @@ from sqlalchemy import Column
 from sqlalchemy.engine import Dialect
 
 from manage.errors import MigrationError
+from manage.light.render import needs_a_value
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,10 +193,7 @@ def _answer_default(
             if renamed_from
             else ""
         )
-        raise MigrationError(
-            f"Column {question.key} is NOT NULL and has no server default, so the rows already "
-            f"in {question.table} need a value: {fix}.{rename}"
-        )
+        raise MigrationError(f"{needs_a_value(question.key, question.table)}: {fix}.{rename}")
     value = questioner.ask_default(question)
     if value is None:
         raise MigrationError(f"No migration written. To add {question.key}, {fix}.")

@@ -1,4 +1,5 @@
-"""Results rendered as the lines the user reads: one copy of each, for the launcher and the CLI."""
+"""Results rendered as the lines the user reads: one copy of each, for the console script's fast
+answers (the launcher, ``manage.quick``) and the CLI. Standard library only."""
 
 from __future__ import annotations
 
@@ -33,3 +34,81 @@ def check_lines(
         *(f"    {operation}" for operation in operations),
         installed_problem(path.parent, folder) or f"Run 'manage makemigrations' to write {shown}.",
     ]
+
+
+# -- migrate ---------------------------------------------------------------------------------
+
+OPERATIONS = "Operations to perform:"
+RUNNING = "Running migrations:"
+NOTHING_TO_APPLY = "No migrations to apply."
+
+
+def migrate_target(target: str) -> str:
+    """The line under ``Operations to perform:`` for ``migrate TARGET``."""
+    if target == "head":
+        return "  Apply all migrations"
+    if target == "zero":
+        return "  Unapply all migrations"
+    return f"  Target specific migration: {target}"
+
+
+# -- showmigrations --------------------------------------------------------------------------
+
+NO_MIGRATIONS = " (no migrations)"
+_MARKS = {True: "[X]", False: "[ ]", None: "[?]"}
+
+
+def migration_line(
+    revision: str, applied: bool | None, *, plan: bool, head: bool = False, missing_in: str = "",
+    edited: bool = False, parents: tuple[str, ...] = (),
+) -> str:  # fmt: skip
+    """One line of ``showmigrations`` (``--plan``: marks first), without the ``-v 2`` details.
+
+    Args:
+        applied: True, False, or None when it cannot be known (``[?]``).
+        missing_in: the migrations folder, for a revision the database records without a file.
+        parents: shown after the id (``--plan -v 2``).
+    """
+    mark = _MARKS[applied]
+    line = f"{mark}  {revision}" if plan else f" {mark} {revision}"
+    if parents:
+        line += f" ... ({', '.join(parents)})"
+    if head:
+        line += " (head)"
+    if missing_in:
+        line += f" (missing: recorded in the database, no file in {missing_in}/)"
+    if edited:
+        line += " (edited after it was applied)"
+    return line
+
+
+def missing_note(revision: str) -> str:
+    """The note under ``showmigrations`` for a revision the database records without a file."""
+    return (
+        f"The database records {revision}, but no migration file has that id, so which "
+        "migrations below it are applied is unknown ([?]). Restore the file, or record "
+        "a revision that exists with 'manage migrate <id> --fake'."
+    )
+
+
+def edited_warning(revision: str, path: object, applied: str | None, now: str | None) -> str:
+    """The warning ``showmigrations`` and ``check`` give for a migration edited after it was
+    applied (``applied`` and ``now``: the file's sha256 then and now)."""
+    return (
+        f"Warning: migration {revision} ({path}) was edited after it was applied: sha256 "
+        f"{applied} when applied, {now} now. The database has what the old file did: revert "
+        "the edit, and put further changes in a new migration."
+    )
+
+
+# -- questions -------------------------------------------------------------------------------
+
+SEVERAL_BASES = "Found several declarative Bases"
+
+
+def needs_a_value(column: str, table: str) -> str:
+    """Why makemigrations asks (or, without a terminal, fails) for a one-off default."""
+    return (
+        f"Column {column} is NOT NULL and has no server default, so the rows already in {table} "
+        "need a value"
+    )

@@ -298,12 +298,16 @@ def test_the_parsed_history_is_remembered_by_content(shop: Project, tmp_path: Pa
     assert added.heavy == FAST
 
 
-def test_the_history_table_name_matches_the_core() -> None:
+def test_the_history_table_is_read_by_one_rule() -> None:
+    """The table's name, its columns and the reading of its rows come from manage.light.history
+    for both paths."""
     from manage import quick
-    from manage.core.history import HISTORY_TABLE, history_table
+    from manage.core import history
+    from manage.light import history as shared
 
-    assert quick._HISTORY_TABLE == HISTORY_TABLE
-    assert tuple(c.name for c in history_table.columns) == quick._HISTORY_COLUMNS
+    assert quick.HISTORY_TABLE is history.HISTORY_TABLE is shared.HISTORY_TABLE
+    assert tuple(c.name for c in history.history_table.columns) == shared.HISTORY_COLUMNS
+    assert quick.last_applied is history.last_applied is shared.last_applied
 
 
 @pytest.mark.parametrize("dialect", ["postgresql", "mariadb"])
