@@ -174,7 +174,7 @@ def _showmigrations(project: _Project, migrations: list[_Migration], *, plan: bo
     applied = set(ids[: ids.index(known[0]) + 1]) if known else set()
     if not migrations and not unknown:
         return [(render.NO_MIGRATIONS, "")], [], 0
-    folder = _relative(project.migrations_dir, project.root)
+    folder = render.relative(project.migrations_dir, project.root)
     out: list[_Line] = []
     warnings: list[_Line] = []
     for m in migrations:
@@ -190,13 +190,6 @@ def _showmigrations(project: _Project, migrations: list[_Migration], *, plan: bo
         out.append((render.migration_line(rev, True, plan=plan, missing_in=folder), ""))
         warnings.append((render.missing_note(rev), _NOTE))
     return out, warnings, 0
-
-
-def _relative(path: Path, root: Path) -> str:
-    try:
-        return str(path.relative_to(root))
-    except ValueError:
-        return str(path)
 
 
 # -- the settings: [tool.manage] alone, SQLite alone ----------------------------------------------

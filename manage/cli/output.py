@@ -121,10 +121,7 @@ def report_error(error: ManageError) -> NoReturn:
 
 
 def _relative(state: CliState, path: Path) -> str:
-    try:
-        return str(path.relative_to(state.settings().project_root))
-    except ValueError:
-        return str(path)
+    return render.relative(path, state.settings().project_root)
 
 
 def _print_makemigrations(

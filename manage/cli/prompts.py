@@ -31,14 +31,17 @@ def _choose_base(candidates: Any) -> str:
     return str(candidates[choice - 1])
 
 
+def _yes(question: str, *, err: bool = False) -> bool:
+    """Ask a yes/no question, no by default; Ctrl-C or end of input is no."""
+    try:
+        return typer.confirm(question, default=False, err=err)
+    except typer.Abort:
+        return False
+
+
 def _confirmer(no_input: bool) -> Any:
     def confirm(question: str) -> bool:
-        if no_input:
-            return True
-        try:
-            return typer.confirm(question, default=False)
-        except typer.Abort:
-            return False
+        return True if no_input else _yes(question)
 
     return confirm
 
@@ -54,10 +57,7 @@ def _data_loss_prompt(state: CliState) -> Any:
         state.note(f"Unapplying these migrations {verb} data:")
         for loss in losses:
             state.note(f"  {loss}")
-        try:
-            return typer.confirm("Unapply them anyway?", default=False, err=True)
-        except typer.Abort:
-            return False
+        return _yes("Unapply them anyway?", err=True)
 
     return confirm
 

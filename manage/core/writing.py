@@ -13,6 +13,7 @@ from pathlib import Path
 
 from manage.errors import MigrationError
 from manage.light.cachefs import atomic_write
+from manage.light.render import relative
 
 NO_SPACE = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT})
 """A full disk, a file-size limit, a full quota: the same fix."""
@@ -94,13 +95,6 @@ def _link_or_copy(source: Path, target: Path) -> None:
         shutil.copy2(source, target)
 
 
-def _relative(path: Path, root: Path) -> str:
-    try:
-        return str(path.relative_to(root))
-    except ValueError:
-        return str(path)
-
-
 @contextmanager
 def in_scratch(root: Path, migrations_dir: Path) -> Iterator[None]:
     """Around writing a migration into a scratch folder: a failed write there (a full disk)
@@ -111,7 +105,7 @@ def in_scratch(root: Path, migrations_dir: Path) -> Iterator[None]:
         cause = exc.__cause__
         if not isinstance(cause, OSError) or cause.errno not in NO_SPACE:
             raise
-        folder = _relative(migrations_dir, root)
+        folder = relative(migrations_dir, root)
         raise MigrationError(
             f"Could not write the new migration: {cause.strerror or cause}. Nothing was "
             f"changed in {folder}/. Free some space, then run the command again."

@@ -15,6 +15,14 @@ NO_CHANGES = "No changes detected\n"
 PENDING = "Model changes without a migration:"
 
 
+def relative(path: Path, root: Path) -> str:
+    """``path`` as shown to the user: relative to the project ``root`` when inside it."""
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
+
+
 def check_lines(
     path: Path | None, operations: Sequence[Operation], project_root: Path
 ) -> list[str]:
@@ -22,10 +30,7 @@ def check_lines(
     (None: nothing to write): the first line is a heading."""
     if path is None:
         return ["No changes detected"]
-    try:
-        shown = str(path.relative_to(project_root))
-    except ValueError:
-        shown = str(path)
+    shown = relative(path, project_root)
     from manage.light.installed import installed_problem
 
     folder = str(Path(shown).parent)
