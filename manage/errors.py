@@ -39,6 +39,11 @@ class ProjectCommandError(ManageError):
     """A project or plugin command could not be loaded, clashes with another, or was misused."""
 
 
+class ProjectExitError(ManageError):
+    """Project code (a migration, the models, a callable a setting names) called ``sys.exit()``
+    while a built-in command ran."""
+
+
 class DbShellError(ManageError):
     """The database's client program is not installed, or its dialect has none."""
 
@@ -133,10 +138,10 @@ def command_cannot_be_built(name: str, origin: str, where: str, description: str
     )
 
 
-def project_exit(description: str) -> ManageError:
+def project_exit(description: str) -> ProjectExitError:
     """A ``sys.exit()`` from project code (a migration, the models, a callable a setting names)
     while manage ran: manage does not stop quietly with its code."""
-    return ManageError(
+    return ProjectExitError(
         f"Project code stopped manage: {description}. Remove the sys.exit() call "
         "(raise an exception to fail)."
     )

@@ -24,7 +24,7 @@ from manage.cli.output import (
 )
 from manage.cli.prompts import _choose_base, _confirmer, _data_loss_prompt, _default_asker
 from manage.errors import ManageError
-from manage.light.signals import terminated
+from manage.light.signals import Terminated, terminated
 from manage.registry import BUILTINS
 
 app = typer.Typer(
@@ -536,8 +536,30 @@ def inspectdb(
         state.echo(f"Wrote {len(result.tables)} tables to {result.path}")
 
 
+def _exits_are_errors(function: Callable[..., None]) -> Callable[..., None]:
+    """``function`` with a ``sys.exit()`` from the project code it runs (a migration, the
+    models) turned into a ProjectExitError: manage does not stop quietly with that code (issue
+    12 point 5). Only the command's body: Click's own exits (``--help``) are left alone."""
+
+    @functools.wraps(function)  # Typer reads the parameters through __wrapped__
+    def run(*args: Any, **kwargs: Any) -> None:
+        try:
+            function(*args, **kwargs)
+        except SystemExit as exc:  # manage itself never raises it
+            if isinstance(exc, Terminated):
+                raise
+            from manage.core.settings import project_exit
+
+            raise project_exit(exc) from exc
+
+    return run
+
+
 for _entry in BUILTINS.values():  # a built-in without a parser fails here, at import
-    app.command(name=_entry.name)(_PARSERS.pop(_entry.name))
+    _parser_of = _PARSERS.pop(_entry.name)
+    if not _entry.exits_allowed:  # the shell: the user's exit() ends it, as in Python
+        _parser_of = _exits_are_errors(_parser_of)
+    app.command(name=_entry.name)(_parser_of)
 if _PARSERS:
     raise RuntimeError(f"Commands missing from manage.registry: {', '.join(_PARSERS)}")
 

@@ -14,7 +14,6 @@ from manage.errors import (
     command_cannot_be_built,
     commands_failed_to_load,
     commands_still_work,
-    project_exit,
 )
 from manage.registry import BUILTINS
 
@@ -82,22 +81,12 @@ class ManageGroup(TyperGroup):
     def invoke(self, ctx: Context) -> Any:
         """The one error boundary (Django's ``run_from_argv``): a ManageError from any command,
         or from loading the project's commands, becomes ``Error: ...`` on stderr and its exit
-        code; a ``sys.exit()`` from project code run by a built-in command is an error (exit 3),
-        except in the commands whose registry entry allows it (``shell``)."""
+        code (a ``sys.exit()`` from project code under a built-in command arrives here as a
+        ProjectExitError: see ``manage.cli.app``)."""
         try:
             return super().invoke(ctx)
         except ManageError as exc:
             raise typer.Exit(report(_state(ctx), exc)) from None
-        except SystemExit as exc:  # issue 12 point 5: manage itself never raises it
-            from manage.light.signals import Terminated
-
-            builtin = BUILTINS.get(ctx.invoked_subcommand or "")
-            if builtin is None or builtin.exits_allowed or isinstance(exc, Terminated):
-                raise
-            from manage.core.settings import describe_exception
-
-            error = project_exit(describe_exception(exc))
-            raise typer.Exit(report(_state(ctx), error, with_traceback=False)) from None
 
     def _load_extra(self, ctx: Context) -> dict[str, Command]:
         """The project's and plugins' commands, loaded once; an error is kept for ``_extra``."""

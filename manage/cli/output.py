@@ -97,11 +97,11 @@ class CliState:
         self.echo(text, err=True, fg="red")
 
 
-def report(state: CliState, error: ManageError, *, with_traceback: bool = True) -> int:
+def report(state: CliState, error: ManageError) -> int:
     """Print ``error`` as ``Error: ...`` on stderr (after its traceback with ``--traceback``);
     return its exit code. What the one error boundary (``ManageGroup.invoke``) and the launcher
     print."""
-    if state.traceback and with_traceback:
+    if state.traceback:
         import traceback
 
         from manage.core.redact import redact

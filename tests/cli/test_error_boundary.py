@@ -87,3 +87,26 @@ def test_a_project_command_error_goes_through_the_same_boundary(sqlite_project: 
     assert result.exit_code == 3
     assert result.stderr.startswith("Traceback (most recent call last):")
     assert result.stderr.endswith("\nError: Set up the shop first.\n")
+
+
+def test_help_into_a_closed_pipe_is_no_project_exit(sqlite_project: Project) -> None:
+    """Rich ends the help with sys.exit(1) when the reader went away (``| head -1``): that exit
+    is the help's, not project code's, so no "Project code stopped manage" error."""
+    import subprocess
+
+    from tests.conftest import BIN
+
+    process = subprocess.Popen(
+        [str(BIN / "manage"), "migrate", "--help", "-v", "2"],
+        cwd=sqlite_project.root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.readline()
+    process.stdout.close()  # as `| head -1` does
+    error = process.stderr.read().decode()
+    process.stderr.close()
+    process.wait(timeout=60)
+
+    assert "Error:" not in error
