@@ -23,6 +23,7 @@ KNOWN_IN_CORE = {
     ". Check the target with 'manage showmigrations'.",
     "Cannot render the SQL of",
     "(and fix any down_revision that points at it).",
+    ", whose effect on the schema cannot be known without a database",
 }
 
 

@@ -17,7 +17,12 @@ from tests.conftest import Project
 PACKAGE = Path(manage.__file__).parent
 
 
+REPORTING = {"report", "error", "echo", "note", "Exit"}
+
+
 def _catches_manage_error(handler: ast.ExceptHandler) -> bool:
+    """A handler of ManageError that prints it or exits: a boundary (one that only falls back,
+    like ``check``'s when the settings fail, is not)."""
     names = (
         {n.id for n in ast.walk(handler.type) if isinstance(n, ast.Name)} if handler.type else set()
     )
@@ -26,7 +31,12 @@ def _catches_manage_error(handler: ast.ExceptHandler) -> bool:
         and isinstance(handler.body[0], ast.Raise)
         and handler.body[0].exc is None
     )
-    return "ManageError" in names and not re_raises
+    called = {
+        node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", "")
+        for node in ast.walk(handler)
+        if isinstance(node, ast.Call)
+    }
+    return "ManageError" in names and not re_raises and bool(called & REPORTING)
 
 
 def test_manage_error_is_caught_in_one_place_of_the_cli() -> None:

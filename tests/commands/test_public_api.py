@@ -27,7 +27,7 @@ def test_every_result_type_is_exported_by_manage_commands() -> None:
     for entry in BUILTINS.values():
         function = entry.load()
         returned = inspect.signature(function).return_annotation  # a string: lazy annotations
-        _dataclasses_in(eval(returned, function.__globals__), results)
+        _dataclasses_in(eval(returned, inspect.unwrap(function).__globals__), results)
 
     exported = {getattr(manage.commands, name) for name in manage.commands.__all__}
     missing = {f"{cls.__module__}.{cls.__qualname__}" for cls in results - exported}
