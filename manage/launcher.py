@@ -147,5 +147,6 @@ def _without_pygments() -> None:
     template, so Mako takes its own fallback (as without Pygments) for the rest of the process.
     Neither do the other built-in commands: Alembic renders its migration template with Mako, and
     reports a template error as text, which needs no Pygments."""
-    if "mako.exceptions" not in sys.modules:
-        sys.modules.setdefault("mako.ext.pygmentplugin", None)  # type: ignore[arg-type]
+    from manage.compat import without_mako_pygments
+
+    without_mako_pygments()

@@ -37,6 +37,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Dialect, make_url
 
+from manage.compat import table_prefixes
 from manage.core.answers import library_stamps
 from manage.core.settings import Settings, cache_dir
 from manage.light.cachefs import write_private
@@ -74,7 +75,7 @@ def table_fingerprint(
     try:
         parts = [
             f"table {table.name!r} schema={table.schema!r} comment={table.comment!r} "
-            f"prefixes={table._prefixes!r} options={_options(table)}"
+            f"prefixes={table_prefixes(table)!r} options={_options(table)}"
         ]
         reprs = {} if reprs is None else reprs
         parts += [_column(column, dialect, reprs) for column in table.columns]

@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from alembic.autogenerate import render, renderers
+from alembic.autogenerate import renderers
 from alembic.autogenerate.api import AutogenContext
 from alembic.operations import ops
 from sqlalchemy import (
@@ -30,6 +30,8 @@ from sqlalchemy import (
 )
 from sqlalchemy import Sequence as Sequence_
 from sqlalchemy.types import TypeDecorator
+
+from manage.compat import creation_order, render_alter_column, render_modify_table, reverse_of
 
 _LABELS = {"foreignkey": "fkey", "unique": "key"}
 _UNNAMED = "_manage_unnamed"  # set on a drop_constraint this module named
@@ -85,9 +87,9 @@ def _name_constraint(item: ops.MigrateOperation) -> None:
         item.constraint_name = constraint_name(item.table_name, item.columns, "key")
     elif isinstance(item, ops.DropConstraintOp) and item.constraint_name is None:
         label = _LABELS.get(item.constraint_type or "")
-        if label is None or item._reverse is None:
+        if label is None or reverse_of(item) is None:
             return
-        constraint: Any = item._reverse.to_constraint()
+        constraint: Any = reverse_of(item).to_constraint()
         if isinstance(constraint, ForeignKeyConstraint | UniqueConstraint):
             columns = [c.name for c in constraint.columns]
             item.constraint_name = constraint_name(item.table_name, columns, label)
@@ -114,7 +116,7 @@ _BATCH_NAMES = {
 
 @renderers.dispatch_for(NamingBatchOps)
 def _render_naming_batch(autogen: AutogenContext, op: NamingBatchOps) -> list[str]:
-    lines: list[str] = render._render_modify_table(autogen, op)
+    lines = render_modify_table(autogen, op)
     extra = f", naming_convention={_BATCH_NAMES!r}" if op.naming else ""
     if op.checks:
         restated = ", ".join(f"sa.CheckConstraint({text!r})" for text in op.checks)
@@ -190,7 +192,7 @@ class CastingAlterColumnOp(ops.AlterColumnOp):
 
 @renderers.dispatch_for(CastingAlterColumnOp)
 def _render_casting_alter_column(autogen: AutogenContext, op: CastingAlterColumnOp) -> str:
-    text: str = render._alter_column(autogen, op)
+    text = render_alter_column(autogen, op)
     using = op.kw["postgresql_using"]
     return f"{text[:-1]},\n{' ' * 4}postgresql_using={using!r},\n)"
 
@@ -254,10 +256,10 @@ def _sequences(container: ops.OpContainer) -> None:
             columns = list(item.columns)
         elif isinstance(item, ops.AddColumnOp):
             columns = [item.column]
-        elif isinstance(item, ops.DropTableOp) and item._reverse is not None:
-            columns, target, action = list(item._reverse.columns), dropped, "drop"
-        elif isinstance(item, ops.DropColumnOp) and item._reverse is not None:
-            columns, target, action = [item._reverse.column], dropped, "drop"
+        elif isinstance(item, ops.DropTableOp) and reverse_of(item) is not None:
+            columns, target, action = list(reverse_of(item).columns), dropped, "drop"
+        elif isinstance(item, ops.DropColumnOp) and reverse_of(item) is not None:
+            columns, target, action = [reverse_of(item).column], dropped, "drop"
         for column in columns:
             if (sequence := _column_sequence(column)) is not None:
                 table = str(getattr(item, "table_name", ""))
@@ -338,7 +340,7 @@ def unnamed_constraint(table: Table, name: str | None) -> str | None:
         return None
     keys = sorted(
         (c for c in table.foreign_key_constraints if c.name is None),
-        key=lambda c: c._creation_order,
+        key=creation_order,
     )
     for number, key in enumerate(keys, start=1):
         columns = [c.name for c in key.columns]

@@ -12,6 +12,8 @@ from sqlalchemy import Enum, MetaData, inspect
 from sqlalchemy.engine import Connection
 from sqlalchemy.types import TypeDecorator
 
+from manage.compat import render_server_default
+
 
 class EnumTypeOp(ops.MigrateOperation):
     """Create or drop a named enum type: PostgreSQL keeps enums as separate types, and Alembic's
@@ -250,9 +252,7 @@ def _type_name(autogen: AutogenContext, enum: Enum, suffix: str = "") -> str:
 
 def _render_default(default: Any, autogen: AutogenContext) -> str:
     """A server default as Alembic renders it in an ``alter_column``."""
-    from alembic.autogenerate.render import _render_server_default  # private: see module doc
-
-    return str(_render_server_default(default, autogen))
+    return render_server_default(default, autogen)
 
 
 @renderers.dispatch_for(EnumValuesOp)
