@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import os
 import sys
@@ -33,6 +34,7 @@ from manage.errors import (
     RevisionNotFoundError,
     UsageError,
 )
+from manage.light.cachefs import private_dir
 
 
 class MigrationLoader:
@@ -115,7 +117,11 @@ class MigrationLoader:
         """Import every migration file once, turning each kind of breakage into one message."""
         saved_prefix = sys.pycache_prefix
         # Compiled migrations are cached outside the project: a check must write nothing there.
-        sys.pycache_prefix = str(cache_dir() / "pycache")
+        # Its folder is private (0700): Python makes the folders and files below it itself.
+        pycache = cache_dir() / "pycache"
+        with contextlib.suppress(OSError):  # unwritable: Python then writes no compiled files
+            private_dir(pycache)
+        sys.pycache_prefix = str(pycache)
         modules_before = set(sys.modules)
         try:
             with warnings.catch_warnings():

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import pickle
 from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
@@ -16,6 +15,7 @@ from sqlalchemy.types import TypeDecorator
 
 from manage.core.replay.apply import apply_script
 from manage.core.replay.state import SchemaState
+from manage.light.cachefs import prune, write_cache
 
 KEEP_REPLAYS = 24
 """Replayed histories kept in the cache; the least recently written go first."""
@@ -68,14 +68,11 @@ def replay_cached(
     for script in scripts[done:]:
         apply_script(state, script)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_suffix(f".{os.getpid()}.tmp")
-        temporary.write_bytes(pickle.dumps(state.metadata))
-        temporary.replace(path)
+        data = pickle.dumps(state.metadata)
     except Exception:  # e.g. a type defined inside a migration cannot be pickled
         return state, None
-    from manage.core.insync import prune
-
+    if not write_cache(path, data):  # a read-only cache only costs speed
+        return state, None
     prune(cache, "*.pickle", KEEP_REPLAYS)
     return state, path
 
@@ -131,15 +128,8 @@ def save_tables_apart(
                 apart[name] = pickle.dumps(copy.metadata)
         except Exception:  # cannot be copied or pickled alone: left out
             continue
-    try:
-        temporary = path.with_suffix(f".{os.getpid()}.tmp")
-        temporary.write_bytes(pickle.dumps(apart))
-        temporary.replace(path)
-    except OSError:  # a read-only cache only costs speed
-        return
-    from manage.core.insync import prune
-
-    prune(path.parent, "*.tables", KEEP_REPLAYS)
+    if write_cache(path, pickle.dumps(apart)):  # a read-only cache only costs speed
+        prune(path.parent, "*.tables", KEEP_REPLAYS)
 
 
 def load_tables(
