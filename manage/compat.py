@@ -54,6 +54,77 @@ def without_mako_pygments() -> None:
         sys.modules.setdefault("mako.ext.pygmentplugin", None)  # type: ignore[arg-type]
 
 
+# --- Imports a check does not need -------------------------------------------------------------
+
+# Alembic's ``alembic.ddl`` imports every dialect's implementation (PostgreSQL's pulls in all of
+# SQLAlchemy's PostgreSQL dialect), and SQLAlchemy's dialect packages import their asyncio
+# drivers (and so asyncio): a third of Alembic's import time, for dialects a check never uses.
+_ALEMBIC_IMPLS = {
+    "mssql": "alembic.ddl.mssql",
+    "mysql": "alembic.ddl.mysql",
+    "mariadb": "alembic.ddl.mysql",
+    "oracle": "alembic.ddl.oracle",
+    "postgresql": "alembic.ddl.postgresql",
+}
+_ASYNC_DRIVERS = (
+    "sqlalchemy.dialects.sqlite.aiosqlite",
+    "sqlalchemy.dialects.postgresql.asyncpg",
+    "sqlalchemy.dialects.mysql.aiomysql",
+    "sqlalchemy.dialects.mysql.asyncmy",
+)
+_deferred: set[str] = set()
+
+
+class _Deferring:
+    """A meta path finder that hands out the modules in ``_deferred`` as
+    ``importlib.util.LazyLoader`` modules: executed on first attribute access."""
+
+    @classmethod
+    def find_spec(cls, fullname: str, path: Any = None, target: Any = None) -> Any:
+        if fullname not in _deferred:
+            return None
+        import importlib.util
+
+        for finder in sys.meta_path:
+            if finder is cls or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(fullname, path, target)
+            if spec is not None and spec.loader is not None:
+                spec.loader = importlib.util.LazyLoader(spec.loader)
+                return spec
+        return None
+
+
+def defer_unused_dialect_imports(dialect_name: str) -> None:
+    """Load Alembic's implementations of other dialects than ``dialect_name``, and SQLAlchemy's
+    asyncio drivers, only when something uses them (``importlib.util.LazyLoader``). Modules
+    already imported are left alone; :func:`load_deferred` loads the rest (before anything
+    beyond the check's cached path runs)."""
+    own = _ALEMBIC_IMPLS.get(dialect_name)
+    names = {name for name in (*_ALEMBIC_IMPLS.values(), *_ASYNC_DRIVERS) if name != own}
+    _deferred.update(name for name in names if name not in sys.modules)
+    if _Deferring not in sys.meta_path:
+        sys.meta_path.insert(0, _Deferring)
+
+
+def not_yet_loaded(module: object) -> bool:
+    """Whether ``module`` is a deferred module that nothing has used (so it never ran, and
+    reading any attribute of it would run it): ``importlib.util``'s private lazy module type."""
+    kind = type(module)
+    return kind.__name__ == "_LazyModule" and kind.__module__ == "importlib.util"
+
+
+def load_deferred() -> None:
+    """Import now what :func:`defer_unused_dialect_imports` deferred, as without it."""
+    if _Deferring in sys.meta_path:
+        sys.meta_path.remove(_Deferring)
+    for name in sorted(_deferred):
+        module = sys.modules.get(name)
+        if module is not None:
+            getattr(module, "__name__", None)  # a lazy module runs on its first attribute
+    _deferred.clear()
+
+
 # --- Alembic: the script directory ------------------------------------------------------------
 
 

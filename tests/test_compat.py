@@ -307,3 +307,30 @@ def test_sqlalchemy_private_attributes() -> None:
     for what, check in checks.items():
         with pinned(what):
             assert check(), f"manage.compat.{what} no longer behaves as manage relies on"
+
+
+def test_deferred_dialect_imports() -> None:
+    """A check of a SQLite project leaves Alembic's other dialects unimported until used; the
+    full check then imports them as always (a fresh interpreter: imports are process-wide)."""
+    probe = (
+        "import sys\n"
+        "from manage import compat\n"
+        "compat.defer_unused_dialect_imports('sqlite')\n"
+        "import alembic.operations\n"
+        "postgresql = sys.modules['alembic.ddl.postgresql']\n"
+        "print(compat.not_yet_loaded(postgresql),"
+        " 'sqlalchemy.dialects.postgresql' in sys.modules)\n"
+        "print(compat.not_yet_loaded(sys.modules['alembic.ddl.sqlite']))\n"
+        "compat.load_deferred()\n"
+        "from alembic.ddl.impl import _impls\n"
+        "print(compat.not_yet_loaded(postgresql), *sorted(_impls))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert done.returncode == 0, (
+        "manage.compat.defer_unused_dialect_imports/not_yet_loaded (importlib.util.LazyLoader, "
+        f"its _LazyModule type) no longer work: {done.stderr}"
+    )
+    first, second, third = done.stdout.splitlines()
+    assert first == "True False"
+    assert second == "False"
+    assert third == "False default mariadb mssql mysql oracle postgresql sqlite"

@@ -187,11 +187,14 @@ def remember(
 
     if not reads.active() or reads.whole_environment:
         return
+    from manage.compat import not_yet_loaded
+
     cache = _cache_folder().parent
     paths = {
         str(path)
         for module in list(sys.modules.values())
-        if (path := _module_file(module, root, migrations_dir)) is not None
+        if not not_yet_loaded(module)  # it never ran: it decided nothing
+        and (path := _module_file(module, root, migrations_dir)) is not None
     }
     paths |= {p for p in reads.files | reads.folders if _kept(p, cache)}
     # the folder of each project file: a module added beside one changes what imports find
