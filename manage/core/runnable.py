@@ -44,7 +44,7 @@ def make_runnable(
 ) -> None:
     """Rewrite ``container`` (an upgrade or downgrade) in place so that it runs; ``metadata``:
     the models, whose unnamed CHECK constraints SQLite's batch copies restate."""
-    for item in _walk(container.ops):
+    for item in leaf_operations(container.ops):
         _name_constraint(item)
     if dialect_name == "sqlite":
         checks = _unnamed_checks(metadata)
@@ -72,10 +72,11 @@ def constraint_name(table: str, columns: Sequence[str], label: str) -> str:
     return f"{name1[:keep1]}_{name2[:keep2]}_{label}"
 
 
-def _walk(items: Sequence[ops.MigrateOperation]) -> Iterator[ops.MigrateOperation]:
+def leaf_operations(items: Sequence[ops.MigrateOperation]) -> Iterator[ops.MigrateOperation]:
+    """The operations of ``items``, the contents of containers (batches, tables) in their place."""
     for item in items:
         if isinstance(item, ops.OpContainer):
-            yield from _walk(item.ops)
+            yield from leaf_operations(item.ops)
         else:
             yield item
 
@@ -249,7 +250,7 @@ def _sequences(container: ops.OpContainer) -> None:
     """Create the sequences of new tables and columns first; drop those of dropped ones last."""
     created: dict[str, SequenceOp] = {}
     dropped: dict[str, SequenceOp] = {}
-    for item in _walk(container.ops):
+    for item in leaf_operations(container.ops):
         columns: list[Any] = []
         target, action = created, "create"
         if isinstance(item, ops.CreateTableOp):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 from alembic.autogenerate import renderers
@@ -13,6 +13,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.types import TypeDecorator
 
 from manage.compat import render_server_default
+from manage.core.runnable import leaf_operations
 
 
 class EnumTypeOp(ops.MigrateOperation):
@@ -41,14 +42,6 @@ def _named_enum(type_: Any) -> Enum | None:
     if isinstance(type_, Enum) and type_.name and type_.native_enum:
         return type_
     return None
-
-
-def _walk(items: Sequence[ops.MigrateOperation]) -> Iterator[ops.MigrateOperation]:
-    for item in items:
-        if isinstance(item, ops.OpContainer):
-            yield from _walk(item.ops)
-        else:
-            yield item
 
 
 def _enum_types(
@@ -114,7 +107,7 @@ def _add_enum_types(container: ops.OpContainer, used_after: Callable[[set[str]],
     used: dict[str, Enum] = {}
     dropped: dict[str, Enum] = {}
     dropped_tables: set[str] = set()
-    for op in _walk(container.ops):
+    for op in leaf_operations(container.ops):
         if isinstance(op, ops.CreateTableOp):
             for column in op.columns:
                 if e := _named_enum(getattr(column, "type", None)):

@@ -171,9 +171,7 @@ class MigrationExecutor(MigrationLoader):
                 env.configure(
                     connection=connection,
                     target_metadata=target_metadata,
-                    version_table=self.settings.version_table,
-                    version_table_schema=self.settings.version_table_schema,  # issue 16
-                    render_as_batch=self.settings.render_as_batch,
+                    **self.configure_options(),
                     transaction_per_migration=True,
                     # SQLite DDL is transactional once we issue BEGIN (database.make_engine).
                     transactional_ddl=True if connection.dialect.name == "sqlite" else None,
@@ -345,9 +343,7 @@ class MigrationExecutor(MigrationLoader):
                     target_metadata=target_metadata,
                     output_buffer=buffer,
                     literal_binds=True,
-                    version_table=self.settings.version_table,
-                    version_table_schema=self.settings.version_table_schema,  # issue 16
-                    render_as_batch=self.settings.render_as_batch,
+                    **self.configure_options(),
                     transaction_per_migration=True,
                 )
                 with env.begin_transaction():

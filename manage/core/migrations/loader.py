@@ -9,6 +9,7 @@ import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from alembic import util as alembic_util
 from alembic.config import Config
@@ -112,6 +113,15 @@ class MigrationLoader:
 
             self._metadata = load_metadata(self.settings)
         return self._metadata
+
+    def configure_options(self) -> dict[str, Any]:
+        """What every ``EnvironmentContext.configure`` of this project passes: the version
+        table (and its schema, issue 16) and batch mode."""
+        return {
+            "version_table": self.settings.version_table,
+            "version_table_schema": self.settings.version_table_schema,
+            "render_as_batch": self.settings.render_as_batch,
+        }
 
     def _load_scripts(self) -> list[Script]:
         """Import every migration file once, turning each kind of breakage into one message."""
