@@ -297,6 +297,13 @@ def table_prefixes(table: Table) -> list[str]:
     return list(table._prefixes)
 
 
+def repair_unpickled_type_decorator(type_: Any) -> None:
+    """Forget a ``TypeDecorator``'s memoized ``impl_instance`` when unpickling left the ``impl``
+    class there instead of an instance (SQLAlchemy 2.1): it is built again on first use."""
+    if isinstance(type_.__dict__.get("impl_instance"), type):
+        del type_.__dict__["impl_instance"]
+
+
 def is_type_bound(constraint: Any) -> bool:
     """Whether a CHECK constraint belongs to its type (Enum's or Boolean's: ``_type_bound``)."""
     return bool(getattr(constraint, "_type_bound", False))

@@ -52,7 +52,6 @@ PINNED = {
     "typer._click.core": "test_typer_click_classes",
     "mako.ext.pygmentplugin": "test_without_mako_pygments",
     "_reverse": "test_reverse_of",
-    "__dict__": "test_use_inspector_and_populate_migration_script",
     "_populate_migration_script": "test_use_inspector_and_populate_migration_script",
     "_render_modify_table": "test_renderers",
     "_alter_column": "test_renderers",
@@ -65,6 +64,7 @@ PINNED = {
     "_autoincrement_column": "test_sqlalchemy_private_attributes",
     "_prefixes": "test_sqlalchemy_private_attributes",
     "_type_bound": "test_sqlalchemy_private_attributes",
+    "__dict__": "test_repair_unpickled_type_decorator",
     "method-assign": "test_op_proxy_and_recording_operations",
 }
 
@@ -191,10 +191,14 @@ def test_op_proxy_and_recording_operations() -> None:
         tables.append((table, schema))
         return type("Impl", (), {"table_name": table, "schema": schema})()
 
-    with pinned("op_proxy/recording_operations (Operations._install_proxy, instance patch)"):
+    with pinned(
+        "op_proxy/recording_operations/replace_get_bind (Operations._install_proxy, instance patch)"
+    ):
         operations = compat.recording_operations(context, recorded.append, batch_impl)
         compat.without_autocommit_block(context)
+        compat.replace_get_bind(operations, lambda: "the bind")
         with compat.op_proxy(operations):
+            assert op.get_bind() == "the bind"
             op.add_column("book", sa.Column("price", sa.Integer()))
             with op.batch_alter_table("author") as batch:
                 batch.drop_column("age")
@@ -334,3 +338,17 @@ def test_deferred_dialect_imports() -> None:
     assert first == "True False"
     assert second == "False"
     assert third == "False default mariadb mssql mysql oracle postgresql sqlite"
+
+
+def test_repair_unpickled_type_decorator() -> None:
+    class Wrapped(sa.types.TypeDecorator[str]):
+        impl = sa.String(10)
+        cache_ok = True
+
+    type_ = Wrapped()
+    with pinned("repair_unpickled_type_decorator (TypeDecorator.impl_instance, memoized)"):
+        type_.__dict__["impl_instance"] = sa.String  # what unpickling can leave behind
+        compat.repair_unpickled_type_decorator(type_)
+        assert isinstance(type_.impl_instance, sa.String)
+        compat.repair_unpickled_type_decorator(type_)  # a real instance stays
+        assert isinstance(type_.impl_instance, sa.String)

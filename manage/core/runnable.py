@@ -31,7 +31,13 @@ from sqlalchemy import (
 from sqlalchemy import Sequence as Sequence_
 from sqlalchemy.types import TypeDecorator
 
-from manage.compat import creation_order, render_alter_column, render_modify_table, reverse_of
+from manage.compat import (
+    creation_order,
+    is_type_bound,
+    render_alter_column,
+    render_modify_table,
+    reverse_of,
+)
 
 _LABELS = {"foreignkey": "fkey", "unique": "key"}
 _UNNAMED = "_manage_unnamed"  # set on a drop_constraint this module named
@@ -140,7 +146,7 @@ def _unnamed_checks(
                 for c in table.constraints
                 if isinstance(c, CheckConstraint)
                 and not isinstance(c.name, str)
-                and not getattr(c, "_type_bound", False)
+                and not is_type_bound(c)
             )
             if texts:
                 found[(table.schema, table.name)] = texts

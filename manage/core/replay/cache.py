@@ -13,6 +13,7 @@ from alembic.script import Script
 from sqlalchemy import MetaData, Table
 from sqlalchemy.types import TypeDecorator
 
+from manage.compat import repair_unpickled_type_decorator
 from manage.core.replay.apply import apply_script
 from manage.core.replay.state import SchemaState
 from manage.light.cachefs import prune, write_cache
@@ -95,11 +96,8 @@ def _unpickled(data: bytes) -> MetaData:
     metadata: MetaData = pickle.loads(data)
     for table in metadata.tables.values():
         for column in table.columns:
-            type_ = column.type
-            if isinstance(type_, TypeDecorator) and isinstance(
-                type_.__dict__.get("impl_instance"), type
-            ):
-                del type_.__dict__["impl_instance"]
+            if isinstance(column.type, TypeDecorator):
+                repair_unpickled_type_decorator(column.type)
     return metadata
 
 
