@@ -69,7 +69,9 @@ def test_only_cli_imports_typer() -> None:
         for path in PACKAGE.rglob("*.py")
         if any(name.startswith("typer") for name in imports(path))
     )
-    assert users == ["cli/app.py", "cli/group.py", "cli/output.py", "cli/prompts.py"]
+    # compat.py names Typer's vendored Click classes for type hints only (tests/test_compat.py
+    # checks it imports nothing but the standard library).
+    assert users == ["cli/app.py", "cli/group.py", "cli/output.py", "cli/prompts.py", "compat.py"]
 
 
 def test_no_module_is_over_600_lines() -> None:

@@ -9,6 +9,7 @@ import typer
 from typer.core import TyperGroup
 
 from manage.cli.output import CliState, report
+from manage.compat import set_typer_coercion, typer_coercion_unset
 from manage.errors import (
     ManageError,
     command_cannot_be_built,
@@ -18,11 +19,7 @@ from manage.errors import (
 from manage.registry import BUILTINS
 
 if TYPE_CHECKING:
-    # Private Typer names for type hints only (Typer >= 0.26 vendors Click as typer._click). At
-    # run time manage uses Typer's public API, except the guarded coercion shortcut below
-    # (_coerce_lightly).
-    from typer._click.core import Command, Context, Parameter
-
+    from manage.compat import Command, Context, Parameter
     from manage.core.plugins import ProjectCommand, ProjectCommands
 
 
@@ -152,7 +149,7 @@ class _LightCoercion:
             return value
         if annotation is int and type(value) is int and _in_range(value, param):
             return value
-        param._runtime_param = None  # Typer builds its own coercion from here on
+        set_typer_coercion(param, None)  # Typer builds its own coercion from here on
         return param.get_runtime_param().coerce(value, param=param, ctx=ctx)
 
 
@@ -161,20 +158,19 @@ def _in_range(value: int, param: Any) -> bool:
 
 
 def _coerce_lightly(param: Any) -> None:
-    """Give one of Typer's parameters the light coercion above (private Typer attributes: when a
-    Typer release no longer has them the parameter keeps Typer's own coercion, and
-    tests/test_lazy_imports.py notices the pydantic import)."""
+    """Give one of Typer's parameters the light coercion above (private Typer attributes, in
+    manage.compat and pinned by tests/test_compat.py: when a Typer release no longer has them
+    the parameter keeps Typer's own coercion)."""
     descriptor = getattr(param, "type_descriptor", None)
     info = getattr(descriptor, "parameter_info", None)
     if (
         info is None
-        or getattr(param, "_runtime_param", False) is not None
-        or not hasattr(param, "get_runtime_param")
+        or not typer_coercion_unset(param)
         or getattr(info, "parser", None) is not None
         or getattr(info, "click_type", None) is not None
     ):
         return
-    param._runtime_param = _LightCoercion(param)
+    set_typer_coercion(param, _LightCoercion(param))
 
 
 def _options(params: list[Parameter]) -> dict[str, int]:

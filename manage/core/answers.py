@@ -3,7 +3,6 @@ answer again without importing SQLAlchemy, Alembic or the models. Standard libra
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
 import importlib.util
@@ -13,6 +12,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from manage.light import cachefs
+from manage.light.cachefs import cache_dir, file_stamp
 
 FORMAT = 3
 FINE_SLACK_NS = 100_000_000
@@ -29,8 +31,7 @@ class Answer:
 
 
 def _cache_folder() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "sqlalchemy-manage" / "answers"
+    return cache_dir() / "answers"
 
 
 def _project_root(start: Path) -> Path | None:
@@ -46,17 +47,6 @@ def _project_root(start: Path) -> Path | None:
     return None if project is None or project.settings_module else project.root
 
 
-def _stamp(path: Path | str) -> list[int] | None:
-    """A file's size, modification time, change time and inode (mtime second). The change time
-    and inode catch what size and mtime miss: an edit of the same size whose mtime was set back
-    (``os.utime``, ``touch -r``, ``cp -p``), or a file replaced by another one."""
-    try:
-        stat = os.stat(path)
-    except OSError:
-        return None
-    return [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino]
-
-
 @functools.cache
 def library_stamps() -> dict[str, Any]:
     """Where and when SQLAlchemy, Alembic and manage were installed: an upgrade changes answers.
@@ -66,7 +56,7 @@ def library_stamps() -> dict[str, Any]:
     for name in ("sqlalchemy", "alembic"):
         spec = importlib.util.find_spec(name)
         origin = spec.origin if spec else None
-        stamps[name] = [origin, _stamp(origin) if origin else None]
+        stamps[name] = [origin, file_stamp(origin) if origin else None]
     # manage itself by every file: an editable checkout changes without a new install.
     stamps["manage"] = sorted(_source_stamps(os.path.dirname(os.path.dirname(__file__))))
     return stamps
@@ -83,26 +73,12 @@ def _source_stamps(folder: str) -> list[list[Any]]:
             if entry.name != "__pycache__":
                 found += _source_stamps(entry.path)
         elif entry.name.endswith((".py", ".mako")):
-            found.append([entry.path, _stamp(entry.path)])
+            found.append([entry.path, file_stamp(entry.path)])
     return found
 
 
 def _salt() -> bytes:
-    """A random value of this user's cache, so a stored hash cannot be checked against guesses
-    made elsewhere. Written whole by a rename, so never empty: a damaged one is replaced."""
-    from manage.light.cachefs import write_private
-
-    path = _cache_folder() / "salt"
-    with contextlib.suppress(OSError):
-        salt = path.read_bytes()
-        if len(salt) == 32:
-            return salt
-    salt = os.urandom(32)
-    try:
-        write_private(path, salt)
-        return path.read_bytes()  # a racing process's salt may have won: use what is stored
-    except OSError:
-        return salt
+    return cachefs.salt(_cache_folder() / "salt")
 
 
 def _context(root: Path, database_url: str | None) -> dict[str, Any]:
@@ -129,7 +105,7 @@ def _context(root: Path, database_url: str | None) -> dict[str, Any]:
 def _folder_stamps(folder: Path) -> dict[str, list[int] | None]:
     if not folder.is_dir():
         return {}
-    return {entry.name: _stamp(entry) for entry in sorted(folder.iterdir()) if entry.is_file()}
+    return {entry.name: file_stamp(entry) for entry in sorted(folder.iterdir()) if entry.is_file()}
 
 
 def _cache_file(root: Path) -> Path:
@@ -158,7 +134,7 @@ def remembered(start: Path) -> Answer | None:
         if _digest(salt, os.environ.get(name)) != value:
             return None
     for path, stamp in record.get("files", {}).items():
-        if _stamp(Path(path)) != stamp:
+        if file_stamp(Path(path)) != stamp:
             return None
     return Answer(record["output"], int(record["exit_code"]))
 
@@ -211,11 +187,14 @@ def remember(
 
     if not reads.active() or reads.whole_environment:
         return
+    from manage.compat import not_yet_loaded
+
     cache = _cache_folder().parent
     paths = {
         str(path)
         for module in list(sys.modules.values())
-        if (path := _module_file(module, root, migrations_dir)) is not None
+        if not not_yet_loaded(module)  # it never ran: it decided nothing
+        and (path := _module_file(module, root, migrations_dir)) is not None
     }
     paths |= {p for p in reads.files | reads.folders if _kept(p, cache)}
     # the folder of each project file: a module added beside one changes what imports find
@@ -224,11 +203,11 @@ def remember(
         for p in list(paths)
         if (folder := os.path.dirname(p)) == str(root) or folder.startswith(str(root) + os.sep)
     }
-    files = {path: _stamp(path) for path in sorted(paths)}
+    files = {path: file_stamp(path) for path in sorted(paths)}
     migrations = _folder_stamps(migrations_dir)
-    if _stamp(root / "pyproject.toml") is None or any(s is None for s in migrations.values()):
+    if file_stamp(root / "pyproject.toml") is None or any(s is None for s in migrations.values()):
         return  # a file went away during the run
-    for stamp in [*files.values(), *migrations.values(), _stamp(migrations_dir)]:
+    for stamp in [*files.values(), *migrations.values(), file_stamp(migrations_dir)]:
         if stamp is not None and stamp[2] >= started_ns - _slack_ns(stamp):
             return
     salt = _salt()
@@ -244,10 +223,7 @@ def remember(
         "output": answer.output,
         "exit_code": answer.exit_code,
     }
-    from manage.light.cachefs import write_private
-
-    with contextlib.suppress(OSError):  # a cache that cannot be written only costs speed
-        write_private(_cache_file(root), json.dumps(record))
+    cachefs.write_cache(_cache_file(root), json.dumps(record))
 
 
 def _kept(path: str, cache: Path) -> bool:

@@ -18,7 +18,6 @@ from typing import Any
 
 from alembic import util as alembic_util
 from alembic.autogenerate.api import AutogenContext
-from alembic.autogenerate.compare.server_defaults import _render_server_default_for_compare
 from alembic.operations import ops
 from alembic.operations.ops import AlterColumnOp, ModifyTableOps
 from alembic.runtime.plugins import Plugin
@@ -38,6 +37,8 @@ from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import ColumnClause, TextClause, UnaryExpression
 from sqlalchemy.sql.schema import DefaultClause
 
+from manage.compat import compare_identity_default, is_type_bound
+from manage.compat import render_server_default_for_compare as _render_server_default_for_compare
 from manage.core.defaults import nextval_default, server_default_changed, takes_from
 from manage.core.runnable import SequenceOp
 
@@ -72,9 +73,7 @@ def compare_server_default(
     if isinstance(metadata_default, Identity) or isinstance(conn_default, Identity):
         if isinstance(metadata_default, Identity) and isinstance(conn_default, Identity):
             impl = autogen_context.migration_context.impl
-            diff, _, is_alter = impl._compare_identity_default(  # type: ignore[no-untyped-call]
-                metadata_default, conn_default
-            )
+            diff, _, is_alter = compare_identity_default(impl, metadata_default, conn_default)
             if is_alter and diff:
                 alter_column_op.modify_server_default = metadata_default
         return PriorityDispatchResult.STOP
@@ -147,7 +146,7 @@ def compare_check_constraints(
         if (
             isinstance(constraint, CheckConstraint)
             and isinstance(constraint.name, str)
-            and not getattr(constraint, "_type_bound", False)
+            and not is_type_bound(constraint)
             and constraint.name.lower() not in existing
         ):
             modify_ops.ops.append(ops.CreateCheckConstraintOp.from_constraint(constraint))

@@ -17,6 +17,8 @@ from sqlalchemy import Column, Computed, Enum, Identity, Sequence
 from sqlalchemy.sql.schema import DefaultClause
 from sqlalchemy.types import TypeDecorator
 
+from manage.compat import is_autoincrement_column
+
 # A PostgreSQL cast: ::text, ::character varying(20), ::status2, ::"PubState", ::s1.pubstate
 _NAME = r'(?:"[^"]+"|[a-z_][a-z0-9_]*)'
 _CAST = re.compile(
@@ -104,7 +106,7 @@ def server_default_changed(
         return None if isinstance(_inspected_column.server_default, Identity) else False
     if metadata_default is not None and not isinstance(metadata_default, DefaultClause):
         return None
-    if metadata_default is None and metadata_column.table._autoincrement_column is metadata_column:
+    if metadata_default is None and is_autoincrement_column(metadata_column.table, metadata_column):
         return False
     if metadata_default is None and takes_from(inspected_default, metadata_column.default):
         return False  # issue 16: the default a Sequence added to an existing column is given

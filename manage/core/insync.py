@@ -14,7 +14,6 @@ fingerprint.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import inspect
 import json
@@ -37,9 +36,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Dialect, make_url
 
+from manage.compat import table_prefixes
 from manage.core.answers import library_stamps
 from manage.core.settings import Settings, cache_dir
-from manage.light.cachefs import write_private
+from manage.light.cachefs import file_stamp, prune, write_cache
 
 FORMAT = 3
 MAX_KNOWN = 20_000
@@ -74,7 +74,7 @@ def table_fingerprint(
     try:
         parts = [
             f"table {table.name!r} schema={table.schema!r} comment={table.comment!r} "
-            f"prefixes={table._prefixes!r} options={_options(table)}"
+            f"prefixes={table_prefixes(table)!r} options={_options(table)}"
         ]
         reprs = {} if reprs is None else reprs
         parts += [_column(column, dialect, reprs) for column in table.columns]
@@ -292,9 +292,7 @@ class KnownPairs:
     def save(self) -> None:
         if not self.added:
             return
-        keys = list(self.keys)[-MAX_KNOWN:]
-        with contextlib.suppress(OSError):  # a read-only cache only costs speed
-            write_private(self.path, json.dumps(keys))
+        write_cache(self.path, json.dumps(list(self.keys)[-MAX_KNOWN:]))
 
 
 def pair_keys(
@@ -334,7 +332,7 @@ def history_digest(settings: Settings) -> str | None:
         if name.endswith((".pyc", ".pyo")):
             return None
         if name.endswith(".py"):
-            stamp = _stamp(entry.path)
+            stamp = file_stamp(entry.path)
             if stamp is None:  # gone or unreadable: the full check reports it
                 return None
             files.append((name, entry.path))
@@ -351,14 +349,6 @@ def history_digest(settings: Settings) -> str | None:
     found = digest.hexdigest()[:40]
     remembered.write(found)
     return found
-
-
-def _stamp(path: str) -> list[int] | None:
-    try:
-        stat = os.stat(path)
-    except OSError:
-        return None
-    return [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino]
 
 
 @dataclass(frozen=True, slots=True)
@@ -390,8 +380,7 @@ class _StampedDigest:
         since = time.time_ns() - STAMP_SLACK_NS
         if any(stamp[2] >= since for stamp in self.stamps):
             return
-        with contextlib.suppress(OSError):  # a read-only cache only costs speed
-            write_private(self.path, json.dumps({"key": self.key(), "digest": digest}))
+        write_cache(self.path, json.dumps({"key": self.key(), "digest": digest}))
 
 
 def _files_digest(paths: Iterable[str]) -> str | None:
@@ -460,21 +449,8 @@ def write_index(
         "tables": None if tables is None else dict(tables),
     }
     path = _index_path(history)
-    try:
-        write_private(path, json.dumps(record))
-    except OSError:  # a read-only cache only costs speed
-        return
-    prune(path.parent, "*.index.json", KEEP_INDEXES)
-
-
-def prune(folder: Path, pattern: str, keep: int) -> None:
-    """Delete all but the ``keep`` most recently written files matching ``pattern``."""
-    try:
-        files = sorted(folder.glob(pattern), key=lambda f: f.stat().st_mtime_ns, reverse=True)
-        for file in files[keep:]:
-            file.unlink(missing_ok=True)
-    except OSError:  # another process pruned first
-        pass
+    if write_cache(path, json.dumps(record)):
+        prune(path.parent, "*.index.json", KEEP_INDEXES)
 
 
 def read_index(history: str) -> HistoryIndex | None:

@@ -14,6 +14,7 @@ from alembic.operations import ops
 from sqlalchemy import Column
 from sqlalchemy.engine import Dialect
 
+from manage.compat import column_copy, reverse_of, type_affinity
 from manage.errors import MigrationError
 from manage.light.render import needs_a_value
 
@@ -268,11 +269,11 @@ def _drop_repointed_foreign_keys(container: ops.OpContainer, old: str, new: str)
         for parent, op in _walk(container)
         if isinstance(op, ops.DropConstraintOp)
         and op.constraint_type == "foreignkey"
-        and isinstance(op._reverse, ops.CreateForeignKeyOp)
-        and op._reverse.referent_table == old
+        and isinstance(reverse_of(op), ops.CreateForeignKeyOp)
+        and reverse_of(op).referent_table == old
     ]
     for drop_parent, drop in drops:
-        before = drop._reverse
+        before = reverse_of(drop)
         assert isinstance(before, ops.CreateForeignKeyOp)
         for parent, op in _walk(container):
             if (
@@ -331,7 +332,7 @@ def _table_pairs(upgrade: ops.OpContainer) -> list[tuple[ops.DropTableOp, ops.Cr
 
 def _shape(columns: Any) -> list[tuple[str, str]]:
     return sorted(
-        (c.name, type(c.type._type_affinity).__name__) for c in columns if isinstance(c, Column)
+        (c.name, type(type_affinity(c.type)).__name__) for c in columns if isinstance(c, Column)
     )
 
 
@@ -361,7 +362,7 @@ def _same_type(old: Any, new: Any, dialect: Dialect) -> bool:
     try:
         return bool(old.compile(dialect=dialect) == new.compile(dialect=dialect))
     except Exception:  # a type the dialect cannot render: compare what it stores
-        return type(old._type_affinity) is type(new._type_affinity)
+        return type(type_affinity(old)) is type(type_affinity(new))
 
 
 def _rename_column(
@@ -397,7 +398,7 @@ def _fill_then_enforce(
 ) -> None:
     """Add the column nullable, fill the rows, then make it NOT NULL: three steps, and in batch
     mode three batches, since a batch runs its operations only when it ends."""
-    column = add.column._copy()  # the model's own Column stays as it is
+    column = column_copy(add.column)  # the model's own Column stays as it is
     column.nullable = True
     add.column = column
     fill = FillColumnOp(add.table_name, column.name, value, add.schema)

@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from alembic.autogenerate import render, renderers
+from alembic.autogenerate import renderers
 from alembic.autogenerate.api import AutogenContext
 from alembic.operations import ops
 from sqlalchemy import (
@@ -31,6 +31,14 @@ from sqlalchemy import (
 from sqlalchemy import Sequence as Sequence_
 from sqlalchemy.types import TypeDecorator
 
+from manage.compat import (
+    creation_order,
+    is_type_bound,
+    render_alter_column,
+    render_modify_table,
+    reverse_of,
+)
+
 _LABELS = {"foreignkey": "fkey", "unique": "key"}
 _UNNAMED = "_manage_unnamed"  # set on a drop_constraint this module named
 
@@ -42,7 +50,7 @@ def make_runnable(
 ) -> None:
     """Rewrite ``container`` (an upgrade or downgrade) in place so that it runs; ``metadata``:
     the models, whose unnamed CHECK constraints SQLite's batch copies restate."""
-    for item in _walk(container.ops):
+    for item in leaf_operations(container.ops):
         _name_constraint(item)
     if dialect_name == "sqlite":
         checks = _unnamed_checks(metadata)
@@ -70,10 +78,11 @@ def constraint_name(table: str, columns: Sequence[str], label: str) -> str:
     return f"{name1[:keep1]}_{name2[:keep2]}_{label}"
 
 
-def _walk(items: Sequence[ops.MigrateOperation]) -> Iterator[ops.MigrateOperation]:
+def leaf_operations(items: Sequence[ops.MigrateOperation]) -> Iterator[ops.MigrateOperation]:
+    """The operations of ``items``, the contents of containers (batches, tables) in their place."""
     for item in items:
         if isinstance(item, ops.OpContainer):
-            yield from _walk(item.ops)
+            yield from leaf_operations(item.ops)
         else:
             yield item
 
@@ -85,9 +94,9 @@ def _name_constraint(item: ops.MigrateOperation) -> None:
         item.constraint_name = constraint_name(item.table_name, item.columns, "key")
     elif isinstance(item, ops.DropConstraintOp) and item.constraint_name is None:
         label = _LABELS.get(item.constraint_type or "")
-        if label is None or item._reverse is None:
+        if label is None or reverse_of(item) is None:
             return
-        constraint: Any = item._reverse.to_constraint()
+        constraint: Any = reverse_of(item).to_constraint()
         if isinstance(constraint, ForeignKeyConstraint | UniqueConstraint):
             columns = [c.name for c in constraint.columns]
             item.constraint_name = constraint_name(item.table_name, columns, label)
@@ -114,7 +123,7 @@ _BATCH_NAMES = {
 
 @renderers.dispatch_for(NamingBatchOps)
 def _render_naming_batch(autogen: AutogenContext, op: NamingBatchOps) -> list[str]:
-    lines: list[str] = render._render_modify_table(autogen, op)
+    lines = render_modify_table(autogen, op)
     extra = f", naming_convention={_BATCH_NAMES!r}" if op.naming else ""
     if op.checks:
         restated = ", ".join(f"sa.CheckConstraint({text!r})" for text in op.checks)
@@ -137,7 +146,7 @@ def _unnamed_checks(
                 for c in table.constraints
                 if isinstance(c, CheckConstraint)
                 and not isinstance(c.name, str)
-                and not getattr(c, "_type_bound", False)
+                and not is_type_bound(c)
             )
             if texts:
                 found[(table.schema, table.name)] = texts
@@ -190,7 +199,7 @@ class CastingAlterColumnOp(ops.AlterColumnOp):
 
 @renderers.dispatch_for(CastingAlterColumnOp)
 def _render_casting_alter_column(autogen: AutogenContext, op: CastingAlterColumnOp) -> str:
-    text: str = render._alter_column(autogen, op)
+    text = render_alter_column(autogen, op)
     using = op.kw["postgresql_using"]
     return f"{text[:-1]},\n{' ' * 4}postgresql_using={using!r},\n)"
 
@@ -247,17 +256,17 @@ def _sequences(container: ops.OpContainer) -> None:
     """Create the sequences of new tables and columns first; drop those of dropped ones last."""
     created: dict[str, SequenceOp] = {}
     dropped: dict[str, SequenceOp] = {}
-    for item in _walk(container.ops):
+    for item in leaf_operations(container.ops):
         columns: list[Any] = []
         target, action = created, "create"
         if isinstance(item, ops.CreateTableOp):
             columns = list(item.columns)
         elif isinstance(item, ops.AddColumnOp):
             columns = [item.column]
-        elif isinstance(item, ops.DropTableOp) and item._reverse is not None:
-            columns, target, action = list(item._reverse.columns), dropped, "drop"
-        elif isinstance(item, ops.DropColumnOp) and item._reverse is not None:
-            columns, target, action = [item._reverse.column], dropped, "drop"
+        elif isinstance(item, ops.DropTableOp) and reverse_of(item) is not None:
+            columns, target, action = list(reverse_of(item).columns), dropped, "drop"
+        elif isinstance(item, ops.DropColumnOp) and reverse_of(item) is not None:
+            columns, target, action = [reverse_of(item).column], dropped, "drop"
         for column in columns:
             if (sequence := _column_sequence(column)) is not None:
                 table = str(getattr(item, "table_name", ""))
@@ -338,7 +347,7 @@ def unnamed_constraint(table: Table, name: str | None) -> str | None:
         return None
     keys = sorted(
         (c for c in table.foreign_key_constraints if c.name is None),
-        key=lambda c: c._creation_order,
+        key=creation_order,
     )
     for number, key in enumerate(keys, start=1):
         columns = [c.name for c in key.columns]

@@ -16,6 +16,7 @@ from typing import Any
 
 from manage.core.urls import dialect_of, has_unencoded_at, mask_url
 from manage.errors import DiscoveryError, ManageError, SettingsError
+from manage.light.cachefs import cache_dir as cache_dir  # the cache folder, for core's modules
 from manage.light.project import SETTING_NAMES
 from manage.light.signals import Terminated
 
@@ -136,12 +137,6 @@ def _show(value: object) -> str:
     name = getattr(value, "__qualname__", None) or type(value).__qualname__
     module = getattr(value, "__module__", None)
     return f"{module}.{name}" if module else str(name)
-
-
-def cache_dir() -> Path:
-    """Where manage caches things outside the project (``$XDG_CACHE_HOME/sqlalchemy-manage``)."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "sqlalchemy-manage"
 
 
 def load_settings(

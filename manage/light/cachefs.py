@@ -1,14 +1,34 @@
-"""Files written whole or not at all: the one atomic write, used for caches and migration files."""
+"""The cache folder and files written whole or not at all: the one atomic write (caches and
+migration files), and every helper that writes into ``$XDG_CACHE_HOME/sqlalchemy-manage``:
+private folders and files, pruning, the salt, and the stamps that say whether a file changed.
+Standard library only. ``tests/test_cache_writes.py`` fails if another module writes there."""
 
 from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 from pathlib import Path
 
 PRIVATE_DIR = 0o700
 PRIVATE_FILE = 0o600
+SALT_BYTES = 32
+
+
+def cache_dir() -> Path:
+    """Where manage caches things outside the project (``$XDG_CACHE_HOME/sqlalchemy-manage``)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "sqlalchemy-manage"
+
+
+def file_stamp(path: Path | str) -> list[int] | None:
+    """A file's size, modification time, change time and inode (None when it cannot be read).
+    The change time and inode catch what size and mtime miss: an edit of the same size whose
+    mtime was set back (``os.utime``, ``touch -r``, ``cp -p``), or a file replaced by another."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino]
 
 
 def atomic_write(
@@ -37,6 +57,8 @@ def atomic_write(
             umask = os.umask(0)
             os.umask(umask)
             mode = 0o666 & ~umask
+    import tempfile  # imported when first written: a remembered answer writes nothing
+
     fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as stream:
@@ -55,11 +77,24 @@ def atomic_write(
 
 
 def private_dir(path: Path) -> Path:
-    """Create ``path`` (and parents) as a 0700 folder; tighten it if it exists. Returns ``path``."""
-    path.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
-    with contextlib.suppress(OSError):
-        if path.stat().st_mode & 0o777 != PRIVATE_DIR:
-            os.chmod(path, PRIVATE_DIR)
+    """Create ``path`` as a 0700 folder, and each missing parent too (as the XDG base directory
+    spec asks); tighten ``path`` and, below the cache folder, the cache folder if they exist
+    with wider bits. Returns ``path``."""
+    missing = []
+    folder = path
+    while not folder.is_dir():
+        missing.append(folder)
+        if folder.parent == folder:
+            break
+        folder = folder.parent
+    for folder in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            folder.mkdir(mode=PRIVATE_DIR)
+    root = cache_dir()
+    for folder in (path, root) if root in path.parents else (path,):
+        with contextlib.suppress(OSError):
+            if folder.stat().st_mode & 0o777 != PRIVATE_DIR:
+                os.chmod(folder, PRIVATE_DIR)
     return path
 
 
@@ -67,6 +102,42 @@ def write_private(path: Path, data: bytes | str) -> None:
     """Atomically write a cache file: folder 0700, file 0600, no fsync (a lost cache is cheap)."""
     private_dir(path.parent)
     atomic_write(path, data, mode=PRIVATE_FILE, durable=False)
+
+
+def write_cache(path: Path, data: bytes | str) -> bool:
+    """:func:`write_private`, for a cache that cannot be written only costs speed: False when the
+    write failed (a read-only or full disk) instead of raising."""
+    try:
+        write_private(path, data)
+    except OSError:
+        return False
+    return True
+
+
+def prune(folder: Path, pattern: str, keep: int) -> None:
+    """Delete all but the ``keep`` most recently written files matching ``pattern``."""
+    try:
+        files = sorted(folder.glob(pattern), key=lambda f: f.stat().st_mtime_ns, reverse=True)
+        for file in files[keep:]:
+            file.unlink(missing_ok=True)
+    except OSError:  # another process pruned first
+        pass
+
+
+def salt(path: Path) -> bytes:
+    """The random value stored in ``path`` (made on first use), so a stored hash cannot be
+    checked against guesses made elsewhere. Written whole by a rename, so never empty: a
+    damaged one is replaced."""
+    with contextlib.suppress(OSError):
+        stored = path.read_bytes()
+        if len(stored) == SALT_BYTES:
+            return stored
+    fresh = os.urandom(SALT_BYTES)
+    try:
+        write_private(path, fresh)
+        return path.read_bytes()  # a racing process's salt may have won: use what is stored
+    except OSError:
+        return fresh
 
 
 def _fsync_dir(folder: Path) -> None:

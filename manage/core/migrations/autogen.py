@@ -241,9 +241,7 @@ class Autogenerator(MigrationExecutor):
                     **schema_options(metadata, None),
                     compare_type=enum_values_changed,
                     include_object=include_object,
-                    version_table=self.settings.version_table,
-                    version_table_schema=self.settings.version_table_schema,  # issue 16
-                    render_as_batch=self.settings.render_as_batch,
+                    **self.configure_options(),
                     process_revision_directives=process_revision_directives,
                     render_item=render_enum_without_create,
                 )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 from alembic.autogenerate import renderers
@@ -11,6 +11,9 @@ from alembic.operations import ops
 from sqlalchemy import Enum, MetaData, inspect
 from sqlalchemy.engine import Connection
 from sqlalchemy.types import TypeDecorator
+
+from manage.compat import render_server_default
+from manage.core.runnable import leaf_operations
 
 
 class EnumTypeOp(ops.MigrateOperation):
@@ -39,14 +42,6 @@ def _named_enum(type_: Any) -> Enum | None:
     if isinstance(type_, Enum) and type_.name and type_.native_enum:
         return type_
     return None
-
-
-def _walk(items: Sequence[ops.MigrateOperation]) -> Iterator[ops.MigrateOperation]:
-    for item in items:
-        if isinstance(item, ops.OpContainer):
-            yield from _walk(item.ops)
-        else:
-            yield item
 
 
 def _enum_types(
@@ -112,7 +107,7 @@ def _add_enum_types(container: ops.OpContainer, used_after: Callable[[set[str]],
     used: dict[str, Enum] = {}
     dropped: dict[str, Enum] = {}
     dropped_tables: set[str] = set()
-    for op in _walk(container.ops):
+    for op in leaf_operations(container.ops):
         if isinstance(op, ops.CreateTableOp):
             for column in op.columns:
                 if e := _named_enum(getattr(column, "type", None)):
@@ -250,9 +245,7 @@ def _type_name(autogen: AutogenContext, enum: Enum, suffix: str = "") -> str:
 
 def _render_default(default: Any, autogen: AutogenContext) -> str:
     """A server default as Alembic renders it in an ``alter_column``."""
-    from alembic.autogenerate.render import _render_server_default  # private: see module doc
-
-    return str(_render_server_default(default, autogen))
+    return render_server_default(default, autogen)
 
 
 @renderers.dispatch_for(EnumValuesOp)

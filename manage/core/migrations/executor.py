@@ -6,13 +6,12 @@ import io
 import signal
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from datetime import datetime, timezone
 from types import SimpleNamespace
 from typing import Any
 
 from alembic import util as alembic_util
-from alembic.operations import BatchOperations, Operations, ops
+from alembic.operations import Operations, ops
 from alembic.runtime.environment import EnvironmentContext
 from alembic.runtime.migration import MigrationContext, MigrationInfo, RevisionStep
 from alembic.script.revision import RevisionError
@@ -20,6 +19,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
+from manage.compat import downgrade_revs, op_proxy, recording_operations, stamp_revs, upgrade_revs
 from manage.core import history as migration_history
 from manage.core.database import driver_message
 from manage.core.migrations.bootstrap import bootstrap_hint, database_is_empty, run_bootstrap
@@ -82,14 +82,14 @@ class MigrationExecutor(MigrationLoader):
 
         def migrations_fn(heads: Any, _context: MigrationContext) -> Iterator[Any]:
             if fake:
-                for stamp in self.script._stamp_revs(target, heads):
+                for stamp in stamp_revs(self.script, target, heads):
                     clock[:] = [(_utcnow(), time.monotonic())]
                     yield stamp
                 return
             if direction == "apply":
-                alembic_steps: list[RevisionStep] = self.script._upgrade_revs(target, heads)
+                alembic_steps: list[RevisionStep] = upgrade_revs(self.script, target, heads)
             else:
-                alembic_steps = self.script._downgrade_revs(target, heads)
+                alembic_steps = downgrade_revs(self.script, target, heads)
             for alembic_step in alembic_steps:
                 report_finished()  # Alembic asks for the next step after the commit
                 step = by_id.get(alembic_step.revision.revision) or self._step(
@@ -171,9 +171,7 @@ class MigrationExecutor(MigrationLoader):
                 env.configure(
                     connection=connection,
                     target_metadata=target_metadata,
-                    version_table=self.settings.version_table,
-                    version_table_schema=self.settings.version_table_schema,  # issue 16
-                    render_as_batch=self.settings.render_as_batch,
+                    **self.configure_options(),
                     transaction_per_migration=True,
                     # SQLite DDL is transactional once we issue BEGIN (database.make_engine).
                     transactional_ddl=True if connection.dialect.name == "sqlite" else None,
@@ -324,9 +322,9 @@ class MigrationExecutor(MigrationLoader):
 
         def migrations_fn(heads: Any, _context: MigrationContext) -> Iterator[RevisionStep]:
             if downgrade:
-                steps = self.script._downgrade_revs(target, heads)
+                steps = downgrade_revs(self.script, target, heads)
             else:
-                steps = self.script._upgrade_revs(target, heads)
+                steps = upgrade_revs(self.script, target, heads)
             for step in steps:
                 running.append(step.revision.revision)
                 yield step
@@ -345,9 +343,7 @@ class MigrationExecutor(MigrationLoader):
                     target_metadata=target_metadata,
                     output_buffer=buffer,
                     literal_binds=True,
-                    version_table=self.settings.version_table,
-                    version_table_schema=self.settings.version_table_schema,  # issue 16
-                    render_as_batch=self.settings.render_as_batch,
+                    **self.configure_options(),
                     transaction_per_migration=True,
                 )
                 with env.begin_transaction():
@@ -381,13 +377,11 @@ class MigrationExecutor(MigrationLoader):
             opts={"as_sql": True, "output_buffer": io.StringIO()},
         )
         operations, recorded = _recorder(context)
-        operations._install_proxy()
         try:
-            function()
+            with op_proxy(operations):
+                function()
         except Exception:
             return recorded  # what it did before it needed a database
-        finally:
-            operations._remove_proxy()
         return recorded
 
 
@@ -395,23 +389,11 @@ def _recorder(context: MigrationContext) -> tuple[Operations, list[ops.MigrateOp
     """Operations that record what a migration issues instead of running it. Alembic's proxy
     (``from alembic import op``) is keyed by class, so the instance is patched, not subclassed."""
     recorded: list[ops.MigrateOperation] = []
-    operations = Operations(context)
 
-    def invoke(operation: ops.MigrateOperation) -> None:
-        recorded.append(operation)
+    def batch_impl(table_name: str, schema: str | None) -> SimpleNamespace:
+        return SimpleNamespace(table_name=table_name, schema=schema)
 
-    @contextmanager
-    def batch_alter_table(
-        table_name: str, schema: str | None = None, **_kw: Any
-    ) -> Iterator[BatchOperations]:
-        impl = SimpleNamespace(table_name=table_name, schema=schema)
-        batch = BatchOperations(context, impl=impl)  # type: ignore[arg-type]
-        batch.invoke = invoke  # type: ignore[method-assign, assignment]
-        yield batch
-
-    operations.invoke = invoke  # type: ignore[method-assign, assignment]
-    operations.batch_alter_table = batch_alter_table  # type: ignore[method-assign, assignment]
-    return operations, recorded
+    return recording_operations(context, recorded.append, batch_impl), recorded
 
 
 def _utcnow() -> datetime:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import os
 import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from alembic import util as alembic_util
 from alembic.config import Config
@@ -33,6 +35,7 @@ from manage.errors import (
     RevisionNotFoundError,
     UsageError,
 )
+from manage.light.cachefs import private_dir
 
 
 class MigrationLoader:
@@ -111,11 +114,24 @@ class MigrationLoader:
             self._metadata = load_metadata(self.settings)
         return self._metadata
 
+    def configure_options(self) -> dict[str, Any]:
+        """What every ``EnvironmentContext.configure`` of this project passes: the version
+        table (and its schema, issue 16) and batch mode."""
+        return {
+            "version_table": self.settings.version_table,
+            "version_table_schema": self.settings.version_table_schema,
+            "render_as_batch": self.settings.render_as_batch,
+        }
+
     def _load_scripts(self) -> list[Script]:
         """Import every migration file once, turning each kind of breakage into one message."""
         saved_prefix = sys.pycache_prefix
         # Compiled migrations are cached outside the project: a check must write nothing there.
-        sys.pycache_prefix = str(cache_dir() / "pycache")
+        # Its folder is private (0700): Python makes the folders and files below it itself.
+        pycache = cache_dir() / "pycache"
+        with contextlib.suppress(OSError):  # unwritable: Python then writes no compiled files
+            private_dir(pycache)
+        sys.pycache_prefix = str(pycache)
         modules_before = set(sys.modules)
         try:
             with warnings.catch_warnings():

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import pickle
 from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
@@ -14,8 +13,10 @@ from alembic.script import Script
 from sqlalchemy import MetaData, Table
 from sqlalchemy.types import TypeDecorator
 
+from manage.compat import repair_unpickled_type_decorator
 from manage.core.replay.apply import apply_script
 from manage.core.replay.state import SchemaState
+from manage.light.cachefs import prune, write_cache
 
 KEEP_REPLAYS = 24
 """Replayed histories kept in the cache; the least recently written go first."""
@@ -68,14 +69,11 @@ def replay_cached(
     for script in scripts[done:]:
         apply_script(state, script)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_suffix(f".{os.getpid()}.tmp")
-        temporary.write_bytes(pickle.dumps(state.metadata))
-        temporary.replace(path)
+        data = pickle.dumps(state.metadata)
     except Exception:  # e.g. a type defined inside a migration cannot be pickled
         return state, None
-    from manage.core.insync import prune
-
+    if not write_cache(path, data):  # a read-only cache only costs speed
+        return state, None
     prune(cache, "*.pickle", KEEP_REPLAYS)
     return state, path
 
@@ -98,11 +96,8 @@ def _unpickled(data: bytes) -> MetaData:
     metadata: MetaData = pickle.loads(data)
     for table in metadata.tables.values():
         for column in table.columns:
-            type_ = column.type
-            if isinstance(type_, TypeDecorator) and isinstance(
-                type_.__dict__.get("impl_instance"), type
-            ):
-                del type_.__dict__["impl_instance"]
+            if isinstance(column.type, TypeDecorator):
+                repair_unpickled_type_decorator(column.type)
     return metadata
 
 
@@ -131,15 +126,8 @@ def save_tables_apart(
                 apart[name] = pickle.dumps(copy.metadata)
         except Exception:  # cannot be copied or pickled alone: left out
             continue
-    try:
-        temporary = path.with_suffix(f".{os.getpid()}.tmp")
-        temporary.write_bytes(pickle.dumps(apart))
-        temporary.replace(path)
-    except OSError:  # a read-only cache only costs speed
-        return
-    from manage.core.insync import prune
-
-    prune(path.parent, "*.tables", KEEP_REPLAYS)
+    if write_cache(path, pickle.dumps(apart)):  # a read-only cache only costs speed
+        prune(path.parent, "*.tables", KEEP_REPLAYS)
 
 
 def load_tables(

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from alembic.autogenerate import compare as alembic_compare
 from alembic.autogenerate.api import AutogenContext
 from alembic.operations import ops
 from alembic.runtime.migration import MigrationContext
@@ -13,6 +12,7 @@ from sqlalchemy import CheckConstraint, Column, Enum, MetaData, String, Table, U
 from sqlalchemy.engine import Dialect, Inspector, make_url
 from sqlalchemy.schema import DefaultClause
 
+from manage.compat import populate_migration_script, use_inspector
 from manage.core.compare_plugin import options_with, schema_options, simple_key_parts
 from manage.core.defaults import enum_values_changed
 from manage.core.replay.state import SchemaState, _mysql_name, _name, is_expression
@@ -333,10 +333,9 @@ def compare(
     )
     autogen = AutogenContext(context, metadata=metadata)
     inspector = StateInspector(state, context.dialect)
-    autogen.connection = inspector  # type: ignore[assignment]
-    autogen.__dict__["inspector"] = inspector  # Alembic's memoized property
+    use_inspector(autogen, inspector)
     script = ops.MigrationScript(
         rev_id=None, upgrade_ops=ops.UpgradeOps([]), downgrade_ops=ops.DowngradeOps([])
     )
-    alembic_compare._populate_migration_script(autogen, script)
+    populate_migration_script(autogen, script)
     return script.upgrade_ops_list[-1]

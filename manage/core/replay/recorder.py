@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from alembic.operations import BatchOperations, Operations, ops
+from alembic.operations import ops
 from alembic.runtime.migration import MigrationContext
 from alembic.script import Script
 from sqlalchemy.sql.elements import TextClause
 
+from manage.compat import (
+    op_proxy,
+    recording_operations,
+    replace_get_bind,
+    without_autocommit_block,
+)
 from manage.errors import MigrationError, UnreplayableError
 
 Direction = Literal["upgrade", "downgrade"]
@@ -69,30 +74,15 @@ def record(
         # Not connected, the dialect cannot know it talks to MariaDB: without this,
         # ``sa.Sequence(...).create(op.get_bind())`` sends nothing and the replay misses it.
         context.dialect.supports_sequences = True
-    operations = Operations(context)
 
     def invoke(operation: ops.MigrateOperation) -> None:
         recorded.append(Recorded(operation))
         if on_operation is not None:
             on_operation(operation)
 
-    @contextmanager
-    def batch_alter_table(
-        table_name: str, schema: str | None = None, **_kw: Any
-    ) -> Iterator[BatchOperations]:
-        impl = _BatchTarget(table_name, schema)
-        batch = BatchOperations(context, impl=impl)  # type: ignore[arg-type]
-        batch.invoke = invoke  # type: ignore[method-assign, assignment]
-        yield batch
-
-    @contextmanager
-    def autocommit_block() -> Iterator[None]:
-        yield  # where a transaction ends changes no schema (offline, Alembic emits COMMIT)
-
-    context.autocommit_block = autocommit_block  # type: ignore[method-assign]
-    # Instance attributes: Alembic's ``op`` proxy only knows the Operations class itself.
-    operations.invoke = invoke  # type: ignore[method-assign, assignment]
-    operations.batch_alter_table = batch_alter_table  # type: ignore[method-assign, assignment]
+    # Where a transaction ends changes no schema (offline, Alembic emits COMMIT).
+    without_autocommit_block(context)
+    operations = recording_operations(context, invoke, _BatchTarget)
     if bind_for is not None:
         made: list[Any] = []
 
@@ -101,11 +91,11 @@ def record(
                 made.append(bind_for(context.bind, context.dialect))
             return made[0]
 
-        operations.get_bind = get_bind  # type: ignore[method-assign]
+        replace_get_bind(operations, get_bind)
     function: Callable[[], None] = getattr(script.module, direction)
-    operations._install_proxy()
     try:
-        function()
+        with op_proxy(operations):
+            function()
     except MigrationError:
         raise
     except Exception as exc:
@@ -114,8 +104,6 @@ def record(
             f"{direction}() raised {type(exc).__name__}: {exc}",
             script.revision,
         ) from exc
-    finally:
-        operations._remove_proxy()
     for statement in _statements(buffer.getvalue()):
         if bound_sql is not None:  # issue 12 point 2 (safety1): the data-loss guard reads them
             bound_sql.append(statement)
