@@ -4,8 +4,10 @@ or on SQLite a data step's database, core/replay/data_steps.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import pickle
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
+from pathlib import Path
 from typing import Any
 
 from alembic.script import Script
@@ -14,27 +16,34 @@ from manage.core.replay.data_steps import data_bind
 from manage.core.replay.inspector import StateBind
 from manage.core.replay.recorder import _SEQUENCE_DDL, record
 from manage.core.replay.state import SchemaState
-from manage.errors import UnreplayableError
+from manage.errors import MigrationError, UnreplayableError
 
 
 def apply_script(state: SchemaState, script: Script) -> None:
     """Apply the upgrade of ``script`` to ``state``, each operation as it is issued; its
-    ``op.get_bind()`` answers ``sa.inspect()`` from ``state`` as it is at that point."""
-    with ExitStack() as cleanup:
+    ``op.get_bind()`` answers ``sa.inspect()`` from ``state`` as it is at that point.
 
-        def bind_for(offline: Any, dialect: Any) -> Any:
-            if state.dialect_name == "sqlite":  # a real database of the project's dialect
-                return cleanup.enter_context(data_bind(state))
-            return StateBind(state, dialect, offline)
-
-        bound: list[str] = []
-        record(
-            script,
-            state.dialect_name,
-            bound_sql=bound,
-            on_operation=lambda operation: state.apply(script.revision, operation),
-            bind_for=bind_for,
-        )
+    On PostgreSQL and MariaDB the upgrade runs first on Alembic's offline connection; a data
+    step, which fails there (it needs rows), runs again from the same state on a private SQLite
+    database (core/replay/data_steps.py) that refuses all but rows and anything that would make
+    it answer otherwise than the server."""
+    if state.dialect_name == "sqlite":  # a real database of the project's dialect
+        bound = _run(state, script, lambda _offline, _dialect, cleanup: cleanup(data_bind(state)))
+    else:
+        before = _snapshot(state, script)
+        try:
+            bound = _run(
+                state, script, lambda offline, dialect, _: StateBind(state, dialect, offline)
+            )
+        except _FailedInPython:
+            if before is None:  # e.g. a type defined inside a migration cannot be pickled
+                raise
+            _restore(state, before)
+            bound = _run(
+                state,
+                script,
+                lambda _offline, dialect, cleanup: cleanup(data_bind(state, dialect)),
+            )
     for statement in bound:  # issue 16: the sequences manage creates through op.get_bind()
         if found := _SEQUENCE_DDL.match(statement):
             in_schema = found["schema"].strip('`"') if found["schema"] else None
@@ -53,6 +62,55 @@ def apply_script(state: SchemaState, script: Script) -> None:
             "without a database",
             script.revision,
         )
+
+
+class _FailedInPython(UnreplayableError):
+    """The migration's own code raised (not the reading of what it sent through the bind)."""
+
+
+def _run(
+    state: SchemaState, script: Script, make_bind: Callable[[Any, Any, Any], Any]
+) -> list[str]:
+    """Record ``script``'s upgrade into ``state`` with ``make_bind(offline, dialect, enter)`` as
+    its ``op.get_bind()``; the statements sent through that bind."""
+    bound: list[str] = []
+    with ExitStack() as cleanup:
+        try:
+            record(
+                script,
+                state.dialect_name,
+                bound_sql=bound,
+                on_operation=lambda operation: state.apply(script.revision, operation),
+                bind_for=lambda offline, dialect: make_bind(
+                    offline, dialect, cleanup.enter_context
+                ),
+            )
+        except UnreplayableError as exc:
+            if isinstance(exc.__cause__, Exception) and not isinstance(
+                exc.__cause__, MigrationError
+            ):
+                raise _FailedInPython(str(exc), exc.revision) from exc.__cause__
+            raise
+    return bound
+
+
+def _snapshot(state: SchemaState, script: Script) -> tuple[bytes, dict[Any, bool]] | None:
+    """``state`` before ``script``, to run it again as a data step; None when it cannot be one
+    (its file never names a bind: pickling every state would slow long histories) or when the
+    state cannot be pickled. None only means no second try: the replay falls back as before."""
+    try:
+        if "bind" not in Path(script.path).read_text(encoding="utf-8"):
+            return None
+        return pickle.dumps(state.metadata), dict(state.renamed_enums)
+    except Exception:
+        return None
+
+
+def _restore(state: SchemaState, snapshot: tuple[bytes, dict[Any, bool]]) -> None:
+    from manage.core.replay.cache import _unpickled  # it imports this module
+
+    state.metadata = _unpickled(snapshot[0])
+    state.renamed_enums = dict(snapshot[1])
 
 
 def replay(

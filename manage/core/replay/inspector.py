@@ -221,11 +221,18 @@ class StateBind(StateInspector):
 
 STATE_KEY = "manage_replayed_state"
 """Where a data step's SQLite connection (core/replay/data_steps.py) keeps the replayed state."""
+DIALECT_KEY = "manage_project_dialect"
+"""Where it keeps the project's dialect when that is not SQLite (PostgreSQL, MariaDB)."""
 
 
 class LiveStateInspector(StateInspector):
     """``sa.inspect()`` of a data step's SQLite connection: built by SQLAlchemy itself (the
     dialect names this class), it answers from the state the connection carries."""
+
+    def _init_connection(self, connection: Any) -> None:
+        super()._init_connection(connection)
+        # It answers as the project's database would (PostgreSQL's shapes on a PostgreSQL project).
+        self.dialect = connection.info.get(DIALECT_KEY, self.dialect)
 
     def __getattr__(self, name: str) -> Any:
         # SQLAlchemy builds it with Inspector's own init (bind, dialect): the state comes later.
