@@ -196,3 +196,46 @@ def test_a_data_step_with_sql_only_the_server_knows_falls_back(
         "Migration 0003_backfill cannot be replayed without a database: its upgrade() raised "
         "OperationalError"
     )
+
+
+@pytest.mark.parametrize("dialect", SERVERS)
+def test_a_schema_operation_after_the_rows_were_read_falls_back(
+    make_project: object, dialect: str
+) -> None:
+    """What the step does next may depend on SQLite's answers (the rows earlier migrations
+    inserted are not in the stand-in): add a column, backfill it, make it NOT NULL."""
+    history = with_body(
+        '    op.alter_column("users", "nickname", existing_type=sa.String(50), nullable=False)'
+    )
+    models = EMAIL_MODELS.replace(
+        "Mapped[str | None] = mapped_column(sa.String(50))",
+        "Mapped[str] = mapped_column(sa.String(50))",
+    )
+    project: Project = make_project(dialect)  # type: ignore[operator]
+    write_history(project, history, models)
+    assert project.run("migrate").exit_code == 0
+
+    assert fell_back(project) == (
+        "Migration 0003_backfill cannot be replayed without a database: its upgrade() raised "
+        "NotLikeTheServer: its Python code issues AlterColumn after sending statements through "
+        "op.get_bind(), which in the in-memory replay is SQLite, not the project's database, "
+        "so what it does may depend on SQLite's answers; comparing against a shadow database "
+        "instead."
+    )
+
+
+@pytest.mark.parametrize("dialect", SERVERS)
+def test_a_data_step_that_catches_exceptions_falls_back(make_project: object, dialect: str) -> None:
+    """The server may raise where SQLite does not, and the step go on otherwise."""
+    step = DATA_STEP.replace(
+        "    session.flush()\n    for",
+        "    try:\n        session.flush()\n    except sa.exc.DataError:\n        raise\n    for",
+    )
+    project = server_project(make_project, dialect, {**HISTORY, "0003_backfill": step})
+
+    assert fell_back(project) == (
+        "Migration 0003_backfill cannot be replayed without a database: its upgrade() needs "
+        "rows from op.get_bind() and catches exceptions, which the project's database may "
+        "raise where the in-memory replay's SQLite does not; comparing against a shadow "
+        "database instead."
+    )

@@ -5,14 +5,17 @@ or on SQLite a data step's database, core/replay/data_steps.py)."""
 from __future__ import annotations
 
 import pickle
+import re
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+from alembic.operations import ops
 from alembic.script import Script
+from sqlalchemy.engine import Connection
 
-from manage.core.replay.data_steps import data_bind
+from manage.core.replay.data_steps import data_bind, refuse_schema_after_rows
 from manage.core.replay.inspector import StateBind
 from manage.core.replay.recorder import _SEQUENCE_DDL, record
 from manage.core.replay.state import SchemaState
@@ -35,15 +38,29 @@ def apply_script(state: SchemaState, script: Script) -> None:
             bound = _run(
                 state, script, lambda offline, dialect, _: StateBind(state, dialect, offline)
             )
-        except _FailedInPython:
+        except _FailedInPython as failed:
             if before is None:  # e.g. a type defined inside a migration cannot be pickled
                 raise
+            if _CATCHES.search(Path(script.path).read_text(encoding="utf-8")):
+                raise UnreplayableError(
+                    f"Migration {script.revision} cannot be replayed without a database: its "
+                    "upgrade() needs rows from op.get_bind() and catches exceptions, which the "
+                    "project's database may raise where the in-memory replay's SQLite does not",
+                    script.revision,
+                ) from failed
             _restore(state, before)
-            bound = _run(
-                state,
-                script,
-                lambda _offline, dialect, cleanup: cleanup(data_bind(state, dialect)),
-            )
+            made: list[Connection] = []
+
+            def stand_in(_offline: Any, dialect: Any, cleanup: Any) -> Any:
+                made.append(cleanup(data_bind(state, dialect)))
+                return made[-1]
+
+            def guarded(operation: ops.MigrateOperation) -> None:
+                if made:
+                    refuse_schema_after_rows(made[-1], operation)
+                state.apply(script.revision, operation)
+
+            bound = _run(state, script, stand_in, guarded)
     for statement in bound:  # issue 16: the sequences manage creates through op.get_bind()
         if found := _SEQUENCE_DDL.match(statement):
             in_schema = found["schema"].strip('`"') if found["schema"] else None
@@ -64,15 +81,24 @@ def apply_script(state: SchemaState, script: Script) -> None:
         )
 
 
+# A step whose file catches exceptions is not run on the stand-in: the server may raise where
+# SQLite does not, and the step go on otherwise.
+_CATCHES = re.compile(r"^\s*except\b|\bsuppress\(", re.MULTILINE)
+
+
 class _FailedInPython(UnreplayableError):
     """The migration's own code raised (not the reading of what it sent through the bind)."""
 
 
 def _run(
-    state: SchemaState, script: Script, make_bind: Callable[[Any, Any, Any], Any]
+    state: SchemaState,
+    script: Script,
+    make_bind: Callable[[Any, Any, Any], Any],
+    on_operation: Callable[[ops.MigrateOperation], None] | None = None,
 ) -> list[str]:
     """Record ``script``'s upgrade into ``state`` with ``make_bind(offline, dialect, enter)`` as
-    its ``op.get_bind()``; the statements sent through that bind."""
+    its ``op.get_bind()``; the statements sent through that bind. Each operation goes to
+    ``on_operation`` (by default: applied to ``state``)."""
     bound: list[str] = []
     with ExitStack() as cleanup:
         try:
@@ -80,7 +106,8 @@ def _run(
                 script,
                 state.dialect_name,
                 bound_sql=bound,
-                on_operation=lambda operation: state.apply(script.revision, operation),
+                on_operation=on_operation
+                or (lambda operation: state.apply(script.revision, operation)),
                 bind_for=lambda offline, dialect: make_bind(
                     offline, dialect, cleanup.enter_context
                 ),

@@ -27,11 +27,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from alembic.operations import ops
 from sqlalchemy import MetaData, create_engine, event
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.pool import StaticPool
 
 from manage.core.replay.inspector import DIALECT_KEY, STATE_KEY, LiveStateInspector
+from manage.core.replay.recorder import _data_only, _describe
 from manage.core.replay.state import SchemaState
 
 # What a data step may send: reads, writes of rows, transaction control, reflection's PRAGMAs.
@@ -47,12 +49,12 @@ _ROWS_ONLY_ELSEWHERE = re.compile(
 )
 
 
+USED_KEY = "manage_rows_touched"
+"""Set in a data step connection's ``info`` once the step has sent a statement through it."""
+
+
 class SchemaChangeRefused(Exception):
     """A data step sent a statement that may change the schema."""
-
-
-class NotLikeTheServer(Exception):
-    """A data step did something the SQLite stand-in cannot answer as the project's server."""
 
 
 def _from_sqlalchemy() -> bool:
@@ -107,6 +109,28 @@ class _WatchedConnection(Connection):
         )
 
 
+class NotLikeTheServer(Exception):
+    """A data step did something the SQLite stand-in cannot answer as the project's server."""
+
+
+def refuse_schema_after_rows(connection: Connection, operation: ops.MigrateOperation) -> None:
+    """On a stand-in (PostgreSQL, MariaDB): refuse a schema operation issued after the step sent
+    a statement through ``connection``, since it may depend on what SQLite answered (the rows
+    earlier migrations inserted are not there, SQL computes some values otherwise). Writes of
+    rows through ``op`` (``op.execute("UPDATE ...")``, ``op.bulk_insert``) remain allowed."""
+    if not connection.info.get(USED_KEY) or not connection.info.get(DIALECT_KEY):
+        return
+    if isinstance(operation, ops.BulkInsertOp):
+        return
+    if isinstance(operation, ops.ExecuteSQLOp) and _data_only(operation.sqltext):
+        return
+    raise NotLikeTheServer(
+        f"its Python code issues {_describe(operation)} after sending statements through "
+        "op.get_bind(), which in the in-memory replay is SQLite, not the project's database, "
+        "so what it does may depend on SQLite's answers"
+    )
+
+
 @contextmanager
 def data_bind(state: SchemaState, dialect: Dialect | None = None) -> Iterator[Connection]:
     """A connection to a new in-memory SQLite database with ``state``'s tables, refusing every
@@ -142,6 +166,7 @@ def data_bind(state: SchemaState, dialect: Dialect | None = None) -> Iterator[Co
                         f"its Python code sends {first!r} through op.get_bind(), which may "
                         "change the schema"
                     )
+                connection.info[USED_KEY] = True
 
             if isinstance(connection, _WatchedConnection):
                 connection._setting_up = False
