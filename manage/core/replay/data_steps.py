@@ -16,7 +16,8 @@ itself (SQLAlchemy's own reads aside), and any DDL SQLAlchemy would emit on it
 (``Enum.create(bind)``, ``Sequence.create(bind)``, ``metadata.create_all(bind)``, which SQLite
 skips without a word). SQL that only the server understands fails on SQLite, and the failure falls
 back too. core/replay/apply.py uses it there only for a step that failed on Alembic's offline
-connection (one that needs rows).
+connection (one that needs rows), and refuses a schema operation the step issues after it used the
+stand-in (:func:`refuse_schema_after_rows`) and a step whose file catches exceptions.
 """
 
 from __future__ import annotations
@@ -42,11 +43,15 @@ _ROWS_ONLY = re.compile(
     r"RELEASE|PRAGMA\s+(?:main\.)?\w+\s*(?:\(|;|$))",
     re.IGNORECASE,
 )
-# Another dialect's project: no PRAGMA (the server would refuse it), no SQLite-only REPLACE.
-_ROWS_ONLY_ELSEWHERE = re.compile(
-    r"^\s*(SELECT|INSERT|UPDATE|DELETE|WITH|VALUES|BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE)\b",
-    re.IGNORECASE,
-)
+# Another dialect's project: no PRAGMA (the server would refuse it); REPLACE on MariaDB only.
+_ROWS_ONLY_ELSEWHERE = {
+    name: re.compile(
+        rf"^\s*(SELECT|INSERT|UPDATE|DELETE|WITH|VALUES|BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE"
+        rf"{replace})\b",
+        re.IGNORECASE,
+    )
+    for name, replace in (("postgresql", ""), ("mysql", "|REPLACE"), ("mariadb", "|REPLACE"))
+}
 
 
 USED_KEY = "manage_rows_touched"
@@ -144,7 +149,8 @@ def data_bind(state: SchemaState, dialect: Dialect | None = None) -> Iterator[Co
     watched = dialect is not None and dialect.name != "sqlite"
     if watched:
         engine._connection_cls = _WatchedConnection
-    allowed = _ROWS_ONLY_ELSEWHERE if watched else _ROWS_ONLY
+    strict = _ROWS_ONLY_ELSEWHERE["postgresql"]
+    allowed = _ROWS_ONLY_ELSEWHERE.get(dialect.name, strict) if dialect and watched else _ROWS_ONLY
     try:
         with engine.connect() as connection:
             copy = MetaData()
