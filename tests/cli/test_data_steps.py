@@ -34,6 +34,9 @@ class User(Base):
 
 
 def upgrade() -> None:
+    inspector = sa.inspect(op.get_bind())  # as the project's database answers it
+    assert inspector.dialect.name != "sqlite"
+    assert "nickname" in {column["name"] for column in inspector.get_columns("users")}
     session = Session(bind=op.get_bind())
     session.add(User(nickname=None))
     session.flush()

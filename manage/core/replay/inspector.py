@@ -229,10 +229,16 @@ class LiveStateInspector(StateInspector):
     """``sa.inspect()`` of a data step's SQLite connection: built by SQLAlchemy itself (the
     dialect names this class), it answers from the state the connection carries."""
 
-    def _init_connection(self, connection: Any) -> None:
-        super()._init_connection(connection)
+    @property
+    def dialect(self) -> Dialect:
         # It answers as the project's database would (PostgreSQL's shapes on a PostgreSQL project).
-        self.dialect = connection.info.get(DIALECT_KEY, self.dialect)
+        bind: Any = self.bind
+        found: Dialect = bind.info.get(DIALECT_KEY, self._own_dialect)
+        return found
+
+    @dialect.setter
+    def dialect(self, value: Dialect) -> None:
+        self._own_dialect = value
 
     def __getattr__(self, name: str) -> Any:
         # SQLAlchemy builds it with Inspector's own init (bind, dialect): the state comes later.
