@@ -304,6 +304,14 @@ def repair_unpickled_type_decorator(type_: Any) -> None:
         del type_.__dict__["impl_instance"]
 
 
+def use_connection_class(engine: Any, connection_class: type) -> None:
+    """Make ``engine.connect()`` build ``connection_class``, a ``Connection`` subclass
+    (``Engine._connection_cls``): a data step's SQLite stand-in (core/replay/data_steps.py)
+    watches what the step reads of it, and overrides ``Connection._run_ddl_visitor``, through
+    which SQLAlchemy runs every ``create()``/``drop()`` (SQLite skips some without a word)."""
+    engine._connection_cls = connection_class
+
+
 def is_type_bound(constraint: Any) -> bool:
     """Whether a CHECK constraint belongs to its type (Enum's or Boolean's: ``_type_bound``)."""
     return bool(getattr(constraint, "_type_bound", False))

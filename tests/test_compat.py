@@ -65,6 +65,7 @@ PINNED = {
     "_prefixes": "test_sqlalchemy_private_attributes",
     "_type_bound": "test_sqlalchemy_private_attributes",
     "__dict__": "test_repair_unpickled_type_decorator",
+    "_connection_cls": "test_use_connection_class",
     "method-assign": "test_op_proxy_and_recording_operations",
 }
 
@@ -352,3 +353,20 @@ def test_repair_unpickled_type_decorator() -> None:
         assert isinstance(type_.impl_instance, sa.String)
         compat.repair_unpickled_type_decorator(type_)  # a real instance stays
         assert isinstance(type_.impl_instance, sa.String)
+
+
+def test_use_connection_class() -> None:
+    ran: list[str] = []
+
+    class Watched(sa.engine.Connection):
+        def _run_ddl_visitor(self, *args: Any, **kwargs: Any) -> None:
+            ran.append("ddl")
+            super()._run_ddl_visitor(*args, **kwargs)
+
+    engine = sa.create_engine("sqlite://")
+    with pinned("use_connection_class (Engine._connection_cls, Connection._run_ddl_visitor)"):
+        compat.use_connection_class(engine, Watched)
+        with engine.connect() as connection:
+            assert type(connection) is Watched
+            sa.MetaData().create_all(connection)
+    assert ran == ["ddl"]

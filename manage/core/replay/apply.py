@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection
 from manage.core.replay.data_steps import data_bind, refuse_schema_after_rows
 from manage.core.replay.inspector import StateBind
 from manage.core.replay.recorder import _SEQUENCE_DDL, record
-from manage.core.replay.state import SchemaState
+from manage.core.replay.state import SchemaState, unpickled_metadata
 from manage.errors import MigrationError, UnreplayableError
 
 
@@ -134,9 +134,7 @@ def _snapshot(state: SchemaState, script: Script) -> tuple[bytes, dict[Any, bool
 
 
 def _restore(state: SchemaState, snapshot: tuple[bytes, dict[Any, bool]]) -> None:
-    from manage.core.replay.cache import _unpickled  # it imports this module
-
-    state.metadata = _unpickled(snapshot[0])
+    state.metadata = unpickled_metadata(snapshot[0])
     state.renamed_enums = dict(snapshot[1])
 
 

@@ -11,11 +11,10 @@ from typing import Any
 
 from alembic.script import Script
 from sqlalchemy import MetaData, Table
-from sqlalchemy.types import TypeDecorator
 
-from manage.compat import repair_unpickled_type_decorator
 from manage.core.replay.apply import apply_script
 from manage.core.replay.state import SchemaState
+from manage.core.replay.state import unpickled_metadata as _unpickled
 from manage.light.cachefs import prune, write_cache
 
 KEEP_REPLAYS = 24
@@ -86,19 +85,6 @@ def load_state(path: Path, dialect_name: str) -> SchemaState | None:
     except Exception:
         return None
     return state
-
-
-def _unpickled(data: bytes) -> MetaData:
-    """A pickled MetaData, its ``TypeDecorator`` columns usable again: unpickling one whose
-    ``impl_instance`` was never read leaves the ``impl`` class there (SQLAlchemy 2.1), and
-    compiling it failed with "_compiler_dispatch() missing ... 'visitor'" (SQLModel's
-    ``AutoString`` in a migration, issue 16)."""
-    metadata: MetaData = pickle.loads(data)
-    for table in metadata.tables.values():
-        for column in table.columns:
-            if isinstance(column.type, TypeDecorator):
-                repair_unpickled_type_decorator(column.type)
-    return metadata
 
 
 MAX_TABLES_APART = 8

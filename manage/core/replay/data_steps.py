@@ -33,6 +33,7 @@ from sqlalchemy import MetaData, create_engine, event
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.pool import StaticPool
 
+from manage.compat import use_connection_class
 from manage.core.replay.inspector import DIALECT_KEY, STATE_KEY, LiveStateInspector
 from manage.core.replay.recorder import _data_only, _describe
 from manage.core.replay.state import SchemaState
@@ -148,7 +149,7 @@ def data_bind(state: SchemaState, dialect: Dialect | None = None) -> Iterator[Co
     engine = create_engine("sqlite://", poolclass=StaticPool)
     watched = dialect is not None and dialect.name != "sqlite"
     if watched:
-        engine._connection_cls = _WatchedConnection
+        use_connection_class(engine, _WatchedConnection)
     strict = _ROWS_ONLY_ELSEWHERE["postgresql"]
     allowed = _ROWS_ONLY_ELSEWHERE.get(dialect.name, strict) if dialect and watched else _ROWS_ONLY
     try:

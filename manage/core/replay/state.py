@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import re
 from collections.abc import Callable, Sequence
 from types import SimpleNamespace
@@ -23,7 +24,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.schema import DefaultClause
 from sqlalchemy.sql.ddl import CreateSchema, DropSchema
+from sqlalchemy.types import TypeDecorator
 
+from manage.compat import repair_unpickled_type_decorator
 from manage.core.compare_plugin import simple_key_parts
 from manage.core.replay.enum_sql import _enum_type_ddl
 from manage.core.replay.recorder import SEQUENCES, _data_only, _describe, _NotModelled
@@ -447,3 +450,16 @@ _HANDLERS: dict[type[Any], Callable[[SchemaState, Any], None]] = {
     ops.CreateTableCommentOp: _table_comment,
     ops.DropTableCommentOp: _table_comment,
 }
+
+
+def unpickled_metadata(data: bytes) -> MetaData:
+    """A pickled MetaData, its ``TypeDecorator`` columns usable again: unpickling one whose
+    ``impl_instance`` was never read leaves the ``impl`` class there (SQLAlchemy 2.1), and
+    compiling it failed with "_compiler_dispatch() missing ... 'visitor'" (SQLModel's
+    ``AutoString`` in a migration, issue 16)."""
+    metadata: MetaData = pickle.loads(data)
+    for table in metadata.tables.values():
+        for column in table.columns:
+            if isinstance(column.type, TypeDecorator):
+                repair_unpickled_type_decorator(column.type)
+    return metadata
