@@ -686,3 +686,65 @@ def test_an_expression_index_replays_in_memory(make_project: object, dialect: st
         changed = project.run("makemigrations", "--check")
         assert changed.exit_code == 1, changed.output
         assert changed.stderr == ""
+
+
+SEEDED = '''
+"""seed"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0003_seed"
+down_revision = "0002_nickname"
+
+
+def upgrade() -> None:
+    op.execute("INSERT INTO users (id, nickname) VALUES (1, 'admin')")
+
+
+def downgrade() -> None:
+    op.execute("DELETE FROM users WHERE id = 1")
+'''
+
+DECIDED_BY_ROWS = '''
+"""decided by the seed rows"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0004_flag"
+down_revision = "0003_seed"
+
+
+def upgrade() -> None:
+    seeded = op.get_bind().execute(sa.text("SELECT count(*) FROM users")).scalar()
+    if seeded:
+        op.add_column("users", sa.Column("is_admin", sa.Boolean(), nullable=True))
+
+
+def downgrade() -> None:
+    pass
+'''
+
+
+def test_a_schema_change_decided_by_seed_rows_is_checked_against_a_shadow_database(
+    sqlite_project: Project,
+) -> None:
+    """The in-memory replay holds no rows that earlier migrations inserted: a step that reads
+    rows may decide otherwise there (here: not to add a column), so the check falls back (on
+    SQLite to a shadow database file, still no server) instead of answering wrongly."""
+    models = USERS_MODELS + "    is_admin: Mapped[bool | None] = mapped_column(sa.Boolean())\n"
+    history = {**NICKNAME_HISTORY, "0003_seed": SEEDED, "0004_flag": DECIDED_BY_ROWS}
+    write_history(sqlite_project, history, models)
+    assert sqlite_project.run("migrate").exit_code == 0
+
+    check = sqlite_project.run("makemigrations", "--check")
+
+    assert check.exit_code == 0, check.output
+    assert check.stdout == "No changes detected\n"
+    assert check.stderr == (
+        "Migration 0004_flag cannot be replayed without a database: its upgrade() raised "
+        "NotLikeTheServer: its Python code reads rows through op.get_bind() after earlier "
+        "migrations wrote rows, which the in-memory replay does not hold, so what it does may "
+        "depend on them; comparing against a shadow database instead.\n"
+    )

@@ -4,7 +4,6 @@ or on SQLite a data step's database, core/replay/data_steps.py)."""
 
 from __future__ import annotations
 
-import pickle
 import re
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
@@ -15,10 +14,10 @@ from alembic.operations import ops
 from alembic.script import Script
 from sqlalchemy.engine import Connection
 
-from manage.core.replay.data_steps import data_bind, refuse_schema_after_rows
+from manage.core.replay.data_steps import READS, data_bind, refuse_schema_after_rows
 from manage.core.replay.inspector import StateBind
 from manage.core.replay.recorder import _SEQUENCE_DDL, record
-from manage.core.replay.state import SchemaState, unpickled_metadata
+from manage.core.replay.state import SchemaState, pickled_metadata, unpickled_metadata
 from manage.errors import MigrationError, UnreplayableError
 
 
@@ -61,6 +60,8 @@ def apply_script(state: SchemaState, script: Script) -> None:
                 state.apply(script.revision, operation)
 
             bound = _run(state, script, stand_in, guarded)
+    if state.rows_written:
+        state.may_hold_rows, state.rows_written = True, False
     for statement in bound:  # issue 16: the sequences manage creates through op.get_bind()
         if found := _SEQUENCE_DDL.match(statement):
             in_schema = found["schema"].strip('`"') if found["schema"] else None
@@ -100,14 +101,20 @@ def _run(
     its ``op.get_bind()``; the statements sent through that bind. Each operation goes to
     ``on_operation`` (by default: applied to ``state``)."""
     bound: list[str] = []
+    apply = on_operation or (lambda operation: state.apply(script.revision, operation))
+
+    def applied(operation: ops.MigrateOperation) -> None:
+        if isinstance(operation, (ops.ExecuteSQLOp, ops.BulkInsertOp)):
+            state.may_hold_rows = True  # rows the replay does not hold (see data_steps.py)
+        apply(operation)
+
     with ExitStack() as cleanup:
         try:
             record(
                 script,
                 state.dialect_name,
                 bound_sql=bound,
-                on_operation=on_operation
-                or (lambda operation: state.apply(script.revision, operation)),
+                on_operation=applied,
                 bind_for=lambda offline, dialect: make_bind(
                     offline, dialect, cleanup.enter_context
                 ),
@@ -118,6 +125,8 @@ def _run(
             ):
                 raise _FailedInPython(str(exc), exc.revision) from exc.__cause__
             raise
+    if any(not READS.search(statement) for statement in bound):
+        state.may_hold_rows = True  # written through the offline bind
     return bound
 
 
@@ -128,7 +137,7 @@ def _snapshot(state: SchemaState, script: Script) -> tuple[bytes, dict[Any, bool
     try:
         if "bind" not in Path(script.path).read_text(encoding="utf-8"):
             return None
-        return pickle.dumps(state.metadata), dict(state.renamed_enums)
+        return pickled_metadata(state.metadata), dict(state.renamed_enums)
     except Exception:
         return None
 

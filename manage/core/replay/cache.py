@@ -13,7 +13,7 @@ from alembic.script import Script
 from sqlalchemy import MetaData, Table
 
 from manage.core.replay.apply import apply_script
-from manage.core.replay.state import SchemaState
+from manage.core.replay.state import SchemaState, pickled_metadata
 from manage.core.replay.state import unpickled_metadata as _unpickled
 from manage.light.cachefs import prune, write_cache
 
@@ -68,7 +68,7 @@ def replay_cached(
     for script in scripts[done:]:
         apply_script(state, script)
     try:
-        data = pickle.dumps(state.metadata)
+        data = pickled_metadata(state.metadata)
     except Exception:  # e.g. a type defined inside a migration cannot be pickled
         return state, None
     if not write_cache(path, data):  # a read-only cache only costs speed
@@ -109,7 +109,7 @@ def save_tables_apart(
         try:
             copy = table.to_metadata(MetaData(info=dict(state.metadata.info)))
             if faithful(table, copy):
-                apart[name] = pickle.dumps(copy.metadata)
+                apart[name] = pickled_metadata(copy.metadata)
         except Exception:  # cannot be copied or pickled alone: left out
             continue
     if write_cache(path, pickle.dumps(apart)):  # a read-only cache only costs speed

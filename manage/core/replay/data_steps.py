@@ -56,6 +56,8 @@ _ROWS_ONLY_ELSEWHERE = {
 
 
 USED_KEY = "manage_rows_touched"
+READS = re.compile(r"^\s*(SELECT|WITH|VALUES)\b|\bRETURNING\b", re.IGNORECASE)
+"""A statement that returns rows."""
 """Set in a data step connection's ``info`` once the step has sent a statement through it."""
 
 
@@ -173,6 +175,15 @@ def data_bind(state: SchemaState, dialect: Dialect | None = None) -> Iterator[Co
                         f"its Python code sends {first!r} through op.get_bind(), which may "
                         "change the schema"
                     )
+                if READS.search(statement):
+                    if state.may_hold_rows:
+                        raise NotLikeTheServer(
+                            "its Python code reads rows through op.get_bind() after earlier "
+                            "migrations wrote rows, which the in-memory replay does not hold, so "
+                            "what it does may depend on them"
+                        )
+                else:
+                    state.rows_written = True  # the next migration's database will not hold them
                 connection.info[USED_KEY] = True
 
             if isinstance(connection, _WatchedConnection):

@@ -33,6 +33,8 @@ from manage.core.replay.recorder import SEQUENCES, _data_only, _describe, _NotMo
 from manage.core.runnable import unnamed_constraint
 from manage.errors import UnreplayableError
 
+MAY_HOLD_ROWS = "manage_may_hold_rows"
+
 
 class SchemaState:
     """Tables as a sequence of migrations leaves them, as SQLAlchemy Table objects.
@@ -48,6 +50,23 @@ class SchemaState:
         self.dialect_name = dialect_name
         self.renamed_enums: dict[tuple[str | None, str | None], bool] = {}
         """Enum types a migration renamed to <name>_old: False, then True once created anew."""
+        self.metadata.info[MAY_HOLD_ROWS] = False
+        self.rows_written = False
+        """Whether the migration being replayed wrote rows through its data step's database
+        (they are there for the rest of that migration, not for the next ones)."""
+
+    @property
+    def may_hold_rows(self) -> bool:
+        """Whether a migration replayed so far may have written rows (``op.execute``,
+        ``op.bulk_insert``, a write through ``op.get_bind()``): the replay holds none, so a later
+        data step reading rows may take another branch than on a real database. Kept in the
+        MetaData's ``info`` so the cached state remembers it; a state cached without it counts
+        as holding rows."""
+        return bool(self.metadata.info.get(MAY_HOLD_ROWS, True))
+
+    @may_hold_rows.setter
+    def may_hold_rows(self, value: bool) -> None:
+        self.metadata.info[MAY_HOLD_ROWS] = value
 
     def tables(self) -> dict[str, Table]:
         return dict(self.metadata.tables)
@@ -452,12 +471,24 @@ _HANDLERS: dict[type[Any], Callable[[SchemaState, Any], None]] = {
 }
 
 
+def pickled_metadata(metadata: MetaData) -> bytes:
+    """``metadata`` pickled with its ``info`` (the sequences the migrations created, whether
+    they wrote rows), which pickling a MetaData alone leaves out."""
+    return pickle.dumps((metadata, dict(metadata.info)))
+
+
 def unpickled_metadata(data: bytes) -> MetaData:
     """A pickled MetaData, its ``TypeDecorator`` columns usable again: unpickling one whose
     ``impl_instance`` was never read leaves the ``impl`` class there (SQLAlchemy 2.1), and
     compiling it failed with "_compiler_dispatch() missing ... 'visitor'" (SQLModel's
     ``AutoString`` in a migration, issue 16)."""
-    metadata: MetaData = pickle.loads(data)
+    loaded = pickle.loads(data)
+    metadata: MetaData
+    if isinstance(loaded, tuple):  # pickled_metadata's form: MetaData pickles no ``info``
+        metadata, info = loaded
+        metadata.info.update(info)
+    else:  # an older cache: its ``info`` is lost (MAY_HOLD_ROWS then counts as set)
+        metadata = loaded
     for table in metadata.tables.values():
         for column in table.columns:
             if isinstance(column.type, TypeDecorator):
