@@ -51,10 +51,10 @@ CASES = [
     ),
     Case(
         "url-for-a-postgresql-driver-not-installed",
-        env("DATABASE_URL", f"postgresql+asyncpg://app:{PASSWORD}@127.0.0.1/shop"),
+        env("DATABASE_URL", f"postgresql+pg8000://app:{PASSWORD}@127.0.0.1/shop"),
         ("migrate",),
-        "The database driver for postgresql+asyncpg:// is not available (No module named "
-        "'asyncpg'). Install the driver, or name an installed one, e.g. postgresql+psycopg://",
+        "The database driver for postgresql+pg8000:// is not available (No module named "
+        "'pg8000'). Install the driver, or name an installed one, e.g. postgresql+psycopg://",
     ),
     Case(
         "url-for-another-driver-not-installed",

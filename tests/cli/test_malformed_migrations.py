@@ -245,6 +245,11 @@ def expected_type_error(key: str, value: object) -> str:
             f"models ({ORIGIN}) must name your declarative Base or MetaData, as "
             f'"yourpackage.models:Base" or a list of such names, not {value!r}. Fix the setting.'
         )
+    if key == "migrations" and isinstance(value, dict):  # a folder per dialect (docs/settings.md)
+        return (
+            f"migrations ({ORIGIN}) has the key 'a', which is no dialect: use sqlite, postgresql, "
+            "mysql, mariadb, mssql, oracle, default. Fix the setting."
+        )
     kind = "a list of non-empty strings" if key in LIST_SETTINGS else "a non-empty string"
     return f"{key} ({ORIGIN}) must be {kind}, not {value!r}. Fix the setting."
 
