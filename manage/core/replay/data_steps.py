@@ -56,9 +56,9 @@ _ROWS_ONLY_ELSEWHERE = {
 
 
 USED_KEY = "manage_rows_touched"
+"""Set in a data step connection's ``info`` once the step has sent a statement through it."""
 READS = re.compile(r"^\s*(SELECT|WITH|VALUES)\b|\bRETURNING\b", re.IGNORECASE)
 """A statement that returns rows."""
-"""Set in a data step connection's ``info`` once the step has sent a statement through it."""
 
 
 class SchemaChangeRefused(Exception):
