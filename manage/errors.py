@@ -80,6 +80,11 @@ class UnreplayableError(MigrationError):
         self.revision = revision
 
 
+class ReplayFailedInPythonError(UnreplayableError):
+    """The migration's own code raised in the in-memory replay (not the reading of what it sent
+    through the bind): on PostgreSQL and MariaDB it may then run again as a data step."""
+
+
 class MigrationStoppedError(MigrationError):
     """``migrate`` was stopped (SIGINT, SIGTERM) in a migration; the message says what stayed,
     and the exit code stays the signal's (130, 143)."""

@@ -18,7 +18,7 @@ from manage.core.replay.data_steps import READS, data_bind, refuse_schema_after_
 from manage.core.replay.inspector import StateBind
 from manage.core.replay.recorder import _SEQUENCE_DDL, record
 from manage.core.replay.state import SchemaState, pickled_metadata, unpickled_metadata
-from manage.errors import MigrationError, UnreplayableError
+from manage.errors import MigrationError, ReplayFailedInPythonError, UnreplayableError
 
 
 def apply_script(state: SchemaState, script: Script) -> None:
@@ -37,7 +37,7 @@ def apply_script(state: SchemaState, script: Script) -> None:
             bound = _run(
                 state, script, lambda offline, dialect, _: StateBind(state, dialect, offline)
             )
-        except _FailedInPython as failed:
+        except ReplayFailedInPythonError as failed:
             if before is None:  # e.g. a type defined inside a migration cannot be pickled
                 raise
             if _CATCHES.search(Path(script.path).read_text(encoding="utf-8")):
@@ -87,10 +87,6 @@ def apply_script(state: SchemaState, script: Script) -> None:
 _CATCHES = re.compile(r"^\s*except\b|\bsuppress\(", re.MULTILINE)
 
 
-class _FailedInPython(UnreplayableError):
-    """The migration's own code raised (not the reading of what it sent through the bind)."""
-
-
 def _run(
     state: SchemaState,
     script: Script,
@@ -123,7 +119,7 @@ def _run(
             if isinstance(exc.__cause__, Exception) and not isinstance(
                 exc.__cause__, MigrationError
             ):
-                raise _FailedInPython(str(exc), exc.revision) from exc.__cause__
+                raise ReplayFailedInPythonError(str(exc), exc.revision) from exc.__cause__
             raise
     if any(not READS.search(statement) for statement in bound):
         state.may_hold_rows = True  # written through the offline bind
