@@ -85,6 +85,14 @@ class ReplayFailedInPythonError(UnreplayableError):
     through the bind): on PostgreSQL and MariaDB it may then run again as a data step."""
 
 
+class SchemaLookupError(ManageError):
+    """``manage schema --blame`` names a table or column the schema at that revision lacks."""
+
+
+class SchemaRenderError(ManageError):
+    """The replayed schema holds something the dialect asked for cannot express."""
+
+
 class MigrationStoppedError(MigrationError):
     """``migrate`` was stopped (SIGINT, SIGTERM) in a migration; the message says what stayed,
     and the exit code stays the signal's (130, 143)."""

@@ -69,6 +69,7 @@ BUILTINS: dict[str, Builtin] = {
         Builtin("dbshell", "manage.commands.dbshell:dbshell", "settings", _PLAIN),
         Builtin("init", "manage.commands.init:init", "none", _PLAIN),
         Builtin("inspectdb", "manage.commands.inspectdb:inspectdb", "settings", _ALEMBIC),
+        Builtin("schema", "manage.commands.schema:schema", "settings", _ALEMBIC),
     )
 }  # fmt: skip
 """Every built-in command, in the order ``manage --help`` lists them. Project and plugin

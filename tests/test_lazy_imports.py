@@ -24,6 +24,7 @@ NOT_NEEDED = {
     "manage.core.questions",
     "manage.core.formatting",
     "manage.core.offline",
+    "manage.core.schema.replayed",
 }
 
 

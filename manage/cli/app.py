@@ -23,6 +23,7 @@ from manage.cli.output import (
     json_rows,
 )
 from manage.cli.prompts import _choose_base, _confirmer, _data_loss_prompt, _default_asker
+from manage.cli.schema import schema as schema_parser
 from manage.errors import ManageError
 from manage.light.signals import Terminated, terminated
 from manage.registry import BUILTINS
@@ -534,6 +535,9 @@ def inspectdb(
         typer.echo(result.code, nl=False)
     else:
         state.echo(f"Wrote {len(result.tables)} tables to {result.path}")
+
+
+_parser(schema_parser)  # manage schema: its parser and printing are in cli/schema.py
 
 
 def _exits_are_errors(function: Callable[..., None]) -> Callable[..., None]:

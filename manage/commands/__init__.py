@@ -10,6 +10,18 @@ from manage.commands.init import InitResult, init
 from manage.commands.inspectdb import InspectDbResult, inspectdb
 from manage.commands.makemigrations import MakeMigrationsResult, makemigrations
 from manage.commands.migrate import MigrateResult, migrate
+from manage.commands.schema import (
+    BlameEntry,
+    SchemaBlame,
+    SchemaDiagram,
+    SchemaDiff,
+    SchemaSql,
+    schema,
+    schema_blame,
+    schema_diagram,
+    schema_diff,
+    schema_sql,
+)
 from manage.commands.shell import shell
 from manage.commands.showmigrations import MigrationState, ShowMigrationsResult, showmigrations
 from manage.commands.sqlmigrate import SqlMigrateResult, sqlmigrate
@@ -19,6 +31,7 @@ from manage.core.migrations.types import Step
 from manage.core.revisions import Operation
 
 __all__ = [
+    "BlameEntry",
     "CheckItem",
     "CheckResult",
     "DataLoss",
@@ -29,6 +42,10 @@ __all__ = [
     "MigrateResult",
     "MigrationState",
     "Operation",
+    "SchemaBlame",
+    "SchemaDiagram",
+    "SchemaDiff",
+    "SchemaSql",
     "ShowMigrationsResult",
     "SqlMigrateResult",
     "SquashResult",
@@ -39,6 +56,11 @@ __all__ = [
     "inspectdb",
     "makemigrations",
     "migrate",
+    "schema",
+    "schema_blame",
+    "schema_diagram",
+    "schema_diff",
+    "schema_sql",
     "shell",
     "showmigrations",
     "sqlmigrate",

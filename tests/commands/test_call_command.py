@@ -15,6 +15,8 @@ from manage.commands import (
     InspectDbResult,
     MakeMigrationsResult,
     MigrateResult,
+    SchemaDiff,
+    SchemaSql,
     ShowMigrationsResult,
     SqlMigrateResult,
     SquashResult,
@@ -97,6 +99,23 @@ def test_call_command_runs_sqlmigrate(sqlite_project: Project) -> None:
     assert not sqlite_project.database_exists()  # offline: no connection made
     with pytest.raises(manage.ManageError, match="Invalid arguments for command 'sqlmigrate'"):
         manage.call_command("sqlmigrate")
+
+
+def test_call_command_runs_schema(sqlite_project: Project) -> None:
+    manage.call_command("makemigrations")
+    _add_price(sqlite_project)
+    manage.call_command("makemigrations")
+
+    ddl = manage.call_command("schema", "0001", dialect="postgresql")
+    diff = manage.call_command("schema", "0001", "head", diff=True)
+
+    assert isinstance(ddl, SchemaSql) and ddl.revision == "0001_initial"
+    assert ddl.statements[0].startswith("CREATE TABLE author (\n    id SERIAL NOT NULL,")
+    assert isinstance(diff, SchemaDiff) and diff.new == "0002_add_book_price"
+    assert [str(op) for op in diff.operations] == ["+ Add column price to book"]
+    assert not sqlite_project.database_exists()  # replayed in memory: no connection made
+    with pytest.raises(manage.ManageError, match="--diff compares two revisions and got 1"):
+        manage.call_command("schema", "0001", diff=True)
 
 
 def test_call_command_runs_squashmigrations(sqlite_project: Project) -> None:
