@@ -54,24 +54,32 @@ def find(replayed: Replayed, target: str) -> tuple[Table, str | None]:
         )
     wanted = table_name or target
     near = difflib.get_close_matches(wanted, list(tables), n=3)
-    hint = f" Did you mean {', '.join(near)}?" if near else ""
+    hint = (
+        f" Did you mean {', '.join(near)}?"
+        if near
+        else " Give one of them, as TABLE or TABLE.COLUMN."
+    )
     gone = _dropped_by(replayed, wanted)
-    if gone:
-        hint = f" Migration {gone} dropped it; give an earlier revision to blame it there."
+    if gone is not None and gone[1] is not None:
+        hint = f" Migration {gone[0]} renamed it to {gone[1]!r}: blame that name."
+    elif gone is not None:
+        hint = f" Migration {gone[0]} dropped it: give an earlier revision to blame it there."
     known = ", ".join(sorted(tables)) or "none"
     raise SchemaLookupError(
-        f"Table {wanted!r} is not in the schema at {label} (its tables: {known}).{hint} "
-        "Name a table as TABLE or TABLE.COLUMN."
+        f"Table {wanted!r} is not in the schema at {label} (its tables: {known}).{hint}"
     )
 
 
-def _dropped_by(replayed: Replayed, name: str) -> str | None:
-    dropped = None
+def _dropped_by(replayed: Replayed, name: str) -> tuple[str, str | None] | None:
+    """The last migration that dropped table ``name`` or renamed it (and its new name)."""
+    last: tuple[str, str | None] | None = None
     for revision, operations in replayed.steps.items():
         for op in operations:
             if isinstance(op, ops.DropTableOp) and op.table_name == name:
-                dropped = revision
-    return dropped
+                last = (revision, None)
+            elif isinstance(op, ops.RenameTableOp) and op.table_name == name:
+                last = (revision, op.new_table_name)
+    return last
 
 
 def touches(replayed: Replayed, table: Table, column: str | None) -> list[Touch]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Enum, Sequence, Table
+from sqlalchemy import Enum, ForeignKeyConstraint, Sequence, Table
 from sqlalchemy.dialects.postgresql import CreateEnumType
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import SQLAlchemyError
@@ -45,10 +45,14 @@ def create_statements(state: SchemaState, dialect: Dialect) -> list[str]:
     if dialect.name in ("postgresql", "mariadb"):
         for schema, name in sorted(state.sequences, key=lambda s: (s[0] or "", s[1])):
             elements.append(CreateSequence(Sequence(name, schema=schema)))
+    cyclic = _in_cycles(tables)
     late: list[Any] = []
-    for table, constraints in sort_tables_and_constraints(tables):  # type: ignore[no-untyped-call]
+    for table, constraints in sort_tables_and_constraints(  # type: ignore[no-untyped-call]
+        tables, filter_fn=lambda fk: True if fk in cyclic else None
+    ):
         if table is None:  # tables referring to each other: their keys come after both
-            late += [AddConstraint(c) for c in constraints] if dialect.supports_alter else []
+            ordered = sorted(constraints, key=lambda c: (c.table.key, str(c.name)))
+            late += [AddConstraint(c) for c in ordered] if dialect.supports_alter else []
             continue
         inline = constraints if dialect.supports_alter else None
         elements.append(CreateTable(table, include_foreign_key_constraints=inline))
@@ -57,6 +61,37 @@ def create_statements(state: SchemaState, dialect: Dialect) -> list[str]:
             elements += [SetColumnComment(c) for c in table.columns if c.comment]
         elements += [CreateIndex(i) for i in sorted(table.indexes, key=lambda i: str(i.name))]
     return [_compiled(element, dialect) for element in [*elements, *late]]
+
+
+def _in_cycles(tables: list[Table]) -> set[ForeignKeyConstraint]:
+    """The foreign keys whose table is referred to back, through other tables' keys: every one
+    of them is added after the tables (SQLAlchemy picks one per cycle, not always the same)."""
+    refers: dict[str, set[str]] = {t.key: set() for t in tables}
+    for table in tables:
+        for fk in table.foreign_key_constraints:
+            refers[table.key].add(_referred(fk))
+
+    def reaches(start: str, goal: str) -> bool:
+        seen, todo = set(), [start]
+        while todo:
+            key = todo.pop()
+            if key == goal:
+                return True
+            if key not in seen:
+                seen.add(key)
+                todo.extend(refers.get(key, ()))
+        return False
+
+    return {
+        fk
+        for table in tables
+        for fk in table.foreign_key_constraints
+        if _referred(fk) != table.key and reaches(_referred(fk), table.key)
+    }
+
+
+def _referred(fk: ForeignKeyConstraint) -> str:
+    return fk.elements[0].target_fullname.rpartition(".")[0]
 
 
 def _named_enums(tables: list[Table]) -> list[Enum]:
@@ -74,11 +109,21 @@ def _compiled(element: Any, dialect: Dialect) -> str:
     try:
         text = str(element.compile(dialect=dialect))
     except SQLAlchemyError as exc:
-        target = getattr(element, "element", element)
-        name = getattr(target, "name", type(target).__name__)
         raise SchemaRenderError(
-            f"Cannot write {name!r} for {dialect.name}: {exc}. The migrations use something "
-            f"{dialect.name} has no equivalent for; give the dialect they were written for "
-            "with --dialect."
+            f"{_culprit(element, dialect, exc)}, which {dialect.name} cannot express. The "
+            "migrations were written for another database: name its dialect with --dialect."
         ) from exc
     return _tidy(text).strip()
+
+
+def _culprit(element: Any, dialect: Dialect, exc: Exception) -> str:
+    """What in ``element`` the dialect cannot write: a column's type, else the statement."""
+    target = getattr(element, "element", None)
+    if isinstance(target, Table):
+        for column in target.columns:
+            try:
+                column.type.compile(dialect=dialect)
+            except SQLAlchemyError:
+                return f"Column {target.key}.{column.name} has type {type(column.type).__name__}"
+    first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return f"The statement for {getattr(target, 'name', type(element).__name__)!r} needs {first}"

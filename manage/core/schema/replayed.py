@@ -25,7 +25,7 @@ DIALECTS = ("sqlite", "postgresql", "mysql", "mariadb")
 
 ZERO = "zero"
 _NUMBERED = re.compile(r"^\d{4,}_")
-MAY_MISS = "so what manage schema shows may miss its effect"
+MAY_MISS = "the schema shown here may lack it"
 
 
 def check_dialect(name: str | None, settings: Settings) -> str:
@@ -79,7 +79,7 @@ class _Watching(SchemaState):
 
 
 def _gap(exc: UnreplayableError) -> str:
-    return f"{str(exc).rstrip('.')}; {MAY_MISS}."
+    return f"{str(exc).rstrip('.')}: {MAY_MISS}."
 
 
 class SchemaHistory:
