@@ -19,7 +19,7 @@ def schema(
     revisions: Annotated[
         list[str] | None,
         typer.Argument(
-            metavar="[REV] [REV2]",
+            metavar="REV",
             help='"head" (default), a migration id, prefix or name, "zero", or a branch label; '
             "two with --diff.",
             show_default=False,
