@@ -108,8 +108,9 @@ def schema(
     memory: no database is opened.
 
     Args:
-        revisions: one revision (two with ``diff``): ``head``, ``zero``, an id or a unique
-            prefix, a migration's name without its number, a branch label (its head).
+        revisions: one revision (two with ``diff``; none there for a history with two heads):
+            ``head``, ``zero``, an id or a unique prefix, a migration's name without its number,
+            a branch label (its head).
         dialect: ``sqlite``, ``postgresql``, ``mysql`` or ``mariadb`` (default: the project's).
         diff: what changed between the two ``revisions`` (:func:`schema_diff`).
         blame: ``TABLE`` or ``TABLE.COLUMN``: the migrations that made it (:func:`schema_blame`).
@@ -126,6 +127,8 @@ def schema(
             "--diff, --blame and --mermaid are separate views of the schema: give one of them."
         )
     if diff:
+        if not revisions:  # a history with two heads: the two branches
+            revisions = _two_heads(settings) or revisions
         if len(revisions) != 2:
             raise UsageError(
                 f"--diff compares two revisions and got {len(revisions)}: give both, e.g. "
@@ -143,6 +146,13 @@ def schema(
     if mermaid:
         return schema_diagram(settings, revision, dialect=dialect)
     return schema_sql(settings, revision, dialect=dialect)
+
+
+def _two_heads(settings: Settings) -> tuple[str, ...] | None:
+    from manage.core.schema.replayed import SchemaHistory
+
+    heads = SchemaHistory(settings).env.heads()
+    return heads if len(heads) == 2 else None
 
 
 def _replayed(

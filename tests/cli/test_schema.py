@@ -198,6 +198,7 @@ def test_diff_between_the_heads_of_two_branches(sqlite_project: Project) -> None
         "  + Create table right",
         "  - Drop table left",
     ]
+    assert ok(sqlite_project, "--diff") == ok(sqlite_project, "--diff", "0002_left", "0002_right")
     assert ok(sqlite_project, "--diff", "left@head", "0002_r")[0] == (
         "Changes from 0002_left to 0002_right:"
     )
@@ -336,6 +337,10 @@ def test_unknown_revision(history: Project) -> None:
         "Error: Unknown migration '0009'. Nearest valid ids: 0002_add_book_status, "
         "0003_rename_author, 0004_add_book_isbn. Run 'manage showmigrations' to list them."
     )
+    assert fails(history, "000") == (
+        "Error: Migration '000' is ambiguous: it could be 0001_initial, 0002_add_book_status, "
+        "0003_rename_author, 0004_add_book_isbn. Give more of the id."
+    )
     assert "Unknown migration 'nope'" in fails(history, "--diff", "0001", "nope")
     assert "Unknown migration 'nope'" in fails(history, "--blame", "book", "nope")
 
@@ -385,6 +390,9 @@ def test_usage_errors_exit_2(history: Project) -> None:
     assert fails(history, "--diff", "0001", code=2) == (
         "Error: --diff compares two revisions and got 1: give both, e.g. 'manage schema --diff "
         "0001 head'."
+    )
+    assert fails(history, "--diff", code=2).startswith(  # one head: nothing to compare it with
+        "Error: --diff compares two revisions and got 0: give both"
     )
     assert fails(history, "0001", "0002", code=2) == (
         "Error: manage schema shows one revision and got 2 (0001, 0002): give one, or add "
