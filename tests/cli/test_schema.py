@@ -521,3 +521,25 @@ def test_the_ddl_builds_what_migrate_builds(
     assert reflected(other) == reflected(project.database_url)
     assert reflected(other), "the history creates tables"
     assert make_url(other).database != make_url(project.database_url).database
+
+
+def test_tables_the_bootstrap_made(sqlite_project: Project) -> None:
+    from tests.cli.test_bootstrap import legacy_project
+
+    legacy_project(sqlite_project, setting=True)
+
+    ddl = ok(sqlite_project)
+    assert ddl[0] == "CREATE TABLE users ("
+    assert "CREATE INDEX ix_users_name ON users (name);" in ddl
+    assert ok(sqlite_project, "--blame", "users") == [
+        "Table users at 0001_email_and_posts:",
+        "  Created by:       no migration of the history (the bootstrap made it)",
+        "  Last changed by:  0001_email_and_posts (no date: no Create Date line, not in git)",
+        "  Migrations, oldest first:",
+        "    0001_email_and_posts (no date: no Create Date line, not in git)",
+        "      + Add column email to users",
+    ]
+    assert ok(sqlite_project, "--blame", "users.name") == [
+        "Column users.name at 0001_email_and_posts:",
+        "  Created by:       no migration of the history (the bootstrap made it)",
+    ]
