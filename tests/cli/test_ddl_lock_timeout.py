@@ -72,6 +72,41 @@ def blocker(project: Project, mode: str = "ACCESS SHARE") -> Iterator[tuple[sa.C
         engine.dispose()
 
 
+def release_after_a_wait(
+    project: Project, connection: sa.Connection, after: float
+) -> threading.Thread:
+    """End the blocker's transaction ``after`` seconds after a session is first seen waiting
+    for a lock in the project's database (so at least one lock timeout has happened whatever
+    the machine's load), from a thread that is started already."""
+    if project.dialect == "postgresql":
+        query = (
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND wait_event_type = 'Lock'"
+        )
+    else:
+        query = (
+            "SELECT count(*) FROM information_schema.PROCESSLIST WHERE DB = DATABASE() "
+            "AND STATE = 'Waiting for table metadata lock'"
+        )
+
+    def watch() -> None:
+        engine = project.engine()
+        deadline = time.monotonic() + 60
+        with engine.connect() as probe:
+            while time.monotonic() < deadline:
+                if probe.exec_driver_sql(query).scalar():
+                    break
+                probe.rollback()
+                time.sleep(0.02)
+        engine.dispose()
+        time.sleep(after)
+        connection.commit()
+
+    thread = threading.Thread(target=watch)
+    thread.start()
+    return thread
+
+
 @pytest.mark.parametrize("dialect", SERVERS)
 def test_migrate_gives_up_naming_the_blocker_and_the_statement(
     make_project: object, dialect: str
@@ -119,8 +154,7 @@ def test_migrate_retries_until_the_blocker_ends(make_project: object, dialect: s
     _initial(project)
     with blocker(project) as (connection, pid):
         # MariaDB waits whole seconds: 0.2 is 1 s there.
-        release = threading.Timer(0.5 if dialect == "postgresql" else 1.5, connection.commit)
-        release.start()
+        release = release_after_a_wait(project, connection, 0.5 if dialect == "postgresql" else 1.5)
         try:
             result = project.run("migrate", "--ddl-lock-timeout", "0.2", "--ddl-retries", "5")
         finally:
@@ -212,8 +246,7 @@ def test_a_statement_of_an_autocommit_block_is_retried_alone(make_project: objec
     assert project.run("migrate").exit_code == 0
     project.write("migrations/0003_index_isbn.py", CONCURRENT_INDEX)
     with blocker(project, "SHARE") as (connection, pid):
-        release = threading.Timer(0.5, connection.commit)
-        release.start()
+        release = release_after_a_wait(project, connection, 0.5)
         try:
             result = project.run("migrate", "--ddl-lock-timeout", "0.2")
         finally:
