@@ -136,6 +136,7 @@ def test_migrate_gives_up_naming_the_blocker_and_the_statement(
         assert f"End the blocking transaction (SELECT pg_terminate_backend({pid}))" in error
     else:  # whole seconds; nothing of the migration ran before the statement that waited
         assert "1 s each (ddl_lock_timeout)" in error
+        assert "user 'root', idle in transaction since " in error
         assert "No statement of it ran this time" not in error or "KILL" in error
         assert f"(KILL {pid})" in error
     assert "raise ddl_lock_timeout or ddl_retries" in error
@@ -238,14 +239,20 @@ def downgrade() -> None:
 '''
 
 
-def test_a_statement_of_an_autocommit_block_is_retried_alone(make_project: object) -> None:
+@pytest.mark.parametrize("mode", ["SHARE", "ROW EXCLUSIVE"])
+def test_a_statement_of_an_autocommit_block_is_retried_alone(
+    make_project: object, mode: str
+) -> None:
     """CREATE INDEX CONCURRENTLY runs outside a transaction: the timeout is set (and reset)
-    around it, and the statement that did not apply runs again in place."""
+    around it, and the statement that did not apply runs again in place. SHARE blocks its
+    first lock; ROW EXCLUSIVE (a writer's transaction) lets it create the index and then makes
+    it wait for that transaction, and the timeout there leaves an INVALID index, dropped
+    before the next try."""
     project: Project = make_project("postgresql")  # type: ignore[operator]
     _initial(project)
     assert project.run("migrate").exit_code == 0
     project.write("migrations/0003_index_isbn.py", CONCURRENT_INDEX)
-    with blocker(project, "SHARE") as (connection, pid):
+    with blocker(project, mode) as (connection, pid):
         release = release_after_a_wait(project, connection, 0.5)
         try:
             result = project.run("migrate", "--ddl-lock-timeout", "0.2")
@@ -269,3 +276,35 @@ def test_a_statement_of_an_autocommit_block_is_retried_alone(make_project: objec
         ).scalar()
     engine.dispose()
     assert valid is True
+
+
+def _index_valid(project: Project, name: str) -> bool | None:
+    engine = project.engine()
+    with engine.connect() as check:
+        valid = check.exec_driver_sql(
+            f"SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass('{name}')"
+        ).scalar()
+    engine.dispose()
+    return valid  # type: ignore[no-any-return]
+
+
+def test_an_invalid_index_left_by_a_timed_out_concurrent_build_is_rebuilt(
+    make_project: object,
+) -> None:
+    """The build that timed out after creating its index leaves it INVALID; the next run drops
+    it before it builds it again, instead of failing on 'already exists'."""
+    project: Project = make_project("postgresql")  # type: ignore[operator]
+    _initial(project)
+    assert project.run("migrate").exit_code == 0
+    project.write("migrations/0003_index_isbn.py", CONCURRENT_INDEX)
+    with blocker(project, "ROW EXCLUSIVE"):
+        result = project.run("migrate", "--ddl-lock-timeout", "0.2", "--ddl-retries", "0")
+    assert result.exit_code == 3, result.output
+    assert "CREATE INDEX CONCURRENTLY ix_book_isbn2 ON book (isbn) waited for a lock 1 time, " in (
+        result.stderr
+    )
+    assert _index_valid(project, "ix_book_isbn2") is False
+    result = project.run("migrate")
+    assert result.exit_code == 0, result.output
+    assert _index_valid(project, "ix_book_isbn2") is True
+    assert project.version() == {"0003_index_isbn"}

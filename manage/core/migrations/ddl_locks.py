@@ -248,6 +248,8 @@ class DdlLockGuard:
             self._set(cursor, in_transaction)
             self._watcher.start()
             try:
+                if postgresql and not in_transaction:
+                    self._drop_invalid_index(cursor, statement)
                 execute()
             except Exception as exc:
                 blockers = self._watcher.stop()
@@ -263,8 +265,6 @@ class DdlLockGuard:
                 self._reset(cursor, in_transaction, failed=True)
                 if not retry:
                     raise
-                if postgresql:
-                    self._drop_invalid_index(cursor, statement)
                 self.on_retry(self.last)
                 time.sleep(delay)
                 continue
@@ -288,8 +288,10 @@ class DdlLockGuard:
             cursor.execute("SET LOCAL lock_timeout TO DEFAULT")
 
     def _drop_invalid_index(self, cursor: Any, statement: str) -> None:
-        """``CREATE INDEX CONCURRENTLY`` that timed out in a later phase leaves an INVALID
-        index under its name: drop it so the next try can create it."""
+        """Before each try of ``CREATE INDEX CONCURRENTLY``: drop an INVALID index of its name,
+        which only a concurrent build that failed (or timed out after creating it, in this run
+        or an earlier one) leaves (strong_migrations' ``remove_invalid_indexes``). The drop runs
+        under the statement's lock timeout: a timeout there is this try's timeout."""
         found = _CONCURRENT_INDEX.match(statement)
         if not found:
             return
@@ -394,10 +396,12 @@ _MARIADB_HAS_MDL_INFO = (
     "SELECT COUNT(*) FROM information_schema.PLUGINS "
     "WHERE PLUGIN_NAME = 'METADATA_LOCK_INFO' AND PLUGIN_STATUS = 'ACTIVE'"
 )
+_MARIADB_TRX = "FROM information_schema.INNODB_TRX t WHERE t.trx_mysql_thread_id = p.ID"
 _MARIADB_SESSION = (
-    "SELECT p.ID, '', p.USER, p.COMMAND, "
-    "(SELECT MIN(t.trx_started) FROM information_schema.INNODB_TRX t "
-    "WHERE t.trx_mysql_thread_id = p.ID), p.INFO "
+    "SELECT p.ID, '', p.USER, CASE WHEN p.COMMAND <> 'Sleep' THEN "
+    "LOWER(CONCAT(p.COMMAND, IF(p.STATE <> '', CONCAT(': ', p.STATE), ''))) "
+    f"WHEN EXISTS (SELECT 1 {_MARIADB_TRX}) THEN 'idle in transaction' ELSE 'idle' END, "
+    f"(SELECT MIN(t.trx_started) {_MARIADB_TRX}), p.INFO "
     "FROM information_schema.PROCESSLIST p "
 )
 _MARIADB_MDL_BLOCKERS = _MARIADB_SESSION + (
