@@ -308,3 +308,20 @@ def test_an_invalid_index_left_by_a_timed_out_concurrent_build_is_rebuilt(
     assert result.exit_code == 0, result.output
     assert _index_valid(project, "ix_book_isbn2") is True
     assert project.version() == {"0003_index_isbn"}
+
+
+@pytest.mark.parametrize("dialect", SERVERS)
+def test_zero_sets_no_timeout(make_project: object, dialect: str) -> None:
+    """``--ddl-lock-timeout 0`` waits as long as it takes, as before (MariaDB's whole seconds
+    must not turn 0 into 1)."""
+    project: Project = make_project(dialect)  # type: ignore[operator]
+    _initial(project)
+    with blocker(project) as (connection, _pid):
+        release = release_after_a_wait(project, connection, 1.5)
+        try:
+            result = project.run("migrate", "--ddl-lock-timeout", "0")
+        finally:
+            release.join()
+    assert result.exit_code == 0, result.output
+    assert result.stderr == ""
+    assert result.stdout.splitlines()[-1] == "  Applying 0002_add_isbn... OK"

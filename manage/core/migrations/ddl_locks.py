@@ -175,7 +175,7 @@ def _short(sql: str, limit: int = 120) -> str:
 
 def effective_timeout(timeout: float, dialect: str) -> float:
     """The timeout the server applies: MySQL/MariaDB take whole seconds (0 would not wait)."""
-    if dialect in ("mysql", "mariadb"):
+    if dialect in ("mysql", "mariadb") and timeout > 0:
         return float(max(1, math.ceil(timeout)))
     return timeout
 
@@ -241,7 +241,11 @@ class DdlLockGuard:
         ):
             return False  # SQLAlchemy runs it as usual
         postgresql = self.dialect == "postgresql"
-        in_transaction = postgresql and not getattr(cursor.connection, "autocommit", False)
+        options = self.connection.get_execution_options()
+        autocommit = options.get("isolation_level") == "AUTOCOMMIT" or bool(
+            getattr(getattr(cursor, "connection", None), "autocommit", False)
+        )  # inside op.get_context().autocommit_block()
+        in_transaction = postgresql and not autocommit
         attempt = 0
         while True:
             attempt += 1
@@ -254,7 +258,8 @@ class DdlLockGuard:
             except Exception as exc:
                 blockers = self._watcher.stop()
                 if not is_lock_timeout(exc, self.dialect):
-                    self._reset(cursor, in_transaction, failed=True)
+                    with suppress(Exception):  # a broken connection: its error is the one
+                        self._reset(cursor, in_transaction, failed=True)
                     raise
                 retry = attempt <= self.retries and not in_transaction
                 delay = backoff(attempt) if retry else 0.0
