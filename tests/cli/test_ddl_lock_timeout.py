@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from manage.core.migrations.ddl_locks import backoff, is_ddl
-from tests.conftest import Project
+from tests.conftest import Project, async_url
 
 SERVERS = ["postgresql", "mariadb"]
 
@@ -325,3 +325,28 @@ def test_zero_sets_no_timeout(make_project: object, dialect: str) -> None:
     assert result.exit_code == 0, result.output
     assert result.stderr == ""
     assert result.stdout.splitlines()[-1] == "  Applying 0002_add_isbn... OK"
+
+
+def test_an_asyncio_driver_retries_without_naming_the_blocker(
+    make_project: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """postgresql+asyncpg: the timeouts and retries apply; the lookup of the blockers (a second
+    thread) does not, and the note says so rather than naming nobody."""
+    pytest.importorskip("asyncpg")
+    project: Project = make_project("postgresql")  # type: ignore[operator]
+    _initial(project)
+    monkeypatch.setenv("DATABASE_URL", async_url(project.database_url, "postgresql"))
+    with blocker(project) as (connection, _pid):
+        release = release_after_a_wait(project, connection, 0.5)
+        try:
+            result = project.run("migrate", "--ddl-lock-timeout", "0.2")
+        finally:
+            release.join()
+    assert result.exit_code == 0, result.output
+    note = result.stderr.splitlines()[0]
+    assert note.startswith(
+        "  Lock timeout (0.2 s) on ALTER TABLE book ADD COLUMN isbn VARCHAR(13), blocked by "
+        "another session (not looked up with an asyncio driver). Trying the migration, rolled "
+        "back, again in "
+    ), note
+    assert "isbn" in project.columns("book")

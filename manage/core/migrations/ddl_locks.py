@@ -157,12 +157,16 @@ class LockWait:
     """Seconds until the next try; 0 when none follows."""
     whole_migration: bool = False
     """The retry runs the whole migration again (PostgreSQL, in a transaction)."""
+    looked_up: bool = True
+    """False with an asyncio driver: the blockers are not looked up (no second thread)."""
 
     @property
     def short_statement(self) -> str:
         return _short(self.statement)
 
     def blocked_by(self) -> str:
+        if not self.looked_up:
+            return "another session (not looked up with an asyncio driver)"
         if not self.blockers:
             return "a session the server did not name"
         return "; ".join(f"({b.describe()})" for b in self.blockers)
@@ -265,7 +269,7 @@ class DdlLockGuard:
                 delay = backoff(attempt) if retry else 0.0
                 self.last = LockWait(
                     statement, blockers, attempt, self.retries, self.timeout, delay,
-                    whole_migration=in_transaction,
+                    whole_migration=in_transaction, looked_up=self._watcher.usable,
                 )  # fmt: skip
                 self._reset(cursor, in_transaction, failed=True)
                 if not retry:
