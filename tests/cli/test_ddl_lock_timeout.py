@@ -350,3 +350,23 @@ def test_an_asyncio_driver_retries_without_naming_the_blocker(
         "back, again in "
     ), note
     assert "isbn" in project.columns("book")
+
+
+def test_a_settings_module_sets_them_in_capitals(make_project: object) -> None:
+    """DDL_LOCK_TIMEOUT / DDL_RETRIES in a Django-style settings module, shown by ``-v 2`` with
+    their source; a wrong type there is one message too."""
+    project: Project = make_project("sqlite")  # type: ignore[operator]
+    project.write(
+        "shop/settings.py",
+        'MODELS = "shop.models:Base"\nDDL_LOCK_TIMEOUT = 0.5\nDDL_RETRIES = 1\n',
+    )
+    result = project.run("--settings", "shop.settings", "-v", "2", "migrate")
+    assert result.exit_code == 0, result.output
+    assert "0.5 s, 1 retries  (settings module shop.settings)" in result.stderr, result.stderr
+    project.write("shop/settings.py", 'MODELS = "shop.models:Base"\nDDL_RETRIES = "5"\n')
+    result = project.run("--settings", "shop.settings", "migrate")
+    assert result.exit_code == 3
+    assert result.stderr == (
+        "Error: ddl_retries (settings module shop.settings) must be a whole number of retries "
+        "from 0 to 100, e.g. 5, not '5'. Fix the setting.\n"
+    )
