@@ -93,6 +93,11 @@ class SchemaRenderError(ManageError):
     """The replayed schema holds something the dialect asked for cannot express."""
 
 
+class DdlLockTimeoutError(MigrationError):
+    """A DDL statement of a migration waited longer than ``ddl_lock_timeout`` for a lock, on
+    every one of its ``ddl_retries`` tries; the message names the statement and the blockers."""
+
+
 class MigrationStoppedError(MigrationError):
     """``migrate`` was stopped (SIGINT, SIGTERM) in a migration; the message says what stayed,
     and the exit code stays the signal's (130, 143)."""

@@ -270,6 +270,24 @@ def migrate(
             "--allow-data-loss", help="Unapply even when that drops tables or columns with rows."
         ),
     ] = False,
+    ddl_lock_timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--ddl-lock-timeout",
+            metavar="SECONDS",
+            min=0,
+            help="Lock wait allowed to each DDL statement (default: ddl_lock_timeout, 2).",
+        ),
+    ] = None,
+    ddl_retries: Annotated[
+        int | None,
+        typer.Option(
+            "--ddl-retries",
+            min=0,
+            max=100,
+            help="Tries again after a DDL lock timeout (default: ddl_retries, 5).",
+        ),
+    ] = None,
 ) -> None:
     """Update the database schema to match the migrations."""
     from manage import commands
@@ -288,6 +306,7 @@ def migrate(
                 on_faked=out.faked, lock_timeout=lock_timeout,
                 on_wait=lambda: state.note("Waiting for another manage migrate to finish..."),
                 allow_data_loss=allow_data_loss, confirm_data_loss=_data_loss_prompt(state),
+                ddl_lock_timeout=ddl_lock_timeout, ddl_retries=ddl_retries, on_retry=out.retried,
             )  # fmt: skip
         finally:
             out.end_line()

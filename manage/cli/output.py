@@ -22,6 +22,7 @@ if TYPE_CHECKING:
         MigrateResult,
         ShowMigrationsResult,
     )
+    from manage.core.migrations.ddl_locks import LockWait
     from manage.core.migrations.types import Step
     from manage.core.settings import Settings
 
@@ -197,6 +198,7 @@ class _MigrateOutput:
     def __init__(self, state: CliState, target: str, *, quiet: bool) -> None:
         self.state, self.target, self.quiet, self.headed = state, target, quiet, False
         self.line_open = False
+        self.verb = ""
 
     def heading(self) -> None:
         if self.headed or self.quiet or self.state.verbosity < 1:
@@ -209,7 +211,8 @@ class _MigrateOutput:
     def started(self, step: Step) -> None:
         self.heading()
         verb = "Applying" if step.direction == "apply" else "Unapplying"
-        typer.echo(f"  {verb} {step.revision}...", nl=False, color=self.state.color)
+        self.verb = f"{verb} {step.revision}"
+        typer.echo(f"  {self.verb}...", nl=False, color=self.state.color)
         self.line_open = True
 
     def faked(self, step: Step) -> None:
@@ -219,6 +222,20 @@ class _MigrateOutput:
     def done(self, _step: Step) -> None:
         self.state.echo(" OK", fg="green")
         self.line_open = False
+
+    def retried(self, wait: LockWait) -> None:
+        """A DDL statement timed out waiting for a lock and will run again (issue 14)."""
+        self.end_line()
+        self.state.note(
+            render.ddl_retry(
+                wait.short_statement, wait.timeout, wait.blocked_by(), wait.attempt,
+                wait.retries, wait.delay, whole_migration=wait.whole_migration,
+            )
+        )  # fmt: skip
+        if self.line_open and not wait.whole_migration:  # the migration goes on
+            typer.echo(f"  {self.verb}...", nl=False, color=self.state.color)
+        elif self.line_open:  # it starts again, with a new line of its own
+            self.line_open = False
 
     def end_line(self) -> None:
         """End an ``Applying X...`` line that a failure interrupted, before the error."""

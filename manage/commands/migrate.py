@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from sqlalchemy import inspect
@@ -11,6 +11,7 @@ from sqlalchemy.engine import Connection
 
 if TYPE_CHECKING:
     from manage.core.dataloss import DataLoss
+    from manage.core.migrations.ddl_locks import LockWait
 
 from manage.core.database import connect, database_exists
 from manage.core.drivers import on_driver
@@ -47,6 +48,32 @@ def _nothing() -> None:
     return None
 
 
+def _ignore_wait(_wait: LockWait) -> None:
+    return None
+
+
+def _with_ddl_options(settings: Settings, timeout: float | None, retries: int | None) -> Settings:
+    """``settings`` with ``--ddl-lock-timeout`` / ``--ddl-retries`` applied.
+
+    Raises:
+        UsageError: a value out of range.
+    """
+    from manage.core.migrations.ddl_locks import check_ddl_option
+    from manage.errors import UsageError
+
+    changes: dict[str, float | int] = {}
+    fix = "Pass another value."
+    if timeout is not None:
+        changes["ddl_lock_timeout"] = check_ddl_option(
+            "ddl_lock_timeout", timeout, "--ddl-lock-timeout", UsageError, fix
+        )
+    if retries is not None:
+        changes["ddl_retries"] = int(
+            check_ddl_option("ddl_retries", retries, "--ddl-retries", UsageError, fix)
+        )
+    return replace(settings, **changes) if changes else settings  # type: ignore[arg-type]
+
+
 @on_driver
 def migrate(
     settings: Settings,
@@ -65,6 +92,9 @@ def migrate(
     allow_data_loss: bool = False,
     confirm_data_loss: Callable[[tuple[DataLoss, ...]], bool] | None = None,
     history: bool = True,
+    ddl_lock_timeout: float | None = None,
+    ddl_retries: int | None = None,
+    on_retry: Callable[[LockWait], None] = _ignore_wait,
 ) -> MigrateResult:
     """Bring the database to ``target``: ``head``, a revision id or unique prefix, or ``zero``.
 
@@ -89,18 +119,25 @@ def migrate(
             ``allow_data_loss``) such an unapply is refused.
         history: record each migration in the history table (core/history.py); False for
             throwaway databases, such as the pytest plugin's test databases.
+        ddl_lock_timeout: seconds each DDL statement may wait for a lock (0: no limit); None
+            takes the ``ddl_lock_timeout`` setting.
+        ddl_retries: how often a DDL statement that timed out is tried again; None takes the
+            ``ddl_retries`` setting.
+        on_retry: called when a DDL statement timed out and is about to be tried again.
 
     Raises:
         RevisionNotFoundError: unknown target, or the database is at a revision not on disk.
         MultipleHeadsError: ``head`` with a branched history.
         MigrationError: a migration failed.
         LockTimeoutError: another ``migrate`` held the lock for more than ``lock_timeout``.
+        DdlLockTimeoutError: a DDL statement could not take its lock in ``ddl_retries`` tries.
         DataLossError: unapplying would drop data, and it was neither allowed nor confirmed.
         UsageError: ``lock_timeout`` is out of range.
     """
     from manage.core.locking import check_lock_timeout
 
     check_lock_timeout(lock_timeout)
+    settings = _with_ddl_options(settings, ddl_lock_timeout, ddl_retries)
     if not target.strip():
         from manage.errors import UsageError
 
@@ -162,6 +199,7 @@ def migrate(
                 history=history,
                 on_start=on_start,
                 on_done=on_done,
+                on_retry=on_retry,
             )
     return MigrateResult(_label(resolved), steps, executed=True, fake=fake, faked=faked)
 

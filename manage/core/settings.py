@@ -54,6 +54,10 @@ class Settings:
     bootstrap: str | Callable[..., Any] | None = None
     """A function taking a Connection that creates what the history starts from (tables made
     outside it): run on an empty database before the first migration, and on every replay."""
+    ddl_lock_timeout: float = 2.0
+    """Seconds each DDL statement of ``migrate`` may wait for a lock (0: no limit)."""
+    ddl_retries: int = 5
+    """How often ``migrate`` tries again a DDL statement that timed out waiting for a lock."""
     source: Mapping[str, str] = field(default_factory=dict)
     """Setting name -> where its value came from, for ``-v 2``."""
 
@@ -114,6 +118,11 @@ class Settings:
             ),
             ("shadow_database_url", shadow, self.source.get("shadow_database_url", "default")),
             ("commands", ", ".join(self.commands) or "-", self.source.get("commands", "default")),
+            (
+                "ddl_lock_timeout",
+                f"{self.ddl_lock_timeout:g} s, {self.ddl_retries} retries",
+                self.source.get("ddl_lock_timeout", "default"),
+            ),
             (
                 "bootstrap",
                 _show(self.bootstrap) if self.bootstrap else "-",
@@ -292,6 +301,8 @@ def _load(project: Any, database: str | None) -> Settings:
         database=database if names else None,
         databases=names,
         bootstrap=bootstrap,
+        ddl_lock_timeout=_require_number(values, "ddl_lock_timeout", origin),
+        ddl_retries=int(_require_number(values, "ddl_retries", origin)),
         source=source,
     )
 
@@ -349,6 +360,15 @@ def _require_str(value: object, name: str, origin: str) -> str:
             f"{name} ({origin}) must be a non-empty string, not {value!r}. Fix the setting."
         )
     return value.strip()
+
+
+def _require_number(values: Mapping[str, Any], name: str, origin: str) -> float:
+    """The ``ddl_lock_timeout`` (seconds) or ``ddl_retries`` (a count) setting, checked."""
+    from manage.core.migrations.ddl_locks import check_ddl_option, ddl_default
+
+    if values.get(name) is None:
+        return ddl_default(name)
+    return check_ddl_option(name, values[name], f"{name} ({origin})", SettingsError)
 
 
 def _require_str_list(value: object, name: str, origin: str) -> tuple[str, ...]:

@@ -42,6 +42,8 @@ SETTING_NAMES: dict[str, str] = {
     "commands": "COMMANDS",
     "autogenerate_plugins": "AUTOGENERATE_PLUGINS",
     "bootstrap": "BOOTSTRAP",
+    "ddl_lock_timeout": "DDL_LOCK_TIMEOUT",
+    "ddl_retries": "DDL_RETRIES",
 }
 PYPROJECT_ORIGIN = "pyproject.toml [tool.manage]"
 DATABASES = "databases"

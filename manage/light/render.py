@@ -57,6 +57,19 @@ def migrate_target(target: str) -> str:
     return f"  Target specific migration: {target}"
 
 
+def ddl_retry(
+    statement: str, timeout: float, blocked_by: str, retry: int, retries: int, delay: float,
+    *, whole_migration: bool,
+) -> str:  # fmt: skip
+    """The note ``migrate`` prints when a DDL statement timed out waiting for a lock and is
+    tried again (issue 14)."""
+    again = "the migration, rolled back," if whole_migration else "it"
+    return (
+        f"  Lock timeout ({timeout:g} s) on {statement}, blocked by {blocked_by}. "
+        f"Trying {again} again in {delay:.1f} s (retry {retry} of {retries})."
+    )
+
+
 # -- showmigrations --------------------------------------------------------------------------
 
 NO_MIGRATIONS = " (no migrations)"

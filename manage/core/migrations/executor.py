@@ -6,6 +6,7 @@ import io
 import signal
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, timezone
 from types import SimpleNamespace
 from typing import Any
@@ -21,14 +22,15 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from manage.compat import downgrade_revs, op_proxy, recording_operations, stamp_revs, upgrade_revs
 from manage.core import history as migration_history
-from manage.core.database import driver_message
+from manage.core.database import driver_message, make_engine
 from manage.core.migrations.bootstrap import bootstrap_hint, database_is_empty, run_bootstrap
+from manage.core.migrations.ddl_locks import DdlLockGuard, LockWait, backoff, is_lock_timeout
 from manage.core.migrations.diagnostics import _operation_at, _rights_fix, _sentence, _short
 from manage.core.migrations.loader import MigrationLoader
 from manage.core.migrations.types import BASE, Step
 from manage.core.redact import redact
 from manage.core.settings import describe_exception
-from manage.errors import DatabaseError, MigrationError, MigrationStoppedError
+from manage.errors import DatabaseError, DdlLockTimeoutError, MigrationError, MigrationStoppedError
 from manage.light.signals import Terminated
 
 _CORRECT = (
@@ -54,8 +56,14 @@ class MigrationExecutor(MigrationLoader):
         history: bool = False,
         on_start: Callable[[Step], None] = lambda step: None,
         on_done: Callable[[Step], None] = lambda step: None,
+        on_retry: Callable[[LockWait], None] = lambda wait: None,
     ) -> None:
         """Move the database to ``target`` along ``steps``, one transaction per migration.
+
+        Each DDL statement gets the ``ddl_lock_timeout`` setting as its lock timeout; one that
+        times out is tried again up to ``ddl_retries`` times (core/migrations/ddl_locks.py): on
+        PostgreSQL the whole migration, rolled back, unless part of it committed already (an
+        autocommit block); elsewhere the statement alone. ``on_retry`` is told before each wait.
 
         With ``fake`` only the version table changes (Alembic's stamp); ``purge`` first clears
         revisions that are no longer on disk. With ``in_transaction`` everything runs inside the
@@ -158,27 +166,48 @@ class MigrationExecutor(MigrationLoader):
                     f"{self.settings.display_url}: "
                     f"{driver_message(exc, self.settings.database_url)}. {fix}"
                 ) from None
+        guard = DdlLockGuard(
+            connection,
+            self.settings.database_url,
+            timeout=0.0 if fake else self.settings.ddl_lock_timeout,
+            retries=self.settings.ddl_retries,
+            on_retry=on_retry,
+            make_engine=make_engine,  # the watcher's second connection
+        )
+        retried = 0
         event.listen(connection, "after_cursor_execute", after_execute)
         event.listen(connection, "begin", on_begin)
         try:
-            with EnvironmentContext(
-                self.config,
-                self.script,
-                fn=migrations_fn,
-                destination_rev=target,
-                purge=purge,
-            ) as env:
-                env.configure(
-                    connection=connection,
-                    target_metadata=target_metadata,
-                    **self.configure_options(),
-                    transaction_per_migration=True,
-                    # SQLite DDL is transactional once we issue BEGIN (database.make_engine).
-                    transactional_ddl=True if connection.dialect.name == "sqlite" else None,
-                    on_version_apply=on_version_apply,
-                )
-                with env.begin_transaction():
-                    env.run_migrations()
+            with guard.installed():
+                if connection.in_transaction() and not in_transaction:
+                    connection.commit()
+                while True:
+                    guard.last = None
+                    try:
+                        self._run_once(connection, fn=migrations_fn, target=target, purge=purge,
+                                       target_metadata=target_metadata,
+                                       on_version_apply=on_version_apply)  # fmt: skip
+                        break
+                    except DBAPIError as exc:
+                        wait = guard.last
+                        if (
+                            wait is None
+                            or not wait.whole_migration
+                            or not is_lock_timeout(exc, connection.dialect.name)
+                            or committed[0]  # part of it stays: it cannot run again
+                            or in_transaction  # the caller's transaction: not ours to undo
+                            or retried >= guard.retries
+                        ):
+                            if wait is not None and wait.whole_migration:
+                                guard.last = replace(wait, attempt=retried + 1)
+                            raise
+                        retried += 1
+                        if connection.in_transaction():
+                            connection.rollback()
+                        delay = backoff(retried)
+                        on_retry(replace(wait, attempt=retried, delay=delay))
+                        time.sleep(delay)
+                        running.clear()
         except (RevisionError, alembic_util.CommandError) as exc:
             if running:  # raised by an operation of the migration, e.g. a MySQL alter_column
                 raise self._failure(exc, running[-1], executed, committed[0]) from exc
@@ -194,10 +223,36 @@ class MigrationExecutor(MigrationLoader):
             ) from None
         except (Exception, SystemExit) as exc:  # issue 12 point 5 (safety1): sys.exit() too
             step = running[-1] if running else None
-            raise self._failure(exc, step, executed, committed[0]) from exc
+            wait = guard.last if is_lock_timeout(exc, connection.dialect.name) else None
+            raise self._failure(exc, step, executed, committed[0], lock=wait) from exc
         finally:
             event.remove(connection, "after_cursor_execute", after_execute)
             event.remove(connection, "begin", on_begin)
+
+    def _run_once(
+        self,
+        connection: Connection,
+        *,
+        fn: Callable[[Any, MigrationContext], Iterator[Any]],
+        target: str,
+        purge: bool,
+        target_metadata: Any,
+        on_version_apply: Callable[..., None],
+    ) -> None:
+        with EnvironmentContext(
+            self.config, self.script, fn=fn, destination_rev=target, purge=purge
+        ) as env:
+            env.configure(
+                connection=connection,
+                target_metadata=target_metadata,
+                **self.configure_options(),
+                transaction_per_migration=True,
+                # SQLite DDL is transactional once we issue BEGIN (database.make_engine).
+                transactional_ddl=True if connection.dialect.name == "sqlite" else None,
+                on_version_apply=on_version_apply,
+            )
+            with env.begin_transaction():
+                env.run_migrations()
 
     def _starts_from_bootstrap(
         self, connection: Connection, steps: Sequence[Step], *, fake: bool
@@ -214,7 +269,13 @@ class MigrationExecutor(MigrationLoader):
         )
 
     def _failure(
-        self, exc: BaseException, step: Step | None, executed: Sequence[str], committed: int = 0
+        self,
+        exc: BaseException,
+        step: Step | None,
+        executed: Sequence[str],
+        committed: int = 0,
+        *,
+        lock: LockWait | None = None,
     ) -> MigrationError:
         """Name the migration, its file and line, the operation, and the database's error; say
         what state the database is left in and how to go on."""
@@ -243,6 +304,8 @@ class MigrationExecutor(MigrationLoader):
             failed, error = "failed", "the error"
         left_at = self._left_at(step)
         rights = _rights_fix(exc, self.settings.dialect_name)
+        if lock is not None:
+            reason, rights = _lock_reason(lock), _lock_fix(lock, self.settings.dialect_name)
         undo = (
             f"The database still records {left_at}: undo those statements by hand (or finish "
             "the migration by hand and record it with "
@@ -293,7 +356,8 @@ class MigrationExecutor(MigrationLoader):
         script = self.script.get_revision(step.revision) if step is not None else None
         first = script is not None and not script.down_revision
         hint = bootstrap_hint(self.settings, reason) if first and not unapply else ""
-        return MigrationError(f"{said}: {reason}.{after}{hint}")
+        kind: type[MigrationError] = MigrationError if lock is None else DdlLockTimeoutError
+        return kind(f"{said}: {reason}.{after}{hint}")
 
     def _left_at(self, step: Step | None) -> str:
         """The revision the version table records after ``step`` failed."""
@@ -394,6 +458,23 @@ def _recorder(context: MigrationContext) -> tuple[Operations, list[ops.MigrateOp
         return SimpleNamespace(table_name=table_name, schema=schema)
 
     return recording_operations(context, recorded.append, batch_impl), recorded
+
+
+def _lock_reason(wait: LockWait) -> str:
+    tries = wait.attempt
+    return (
+        f"{wait.short_statement} waited for a lock {tries} time{'s' if tries > 1 else ''}, "
+        f"{wait.timeout:g} s each (ddl_lock_timeout), blocked by {wait.blocked_by()}"
+    )
+
+
+def _lock_fix(wait: LockWait, dialect: str) -> str:
+    pids = ", ".join(str(b.pid) for b in wait.blockers) or "PID"
+    end = f"SELECT pg_terminate_backend({pids})" if dialect == "postgresql" else f"KILL {pids}"
+    return (
+        f"End the blocking transaction ({end}), or raise ddl_lock_timeout or ddl_retries "
+        "([tool.manage], or migrate --ddl-lock-timeout/--ddl-retries), then run migrate again."
+    )
 
 
 def _utcnow() -> datetime:
