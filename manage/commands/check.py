@@ -114,8 +114,6 @@ def _checks(settings: Settings, *, database: bool) -> list[CheckItem]:
 
     skip = _blocked(items, MODELS, FILES, ONE_HEAD)
     items.append(CheckItem(IN_SYNC, "skip", skip) if skip else _in_sync(settings))
-    if env is not None and not _blocked(items, FILES) and settings.dialect_name != "sqlite":
-        items += _lint(env)
 
     if database:
         items.append(_reachable(settings))
@@ -124,6 +122,8 @@ def _checks(settings: Settings, *, database: bool) -> list[CheckItem]:
             items.append(CheckItem(AT_HEAD, "skip", skip or _SKIP_REASONS[FILES]))
         else:
             items.append(_at_head(settings, env))
+    if env is not None and not _blocked(items, FILES) and settings.dialect_name != "sqlite":
+        items += _lint(env)
     return items[1:]
 
 

@@ -317,7 +317,11 @@ def _action(table: str, part: list[str], names: list[str]) -> Change | None:
 
 def _type_text(type_words: list[str]) -> str:
     end = type_words.index("USING") if "USING" in type_words else len(type_words)
-    return "".join(w if w in ("(", ")", ",") else f" {w}" for w in type_words[:end]).strip()
+    text = ""
+    for word in type_words[:end]:
+        glued = word in ("(", ")", ",") or text.endswith("(")
+        text += word if glued or not text else f" {word}"
+    return text
 
 
 def _add_column(table: str, column: str, rest: list[str]) -> Change:
