@@ -102,13 +102,16 @@ def _print(state: CliState, result: LintResult) -> None:
 
 
 def print_lint_of_new(state: CliState, settings: Settings, revision: str) -> None:
-    """After makemigrations wrote ``revision``: its lint findings, as warnings."""
+    """After makemigrations wrote ``revision``: its lint findings, as warnings on stderr (the
+    file written is makemigrations' data; these are diagnostics about it)."""
     from manage import commands
 
     result = commands.lint(settings, [revision])
-    for finding in result.findings:
+    for finding in result.findings:  # diagnostics: stderr, as notes are
         where = f"line {finding.line}: " if finding.line is not None else ""
-        state.echo(f"  ~ {where}{finding_line(finding)}", fg="yellow")
+        state.note(f"  ~ {where}{finding_line(finding)}")
     if result.findings:
-        state.echo(f"  Review it with 'manage lint {revision}'; a comment "
-                   "'# manage: allow RULE' on the line accepts a finding.")  # fmt: skip
+        state.note(
+            f"  Review it with 'manage lint {revision}'; a comment '# manage: allow RULE' on "
+            "the line accepts a finding."
+        )

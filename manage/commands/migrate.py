@@ -11,10 +11,10 @@ from sqlalchemy.engine import Connection
 
 if TYPE_CHECKING:
     from manage.core.dataloss import DataLoss
-    from manage.core.lint.engine import Finding
 
 from manage.core.database import connect, database_exists
 from manage.core.drivers import on_driver
+from manage.core.lint.engine import Finding
 from manage.core.migrations.environment import MigrationEnvironment
 from manage.core.migrations.types import BASE, Step
 from manage.core.safety import destructive

@@ -132,7 +132,9 @@ def test_makemigrations_warns_about_the_file_it_wrote(make_project: object) -> N
     project.edit("shop/models.py", "String(200))", "String(200), index=True)")
     result = project.run("makemigrations")
     assert result.exit_code == 0, result.output
-    lines = result.stdout.splitlines()
+    assert result.stdout.splitlines()[-1] == "    + Create index ix_book_title on book"
+    lines = result.stderr.splitlines()  # diagnostics about the file written
+    assert len(lines) == 2
     written = (project.root / "migrations/0002_add_ix_book_title.py").read_text().splitlines()
     line = next(n for n, text in enumerate(written, 1) if "op.create_index(" in text)
     assert lines[-2].startswith(
