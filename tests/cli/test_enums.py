@@ -295,8 +295,9 @@ def test_removing_an_enum_value(project: Project) -> None:
     ]
     plan = project.run("migrate", "--plan")
     lint = ["    ~ line 23: M401 mysql-online-ddl"] if project.dialect == "mariadb" else []
-    assert [line.split(":", 2)[0] + ":" + line.split(":", 2)[1] if "~" in line else line
-            for line in plan.stdout.splitlines()[2:]] == ["  " + REMOVED_WARNING, *lint]  # fmt: skip
+    shown = [":".join(line.split(":", 2)[:2]) if "~" in line else line
+             for line in plan.stdout.splitlines()[2:]]  # fmt: skip
+    assert shown == ["  " + REMOVED_WARNING, *lint]
     refused = project.run("migrate")
     assert refused.exit_code == 3, refused.output
     assert statuses(project) == ["published", "review", "draft"]

@@ -145,3 +145,33 @@ def test_makemigrations_warns_about_the_file_it_wrote(make_project: object) -> N
         "  Review it with 'manage lint 0002_add_ix_book_title'; a comment '# manage: allow "
         "RULE' on the line accepts a finding."
     )
+
+
+NEEDS_ROWS = '''
+"""Needs rows."""
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0003_rows"
+down_revision = "0002_index"
+
+
+def upgrade():
+    for (book_id,) in op.get_bind().execute(sa.text("SELECT id FROM book")).fetchall():
+        op.execute(f"UPDATE book SET title = 'x' WHERE id = {book_id}")
+
+
+def downgrade():
+    pass
+'''
+
+
+def test_lint_says_when_it_read_a_migration_only_in_part(make_project: object) -> None:
+    project = _project(make_project)
+    project.write("migrations/0003_rows.py", NEEDS_ROWS)
+    result = project.run("lint", "0003")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "No findings in 1 migration on postgresql.\n"
+    assert result.stderr.startswith(
+        "0003_rows: read only until its upgrade() stopped without a database (its upgrade() raised "
+    )

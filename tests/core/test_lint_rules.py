@@ -171,8 +171,22 @@ def test_the_line_of_each_finding_and_the_allow_comment(tmp_path: Path) -> None:
     op.create_index("ix_b", "book", ["title"])
     op.create_index("ix_c", "book", ["title"])  # manage: allow M104
     op.drop_column("book", "title")  # manage: allow all
+    op.create_index("ix_d", "book", ["title"])
     """
-    assert lint_body(tmp_path, body) == [("M101", 11)]
+    # a comment after an operation allows that operation only, not the one below it
+    assert lint_body(tmp_path, body) == [("M101", 11), ("M101", 13)]
+
+
+def test_a_migration_that_needs_a_database_is_read_until_it_stops(tmp_path: Path) -> None:
+    body = """
+    op.create_index("ix_a", "book", ["title"])
+    rows = op.get_bind().execute(sa.text("SELECT id FROM book")).fetchall()
+    op.create_index("ix_b", "book", ["title"])
+    """
+    assert lint_body(tmp_path, body) == [("M101", 8)]
+    settings = load_settings(cwd=tmp_path / "project", database_url=URLS["postgresql"])
+    (migration,) = lint(settings, ["0002"]).migrations
+    assert migration.unread is not None and migration.unread.startswith("its upgrade() raised")
 
 
 MYSQL = [

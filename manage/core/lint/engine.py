@@ -64,8 +64,9 @@ _ALLOW = re.compile(r"#\s*manage:\s*allow\s+([\w\-]+(?:[\s,]+[\w\-]+)*)", re.IGN
 
 
 def allowed_by_line(text: str) -> dict[int, set[str]]:
-    """Line number -> the rule ids that line's ``# manage: allow M101, M104`` comment names
-    (ids or names; ``all`` allows every rule)."""
+    """Line number -> the rule ids a ``# manage: allow M101, M104`` comment allows there (ids or
+    names; ``all`` allows every rule): on its own line, and, when the comment is the whole line,
+    on the next one too."""
     allowed: dict[int, set[str]] = {}
     for number, line in enumerate(text.splitlines(), start=1):
         if found := _ALLOW.search(line):
@@ -76,7 +77,9 @@ def allowed_by_line(text: str) -> dict[int, set[str]]:
                     ids.add(rule.id)
                 elif key.lower() == "all":
                     ids |= set(RULES)
-            allowed[number] = ids
+            allowed.setdefault(number, set()).update(ids)
+            if line.lstrip().startswith("#"):
+                allowed.setdefault(number + 1, set()).update(ids)
     return allowed
 
 
@@ -140,9 +143,7 @@ def lint_script(
     suppressed = 0
     for item, rule_id in found:
         line = item.line
-        if line is not None and (
-            rule_id in allowed.get(line, ()) or rule_id in allowed.get(line - 1, ())
-        ):
+        if line is not None and rule_id in allowed.get(line, ()):
             suppressed += 1
             continue
         rule = RULES[rule_id]

@@ -113,7 +113,10 @@ def record(
     try:
         with op_proxy(operations):
             function()
-    except MigrationError:
+    except MigrationError as exc:
+        if problems is not None:
+            problems.append(str(exc))
+            return recorded
         raise
     except Exception as exc:
         if problems is not None:
