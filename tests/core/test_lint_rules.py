@@ -104,8 +104,6 @@ POSTGRESQL = [
      'CONSTRAINT uq_t UNIQUE USING INDEX uq_t")'),
     ("M111", 'op.execute("ALTER TABLE author ADD PRIMARY KEY (name)")',
      'op.execute("ALTER TABLE author ADD CONSTRAINT pk_a PRIMARY KEY USING INDEX ix_a")'),
-    ("M112", f'{BLOCK}\n    op.create_index("ix_t", "book", ["title"], '
-     "postgresql_concurrently=True)", None),
     ("M113", 'op.execute("COMMIT")', None),
     ("M114", 'op.execute("DROP DATABASE other")', None),
     ("M301", 'op.drop_column("book", "title")', None),
@@ -207,6 +205,25 @@ def test_mysql_rule(tmp_path: Path, rule: str, plain: str, safe: str | None) -> 
         assert lint_body(tmp_path / "safe", safe, "mariadb") == []
 
 
+def test_mysql_foreign_key(tmp_path: Path) -> None:
+    body = 'op.create_foreign_key("fk_b", "book", "author", ["author_id"], ["id"])'
+    assert rules(lint_body(tmp_path, body, "mariadb")) == ["M403"]
+
+
+def test_mariadb_session_alter_algorithm(tmp_path: Path) -> None:
+    """What makemigrations writes for a column on MariaDB (the safeops branch)."""
+    body = """
+    op.execute("SET SESSION alter_algorithm = 'INSTANT'")
+    op.add_column("book", sa.Column("status", sa.String(20), server_default="draft",
+                                    nullable=False))
+    op.execute("SET SESSION alter_algorithm = DEFAULT")
+    op.execute("ALTER TABLE book ADD INDEX ix_book_title (title), ALGORITHM=INPLACE, LOCK=NONE")
+    op.execute("ALTER TABLE book DROP INDEX ix_book_x, ALGORITHM=INPLACE, LOCK=NONE")
+    op.add_column("book", sa.Column("n", sa.Integer(), nullable=True))
+    """
+    assert lint_body(tmp_path, body, "mariadb") == [("M401", 14)]
+
+
 def test_mysql_compat_rules_and_no_postgresql_lock_rule(tmp_path: Path) -> None:
     body = 'op.drop_column("book", "title")'
     assert rules(lint_body(tmp_path, body, "mariadb")) == ["M401", "M301"]
@@ -232,6 +249,14 @@ def test_advice_rule_only_when_asked(tmp_path: Path, rule: str, plain: str) -> N
     assert rule not in rules(lint_body(tmp_path / "b", plain))
 
 
+def test_m112_robust_concurrent_index_is_advice(tmp_path: Path) -> None:
+    plain = f'{BLOCK}\n    op.create_index("ix_t", "book", ["title"], postgresql_concurrently=True)'
+    assert lint_body(tmp_path, plain) == []
+    assert rules(lint_body(tmp_path / "b", plain, advice=True)) == ["M112"]
+    robust = plain.replace("=True)", "=True, if_not_exists=True)")
+    assert lint_body(tmp_path / "c", robust, advice=True) == []
+
+
 def test_advice_has_a_safe_form(tmp_path: Path) -> None:
     body = """
     op.add_column("book", sa.Column("a", sa.Text()))
@@ -239,3 +264,51 @@ def test_advice_has_a_safe_form(tmp_path: Path) -> None:
     op.add_column("book", sa.Column("c", sa.DateTime(timezone=True)))
     """
     assert lint_body(tmp_path, body, advice=True) == []
+
+
+SAFEOPS_POSTGRESQL = """
+op.add_column("book", sa.Column("public_id", sa.Uuid(), nullable=True))
+op.alter_column("book", "public_id", existing_type=sa.Uuid(),
+                server_default=sa.text("gen_random_uuid()"), existing_nullable=True)
+with op.get_context().autocommit_block():
+    op.execute("UPDATE book SET public_id = DEFAULT WHERE public_id IS NULL")
+op.create_check_constraint("book_public_id_not_null", "book", "public_id IS NOT NULL",
+                           postgresql_not_valid=True)
+with op.get_context().autocommit_block():
+    op.execute("ALTER TABLE book VALIDATE CONSTRAINT book_public_id_not_null")
+op.alter_column("book", "public_id", existing_type=sa.Uuid(), nullable=False,
+                existing_server_default=sa.text("gen_random_uuid()"))
+op.drop_constraint("book_public_id_not_null", "book", type_="check")
+op.create_check_constraint("book_title_not_null", "book", "title IS NOT NULL",
+                           postgresql_not_valid=True)
+with op.get_context().autocommit_block():
+    op.execute("ALTER TABLE book VALIDATE CONSTRAINT book_title_not_null")
+op.alter_column("book", "title", existing_type=sa.VARCHAR(length=200), nullable=False)
+op.drop_constraint("book_title_not_null", "book", type_="check")
+with op.get_context().autocommit_block():
+    op.create_index(op.f("ix_book_title"), "book", ["title"], unique=False,
+                    postgresql_concurrently=True)
+    op.create_index("book_isbn_key", "book", ["isbn"], unique=True,
+                    postgresql_concurrently=True)
+op.execute("ALTER TABLE book ADD CONSTRAINT book_isbn_key UNIQUE USING INDEX book_isbn_key")
+op.create_foreign_key("book_author_id_fkey", "book", "author", ["author_id"], ["id"],
+                      postgresql_not_valid=True)
+with op.get_context().autocommit_block():
+    op.execute("ALTER TABLE book VALIDATE CONSTRAINT book_author_id_fkey")
+op.create_check_constraint("book_pages_positive", "book", "pages > 0",
+                           postgresql_not_valid=True)
+with op.get_context().autocommit_block():
+    op.execute("ALTER TABLE book VALIDATE CONSTRAINT book_pages_positive")
+"""
+
+
+def test_the_safe_forms_makemigrations_writes_draw_no_finding(tmp_path: Path) -> None:
+    """The upgrade docs/zero-downtime.md shows (safeops branch), as written; with --advice,
+    only M112: its concurrent indexes have no IF NOT EXISTS."""
+    assert lint_body(tmp_path, SAFEOPS_POSTGRESQL) == []
+    found = rules(lint_body(tmp_path / "b", SAFEOPS_POSTGRESQL, advice=True))
+    assert found == ["M112", "M112"]
+    plain = SAFEOPS_POSTGRESQL.replace(", postgresql_not_valid=True", "").replace(
+        "postgresql_not_valid=True", ""
+    )
+    assert set(rules(lint_body(tmp_path / "c", plain))) == {"M104", "M105"}

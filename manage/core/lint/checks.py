@@ -91,6 +91,7 @@ def judge(
     created = {_key(i.change.table) for i in items if i.change.kind == "create_table"}
     facts = Facts()
     added_in_transaction: set[str] = set()
+    session_online = False  # MariaDB: SET SESSION alter_algorithm = 'INSTANT' (or INPLACE)
     looked_back = False
     for item in items:
         change = item.change
@@ -111,7 +112,9 @@ def judge(
             if advice:
                 ids += _advice(change)
         elif dialect in ("mysql", "mariadb") and existing:
-            ids += _mysql(item)
+            ids += _mysql(item, session_online=session_online)
+        if change.kind == "alter_algorithm":
+            session_online = (change.name or "").upper() in ("INSTANT", "INPLACE", "NOCOPY")
         if dialect != "sqlite" and existing:
             ids += _compat(item)
             if change.kind == "drop_constraint" and _key(change.name) not in facts.helpers:
@@ -125,7 +128,8 @@ def judge(
         if adds and not item.autocommit:
             added_in_transaction.add(_key(change.name))
         found += [(item, rule_id) for rule_id in dict.fromkeys(ids)
-                  if dialect in RULES[rule_id].dialects]  # fmt: skip
+                  if dialect in RULES[rule_id].dialects
+                  and (advice or RULES[rule_id].group != "advice")]  # fmt: skip
     return found
 
 
@@ -192,16 +196,18 @@ def _widens(operation: Any) -> bool:
     return old.length is not None and new.length >= old.length and not isinstance(old, Text)
 
 
-def _mysql(item: Item) -> list[str]:
+def _mysql(item: Item, *, session_online: bool) -> list[str]:
     change, ids = item.change, []
+    if change.kind == "add_foreign_key" or "REFERENCES" in change.flags:
+        return ["M403"]  # in place only with foreign_key_checks=0: ALGORITHM is no help
     changes_type = change.kind == "alter_type" or (
         change.kind == "modify_column" and getattr(item.operation, "modify_type", None) is not None
     )
     if changes_type and not _widens(item.operation):
         ids.append("M402")
-    online = "ONLINE" in change.flags
+    online = "ONLINE" in change.flags or session_online
     if not online and change.kind in (
-        "create_index", "drop_index", "add_column", "add_foreign_key", "add_check",
+        "create_index", "drop_index", "add_column", "add_check",
         "add_unique", "add_primary_key", "modify_column", "drop_column", "alter_type",
         "set_not_null",
     ):  # fmt: skip

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 Group = Literal["lock", "fails", "compat", "advice", "mysql"]
+"""``advice`` rules are reported with ``--advice`` only (M2xx, and M112: a failed concurrent build
+is recovered by dropping the INVALID index, nothing locks)."""
 
 POSTGRESQL = frozenset({"postgresql"})
 MYSQL = frozenset({"mysql", "mariadb"})
@@ -88,7 +90,7 @@ RULES: dict[str, Rule] = {
              "and writes wait for the whole build",
              f"CREATE UNIQUE INDEX CONCURRENTLY {_CONCURRENT_BLOCK}, then ADD CONSTRAINT ... "
              "PRIMARY KEY USING INDEX"),
-        Rule("M112", "prefer-robust-stmts", "fails", POSTGRESQL,
+        Rule("M112", "prefer-robust-stmts", "advice", POSTGRESQL,
              "runs outside a transaction: if it fails it leaves an INVALID index behind, and "
              "running the migration again fails on that name",
              "add if_not_exists=True to create_index (if_exists=True to drop_index)"),
@@ -155,6 +157,11 @@ RULES: dict[str, Rule] = {
              "blocking writes for the whole copy",
              "add a column of the new type, backfill it in batches, move the code over, drop "
              "the old one (or use gh-ost / pt-online-schema-change)"),
+        Rule("M403", "mysql-foreign-key", "mysql", MYSQL,
+             "copies the table (ALGORITHM=COPY) while foreign_key_checks is on, blocking writes "
+             "for the whole copy",
+             "check the rows yourself, then add it with SET foreign_key_checks=0 and "
+             "ALGORITHM=INPLACE, LOCK=NONE (or use an online schema change tool)"),
     )
 }  # fmt: skip
 """Every rule, by id."""

@@ -91,6 +91,10 @@ def _changes(words: list[str], raw: list[str]) -> list[Change]:
         if head == "BEGIN" and _at(words, 1) not in ("", "TRANSACTION", "WORK", "ISOLATION"):
             return []  # a PL/pgSQL block's BEGIN is not a transaction's
         return [Change("transaction", subject=" ".join(raw[:2]))]
+    if head == "SET" and "ALTER_ALGORITHM" in words[:3]:  # MariaDB's session default
+        at = words.index("ALTER_ALGORITHM")
+        value = _at(words, at + 2).strip("'\"")
+        return [Change("alter_algorithm", name=value, subject=" ".join(raw))]
     if head == "CREATE":
         return _create(words, raw)
     if head == "DROP":
