@@ -240,6 +240,7 @@ ADVICE = [
     ("M203", 'op.add_column("book", sa.Column("c", sa.String(30)))'),
     ("M204", 'op.add_column("book", sa.Column("c", sa.DateTime()))'),
     ("M205", 'op.execute("ALTER TABLE book ADD COLUMN c bigserial")'),
+    ("M206", 'op.add_column("book", sa.Column("c", sa.JSON()))'),
 ]
 
 
@@ -262,6 +263,8 @@ def test_advice_has_a_safe_form(tmp_path: Path) -> None:
     op.add_column("book", sa.Column("a", sa.Text()))
     op.add_column("book", sa.Column("b", sa.BigInteger()))
     op.add_column("book", sa.Column("c", sa.DateTime(timezone=True)))
+    from sqlalchemy.dialects.postgresql import JSONB
+    op.add_column("book", sa.Column("d", JSONB()))
     """
     assert lint_body(tmp_path, body, advice=True) == []
 

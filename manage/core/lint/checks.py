@@ -256,4 +256,6 @@ def _advice(change: Change) -> list[str]:
             ids.append("M204")
         if first in _SERIAL:
             ids.append("M205")
+        if first == "JSON":
+            ids.append("M206")
     return ids
