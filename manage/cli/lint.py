@@ -34,7 +34,7 @@ def lint(
     revisions: Annotated[
         list[str] | None,
         typer.Argument(
-            metavar="[REV]...",
+            metavar="REV",
             help="Migration ids or prefixes, 'head', or FROM:TO ranges (default: all).",
         ),
     ] = None,
@@ -42,7 +42,7 @@ def lint(
         bool, typer.Option("--unapplied", help="Only the migrations the database has not applied.")
     ] = False,
     advice: Annotated[
-        bool, typer.Option("--advice", help="Also the advice rules (M2xx: column types).")
+        bool, typer.Option("--advice", help="Also the advice rules (M2xx column types, M112).")
     ] = False,
     output_format: Annotated[
         str, typer.Option("--format", metavar="text|json", help="text (default) or json.")
