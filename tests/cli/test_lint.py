@@ -129,22 +129,24 @@ def test_check_warns_and_passes(make_project: object) -> None:
 def test_makemigrations_warns_about_the_file_it_wrote(make_project: object) -> None:
     project: Project = make_project("postgresql")  # type: ignore[operator]
     assert project.run("makemigrations").exit_code == 0
-    project.edit("shop/models.py", "String(200))", "String(200), index=True)")
+    project.edit("shop/models.py", "    title: Mapped[str] = mapped_column(String(200))\n", "")
     result = project.run("makemigrations")
     assert result.exit_code == 0, result.output
-    assert result.stdout.splitlines()[-1] == "    + Create index ix_book_title on book"
+    assert (
+        result.stdout.splitlines()[-1]
+        == "  ! Drop column book.title (destructive: data in it is lost)"
+    )
     lines = result.stderr.splitlines()  # diagnostics about the file written
-    assert len(lines) == 2
-    written = (project.root / "migrations/0002_add_ix_book_title.py").read_text().splitlines()
-    line = next(n for n, text in enumerate(written, 1) if "op.create_index(" in text)
-    assert lines[-2].startswith(
-        f"  ~ line {line}: M101 require-concurrent-index-creation: CREATE INDEX ix_book_title "
-        "ON book: takes a SHARE lock"
-    )
-    assert lines[-1] == (
-        "  Review it with 'manage lint 0002_add_ix_book_title'; a comment '# manage: allow "
-        "RULE' on the line accepts a finding."
-    )
+    written = (project.root / "migrations/0002_remove_book_title.py").read_text().splitlines()
+    line = next(n for n, text in enumerate(written, 1) if "op.drop_column(" in text)
+    assert lines == [
+        f"  ~ line {line}: M301 ban-drop-column: ALTER TABLE book DROP COLUMN title: the previous "
+        "release, still serving while the migration runs, names the column in its SELECTs and "
+        "INSERTs, which fail from then on. Fix: release code that no longer reads or writes it "
+        "first, then do this in the next release and mark the line `# manage: allow M301`.",
+        "  Review it with 'manage lint 0002_remove_book_title'; a comment '# manage: allow "
+        "RULE' on the line accepts a finding.",
+    ]
 
 
 NEEDS_ROWS = '''
