@@ -193,12 +193,19 @@ def replace_get_bind(operations: Operations, get_bind: Callable[[], Any]) -> Non
     operations.get_bind = get_bind  # type: ignore[method-assign]
 
 
-def without_autocommit_block(context: MigrationContext) -> None:
-    """``op.get_context().autocommit_block()`` does nothing on ``context`` (a recorder's)."""
+def without_autocommit_block(context: MigrationContext, depth: list[int] | None = None) -> None:
+    """``op.get_context().autocommit_block()`` does nothing on ``context`` (a recorder's) but
+    count, in ``depth[0]`` when given, how many such blocks are open (the lint's question)."""
 
     @contextmanager
     def autocommit_block() -> Iterator[None]:
-        yield
+        if depth is not None:
+            depth[0] += 1
+        try:
+            yield
+        finally:
+            if depth is not None:
+                depth[0] -= 1
 
     context.autocommit_block = autocommit_block  # type: ignore[method-assign]
 

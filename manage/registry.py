@@ -65,6 +65,7 @@ BUILTINS: dict[str, Builtin] = {
         Builtin("squashmigrations", "manage.commands.squashmigrations:squashmigrations",
                 "settings", _ALEMBIC),
         Builtin("check", "manage.commands.check:check", "loader", _ALEMBIC),
+        Builtin("lint", "manage.commands.lint:lint", "settings", _ALEMBIC),
         Builtin("shell", "manage.commands.shell:shell", "settings", _PLAIN, exits_allowed=True),
         Builtin("dbshell", "manage.commands.dbshell:dbshell", "settings", _PLAIN),
         Builtin("init", "manage.commands.init:init", "none", _PLAIN),

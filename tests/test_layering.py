@@ -74,6 +74,7 @@ def test_only_cli_imports_typer() -> None:
     assert users == [
         "cli/app.py",
         "cli/group.py",
+        "cli/lint.py",
         "cli/output.py",
         "cli/prompts.py",
         "cli/schema.py",

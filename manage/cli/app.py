@@ -12,6 +12,8 @@ import typer
 
 from manage import __version__
 from manage.cli.group import ManageGroup
+from manage.cli.lint import lint as _lint_parser
+from manage.cli.lint import print_lint_of_new as _print_lint_of_new
 from manage.cli.output import (
     CliState,
     _MigrateOutput,
@@ -226,6 +228,8 @@ def makemigrations(
             update=update, sql=sql, sql_dialects=tuple(dialect or ()),
         )  # fmt: skip
         _print_makemigrations(state, result, check=check, merge=merge)
+        if result.written and not merge and result.revision and settings.dialect_name != "sqlite":
+            _print_lint_of_new(state, settings, result.revision)
         if check and name is None:
             _remember_check(state, result)
         pending = pending or bool(result.operations)
@@ -578,6 +582,7 @@ def _exits_are_errors(function: Callable[..., None]) -> Callable[..., None]:
     return run
 
 
+_PARSERS["lint"] = _lint_parser
 for _entry in BUILTINS.values():  # a built-in without a parser fails here, at import
     _parser_of = _PARSERS.pop(_entry.name)
     if not _entry.exits_allowed:  # the shell: the user's exit() ends it, as in Python

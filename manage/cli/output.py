@@ -262,6 +262,10 @@ class _MigrateOutput:
                 state.echo(f"  {verb} {step.revision}")
                 for warning in result.warnings.get(step.revision, ()):
                     state.echo(f"    ! {warning}", fg="red")
+                for finding in result.lint.get(step.revision, ()):
+                    where = f"line {finding.line}: " if finding.line is not None else ""
+                    state.echo(f"    ~ {where}{finding.rule} {finding.name}: {finding.message}",
+                               fg="yellow")  # fmt: skip
             if not result.steps:
                 state.echo("  No planned migration operations.")
         else:
@@ -311,7 +315,8 @@ def _print_showmigrations(
             state.note(render.missing_note(m.id))
 
 
-_CHECK_MARKS = {"ok": ("[OK]  ", "green"), "fail": ("[FAIL]", "red"), "skip": ("[SKIP]", "yellow")}
+_CHECK_MARKS = {"ok": ("[OK]  ", "green"), "fail": ("[FAIL]", "red"), "skip": ("[SKIP]", "yellow"),
+                "warn": ("[WARN]", "yellow")}  # fmt: skip
 
 
 def _print_check(state: CliState, result: CheckResult) -> None:

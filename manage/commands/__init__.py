@@ -8,6 +8,7 @@ from manage.commands.check import CheckItem, CheckResult, check
 from manage.commands.dbshell import DbShellResult, dbshell
 from manage.commands.init import InitResult, init
 from manage.commands.inspectdb import InspectDbResult, inspectdb
+from manage.commands.lint import LintResult, lint
 from manage.commands.makemigrations import MakeMigrationsResult, makemigrations
 from manage.commands.migrate import MigrateResult, migrate
 from manage.commands.schema import (
@@ -27,6 +28,7 @@ from manage.commands.showmigrations import MigrationState, ShowMigrationsResult,
 from manage.commands.sqlmigrate import SqlMigrateResult, sqlmigrate
 from manage.commands.squashmigrations import SquashResult, squashmigrations
 from manage.core.dataloss import DataLoss
+from manage.core.lint.engine import Finding, MigrationLint
 from manage.core.migrations.types import Step
 from manage.core.revisions import Operation
 
@@ -36,10 +38,13 @@ __all__ = [
     "CheckResult",
     "DataLoss",
     "DbShellResult",
+    "Finding",
     "InitResult",
     "InspectDbResult",
+    "LintResult",
     "MakeMigrationsResult",
     "MigrateResult",
+    "MigrationLint",
     "MigrationState",
     "Operation",
     "SchemaBlame",
@@ -54,6 +59,7 @@ __all__ = [
     "dbshell",
     "init",
     "inspectdb",
+    "lint",
     "makemigrations",
     "migrate",
     "schema",

@@ -17,7 +17,7 @@ from manage.core.migrations.environment import MigrationEnvironment
 from manage.core.settings import ModelsSpec, Settings
 from manage.errors import ManageError
 
-Status = Literal["ok", "fail", "skip"]
+Status = Literal["ok", "fail", "skip", "warn"]
 
 SETTINGS = "settings"
 MODELS = "models import"
@@ -26,6 +26,7 @@ ONE_HEAD = "one head"
 IN_SYNC = "models in sync with migrations"
 REACHABLE = "database reachable"
 AT_HEAD = "database at head"
+LINT = "migrations lint"
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +35,8 @@ class CheckItem:
 
     name: str
     status: Status
-    """``ok``, ``fail``, or ``skip`` when a check it depends on failed."""
+    """``ok``, ``fail``, ``skip`` when a check it depends on failed, or ``warn`` (lint
+    findings: shown, but the project passes)."""
     detail: str
     """What was found (``ok``), what is wrong and the fix (``fail``), or why it was skipped."""
     notes: tuple[str, ...] = ()
@@ -120,6 +122,8 @@ def _checks(settings: Settings, *, database: bool) -> list[CheckItem]:
             items.append(CheckItem(AT_HEAD, "skip", skip or _SKIP_REASONS[FILES]))
         else:
             items.append(_at_head(settings, env))
+    if env is not None and not _blocked(items, FILES) and settings.dialect_name != "sqlite":
+        items += _lint(env)
     return items[1:]
 
 
@@ -197,6 +201,29 @@ def _in_sync(settings: Settings) -> CheckItem:
         f"{changes} without a migration (run 'manage makemigrations')",
         tuple(str(operation) for operation in result.operations),
     )
+
+
+def _lint(env: MigrationEnvironment) -> list[CheckItem]:
+    """A ``warn`` line when a migration has lint findings (none when there are none: the
+    lint's gate is ``manage lint``, which exits 1)."""
+    from manage.core.lint.engine import lint_revisions
+
+    try:
+        linted = lint_revisions(env, [r.id for r in env.history()])
+    except ManageError as exc:
+        return [CheckItem(LINT, "warn", str(exc))]
+    findings = [f for m in linted for f in m.findings]
+    if not findings:
+        return []
+    where = sorted({f.revision for f in findings})
+    return [
+        CheckItem(
+            LINT,
+            "warn",
+            f"{_count(len(findings), 'finding')} in {', '.join(where)} (run 'manage lint')",
+            tuple(f"{f.revision}: {f.rule} {f.name}: {f.subject}" for f in findings),
+        )
+    ]
 
 
 def _reachable(settings: Settings) -> CheckItem:

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
 from manage.core.database import connect, database_exists
 from manage.core.drivers import on_driver
+from manage.core.lint.engine import Finding
 from manage.core.migrations.environment import MigrationEnvironment
 from manage.core.migrations.types import BASE, Step
 from manage.core.safety import destructive
@@ -38,6 +39,8 @@ class MigrateResult:
     with ``plan`` too, the one that would be."""
     warnings: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     """With ``plan``: per revision, the operations that lose data or break writes."""
+    lint: Mapping[str, tuple[Finding, ...]] = field(default_factory=dict)
+    """With ``plan``: per migration to apply, its lint findings (``manage lint``)."""
 
 
 def _ignore(_step: Step) -> None:
@@ -154,7 +157,10 @@ def migrate(
     resolved = env.resolve(target)
     if (plan or check) and not database_exists(settings.database_url):
         steps = tuple(env.plan((), resolved))
-        return MigrateResult(_label(resolved), steps, False, warnings=_warnings(env, steps, plan))
+        return MigrateResult(
+            _label(resolved), steps, False, warnings=_warnings(env, steps, plan),
+            lint=_lint(env, steps, plan),
+        )  # fmt: skip
     with connect(settings.database_url) as connection:
         steps, purge = _plan(env, connection, resolved, fake=fake)
         faked: tuple[Step, ...] = ()
@@ -163,8 +169,9 @@ def migrate(
                 faked = _initial_to_fake(env, connection, steps[0])  # would be faked
             warnings = _warnings(env, steps[len(faked) :], plan)
             return MigrateResult(
-                _label(resolved), steps, False, fake=fake, faked=faked, warnings=warnings
-            )
+                _label(resolved), steps, False, fake=fake, faked=faked, warnings=warnings,
+                lint=_lint(env, steps[len(faked) :], plan and not fake),
+            )  # fmt: skip
         if not steps and not purge:  # at the target already: no lock, no second query
             return MigrateResult(_label(resolved), steps, executed=True, fake=fake)
         from manage.core.locking import migration_lock
@@ -251,6 +258,17 @@ def _warnings(
         if warnings:
             found[step.revision] = warnings
     return found
+
+
+def _lint(
+    env: MigrationEnvironment, steps: tuple[Step, ...], wanted: bool
+) -> dict[str, tuple[Finding, ...]]:
+    applying = [s.revision for s in steps if s.direction == "apply"]
+    if not wanted or not applying or env.settings.dialect_name == "sqlite":
+        return {}
+    from manage.core.lint.engine import lint_revisions
+
+    return {m.revision: m.findings for m in lint_revisions(env, applying) if m.findings}
 
 
 def _label(resolved: str) -> str:

@@ -294,7 +294,10 @@ def test_removing_an_enum_value(project: Project) -> None:
         REMOVED_WARNING,
     ]
     plan = project.run("migrate", "--plan")
-    assert plan.stdout.splitlines()[2:] == ["  " + REMOVED_WARNING]
+    lint = ["    ~ line 23: M401 mysql-online-ddl"] if project.dialect == "mariadb" else []
+    shown = [":".join(line.split(":", 2)[:2]) if "~" in line else line
+             for line in plan.stdout.splitlines()[2:]]  # fmt: skip
+    assert shown == ["  " + REMOVED_WARNING, *lint]
     refused = project.run("migrate")
     assert refused.exit_code == 3, refused.output
     assert statuses(project) == ["published", "review", "draft"]
@@ -520,7 +523,8 @@ def test_a_server_default_changed_with_the_values(project: Project) -> None:
         if default is None:
             assert made.stdout.splitlines()[-1] == DEFAULT_REMOVED
             plan = project.run("migrate", "--plan")
-            assert plan.stdout.splitlines()[-1] == "  " + DEFAULT_REMOVED
+            warned = [line for line in plan.stdout.splitlines() if not line.startswith("    ~ ")]
+            assert warned[-1] == "  " + DEFAULT_REMOVED  # after it, MariaDB's M401 (lint)
         before = project.migrations()[-2][:4] if number > 1 else "zero"
         for args in (("migrate",), ("migrate", before), ("migrate",)):
             result = project.run(*args)

@@ -13,6 +13,7 @@ from manage.commands import (
     DbShellResult,
     InitResult,
     InspectDbResult,
+    LintResult,
     MakeMigrationsResult,
     MigrateResult,
     SchemaDiff,
@@ -116,6 +117,18 @@ def test_call_command_runs_schema(sqlite_project: Project) -> None:
     assert not sqlite_project.database_exists()  # replayed in memory: no connection made
     with pytest.raises(manage.ManageError, match="--diff compares two revisions and got 1"):
         manage.call_command("schema", "0001", diff=True)
+
+
+def test_call_command_runs_lint(sqlite_project: Project) -> None:
+    manage.call_command("makemigrations")
+
+    result = manage.call_command("lint", ["0001"])
+
+    assert isinstance(result, LintResult) and result.dialect == "sqlite"
+    assert [m.revision for m in result.migrations] == ["0001_initial"]
+    assert result.findings == ()  # no rule applies on SQLite
+    with pytest.raises(manage.ManageError, match="Unknown migration '0009'"):
+        manage.call_command("lint", ["0009"])
 
 
 def test_call_command_runs_squashmigrations(sqlite_project: Project) -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import os
 import re
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -42,9 +44,13 @@ class _NotModelled(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Recorded:
-    """One operation a migration performs; ``batch_table`` is set inside ``batch_alter_table``."""
+    """One operation a migration performs."""
 
     operation: ops.MigrateOperation
+    line: int | None = None
+    """The line of the migration file that issued it (``record(..., where=True)``)."""
+    autocommit: bool = False
+    """Issued inside ``op.get_context().autocommit_block()`` (``record(..., where=True)``)."""
 
 
 def record(
@@ -55,6 +61,8 @@ def record(
     *,
     on_operation: Callable[[ops.MigrateOperation], None] | None = None,
     bind_for: Callable[[Any, Any], Any] | None = None,
+    where: bool = False,
+    problems: list[str] | None = None,
 ) -> list[Recorded]:
     """Run ``script``'s upgrade (or downgrade) against a recorder and return its operations.
 
@@ -63,7 +71,10 @@ def record(
     ``sa.inspect()`` from the replayed schema), and code that reads rows fails, which is
     reported as an UnreplayableError. ``on_operation`` is told each operation as it is issued
     (so that an inspection later in the same function sees it). The data statements sent
-    through ``op.get_bind()`` are added to ``bound_sql`` when given.
+    through ``op.get_bind()`` are added to ``bound_sql`` when given. ``where``: each operation
+    says which line issued it and whether inside an ``autocommit_block()`` (the lint's
+    questions). With ``problems``, what would raise an UnreplayableError is added there
+    instead, and the operations recorded until then are returned (the lint reads what it can).
     """
     recorded: list[Recorded] = []
     buffer = io.StringIO()  # what the migration sends through op.get_bind() lands here
@@ -75,13 +86,19 @@ def record(
         # ``sa.Sequence(...).create(op.get_bind())`` sends nothing and the replay misses it.
         context.dialect.supports_sequences = True
 
+    depth = [0]
+    source = os.path.realpath(script.path) if where else ""
+
     def invoke(operation: ops.MigrateOperation) -> None:
-        recorded.append(Recorded(operation))
+        if where:
+            recorded.append(Recorded(operation, _line_in(source), depth[0] > 0))
+        else:
+            recorded.append(Recorded(operation))
         if on_operation is not None:
             on_operation(operation)
 
     # Where a transaction ends changes no schema (offline, Alembic emits COMMIT).
-    without_autocommit_block(context)
+    without_autocommit_block(context, depth)
     operations = recording_operations(context, invoke, _BatchTarget)
     if bind_for is not None:
         made: list[Any] = []
@@ -96,9 +113,15 @@ def record(
     try:
         with op_proxy(operations):
             function()
-    except MigrationError:
+    except MigrationError as exc:
+        if problems is not None:
+            problems.append(str(exc))
+            return recorded
         raise
     except Exception as exc:
+        if problems is not None:
+            problems.append(f"its {direction}() raised {type(exc).__name__}: {exc}")
+            return recorded
         raise UnreplayableError(
             f"Migration {script.revision} cannot be replayed without a database: its "
             f"{direction}() raised {type(exc).__name__}: {exc}",
@@ -107,7 +130,9 @@ def record(
     for statement in _statements(buffer.getvalue()):
         if bound_sql is not None:  # issue 12 point 2 (safety1): the data-loss guard reads them
             bound_sql.append(statement)
-        if not _data_only(statement) and not _TYPE_DDL.match(statement):
+        if problems is not None:
+            recorded.append(Recorded(ops.ExecuteSQLOp(statement), None, False))
+        elif not _data_only(statement) and not _TYPE_DDL.match(statement):
             raise UnreplayableError(
                 f"Migration {script.revision} runs {_describe(ops.ExecuteSQLOp(statement))} "
                 "through op.get_bind(), whose effect on the schema cannot be known without a "
@@ -115,6 +140,16 @@ def record(
                 script.revision,
             )
     return recorded
+
+
+def _line_in(source: str) -> int | None:
+    """The line of ``source`` (a migration file) being run: the innermost frame in it."""
+    frame = sys._getframe(2)
+    while frame is not None:
+        if os.path.realpath(frame.f_code.co_filename) == source:
+            return frame.f_lineno
+        frame = frame.f_back  # type: ignore[assignment]
+    return None
 
 
 @dataclass

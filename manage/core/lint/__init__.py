@@ -1,0 +1,1 @@
+"""The migration lint: rules, the SQL reader, the engine that applies them."""
