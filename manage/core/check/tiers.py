@@ -32,7 +32,7 @@ from manage.core.replay import (
 )
 from manage.core.runnable import make_runnable
 from manage.core.settings import Settings, cache_dir, describe_exception
-from manage.errors import DiscoveryError, ManageError
+from manage.errors import ManageError, comparing_failed
 
 if TYPE_CHECKING:
     from manage.core.migrations.environment import MigrationEnvironment
@@ -161,9 +161,7 @@ def compare_remembering(
         raise
     except Exception as exc:  # the same words as the shadow database's comparison
         reason = _sentence(exc) if isinstance(exc, SQLAlchemyError) else describe_exception(exc)
-        raise DiscoveryError(
-            f"Comparing the models with the migrations failed: {reason}. Fix the models."
-        ) from exc
+        raise comparing_failed(reason) from exc
     changed = {getattr(op, "table_name", None) for op in upgrade_ops.ops}
     if known is not None and None not in changed:
         known.add(

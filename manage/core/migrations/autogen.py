@@ -31,7 +31,12 @@ from manage.core.migrations.ordering import _tables_first_and_last
 from manage.core.migrations.types import Generated
 from manage.core.runnable import make_runnable
 from manage.core.settings import describe_exception
-from manage.errors import DiscoveryError, ManageError, MigrationError, MigrationStoppedError
+from manage.errors import (
+    ManageError,
+    MigrationError,
+    MigrationStoppedError,
+    comparing_failed,
+)
 
 if TYPE_CHECKING:
     from manage.core.questions import Questioner
@@ -190,9 +195,7 @@ class Autogenerator(MigrationExecutor):
             raise
         except Exception as exc:
             reason = _sentence(exc) if isinstance(exc, SQLAlchemyError) else describe_exception(exc)
-            raise DiscoveryError(
-                f"Comparing the models with the migrations failed: {reason}. Fix the models."
-            ) from exc
+            raise comparing_failed(reason) from exc
         finally:
             if connection.in_transaction() and not in_transaction:
                 connection.rollback()

@@ -33,6 +33,7 @@ from manage.errors import (
     MultipleHeadsError,
     RevisionNotFoundError,
     UsageError,
+    check_the_target,
 )
 from manage.light.cachefs import private_dir
 from manage.light.history import current_heads, version_query
@@ -368,8 +369,7 @@ class MigrationLoader:
             return self._plan(tuple(current), target)
         except RevisionError as exc:
             raise MigrationError(
-                f"Cannot plan a way to {target}: {_sentence(exc)}. "
-                "Check the target with 'manage showmigrations'."
+                check_the_target(f"Cannot plan a way to {target}: {_sentence(exc)}")
             ) from exc
 
     def _plan(self, current: tuple[str, ...], target: str) -> list[Step]:
