@@ -784,6 +784,11 @@ def parse_sizes(text: str) -> list[str]:
     return sizes
 
 
+def _chosen(cases: list[Case], rows: set[str] | None) -> list[Case]:
+    """The floors, and the rows ``rows`` names (every row without it)."""
+    return [c for c in cases if rows is None or c.key in rows or c.tool == "floor"]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument(
@@ -809,6 +814,13 @@ def main(argv: list[str] | None = None) -> int:
         help="label the results as a smoke run (a loaded or shared machine)",
     )
     parser.add_argument("--work", type=Path, default=WORK, help=f"default {WORK}")
+    parser.add_argument(
+        "--rows",
+        type=lambda text: set(text.split(",")),
+        default=None,
+        help="time only these rows (keys such as check_replayed,check_edited,check_again; the "
+        "floors always), e.g. to re-measure a few rows on a loaded machine",
+    )
     args = parser.parse_args(argv)
     if args.runs < 1:
         parser.error("--runs must be at least 1")
@@ -837,7 +849,9 @@ def main(argv: list[str] | None = None) -> int:
         runner = Runner(base_env, Path(scratch))
         try:
             print("global: floors and --help", file=sys.stderr)
-            results += measure(global_cases(neutral, django=django), "all", args.runs, runner)
+            results += measure(
+                _chosen(global_cases(neutral, django=django), args.rows), "all", args.runs, runner
+            )
             for size in args.sizes:
                 tables, migrations = (int(n) for n in size.split("x"))
                 out = args.work / size
@@ -845,7 +859,9 @@ def main(argv: list[str] | None = None) -> int:
                 generate.generate(tables, migrations, args.seed, out)
                 generation[size] = time.perf_counter() - start
                 print(f"{size}: generated in {generation[size]:.1f}s", file=sys.stderr)
-                cases = cases_for_size(size, out, runner, args.postgresql, django=django)
+                cases = _chosen(
+                    cases_for_size(size, out, runner, args.postgresql, django=django), args.rows
+                )
                 results += measure(cases, size, args.runs, runner)
         finally:
             runner.close()

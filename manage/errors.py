@@ -163,3 +163,50 @@ def project_exit(description: str) -> ProjectExitError:
         f"Project code stopped manage: {description}. Remove the sys.exit() call "
         "(raise an exception to fail)."
     )
+
+
+# -- wording that several of core's modules say: each written once --------------------------------
+
+
+def comparing_failed(reason: str) -> DiscoveryError:
+    """The models could not be compared with the history (in memory or in a shadow database)."""
+    return DiscoveryError(
+        f"Comparing the models with the migrations failed: {reason}. Fix the models."
+    )
+
+
+def not_writable(path: object, reason: str) -> MigrationError:
+    """A migration file (or the folder for it) could not be written."""
+    return MigrationError(
+        f"Could not write {path}: {reason}. Make the migrations folder writable, or point the "
+        "migrations setting at a folder that can be."
+    )
+
+
+def check_the_target(sentence: str) -> str:
+    """``sentence`` about a revision that cannot be reached, with the way to see the history."""
+    return f"{sentence}. Check the target with 'manage showmigrations'."
+
+
+def cannot_render_offline(what: str, reason: str, fix: str) -> MigrationError:
+    """``what`` (a migration, or one of its functions) cannot be rendered as SQL offline."""
+    return MigrationError(
+        f"Cannot render the SQL of {what} offline: {reason}. Migrations that read the database, "
+        f"or SQLite batch operations that copy a table, need a live database: {fix}."
+    )
+
+
+def also_fix_down_revisions(advice: str) -> str:
+    """``advice`` to rename a revision id, and the migrations that point at it."""
+    return f"{advice} (and fix any down_revision that points at it)."
+
+
+def sent_through_the_bind(what: str) -> str:
+    """``what`` (SQL) as a migration's Python code runs it: through ``op.get_bind()``."""
+    return f"{what} through op.get_bind()"
+
+
+def needs_a_database(what: str) -> str:
+    """Why a history cannot be replayed in memory: ``what`` (a migration runs ...) changes the
+    schema in a way only a database can tell."""
+    return f"{what}, whose effect on the schema cannot be known without a database"

@@ -2,28 +2,28 @@
 
 The commit hook runs ``manage makemigrations --check`` on every commit, so that exact command is
 answered here when it can be, before the CLI (Typer, and the pydantic it coerces options with) is
-loaded: from the remembered answer when nothing it depends on changed (no SQLAlchemy, no models);
-when the migration history is unchanged since an earlier check, by importing the models and
-finding every table known to match it (no Alembic), or else by comparing only the other tables
-with the cached replay of the history. Anything else goes to :mod:`manage.cli`, which prints the
-same lines (:func:`manage.light.render.check_lines`).
+loaded, by the first tiers of the check's one pipeline (:mod:`manage.core.check.pipeline`): the
+remembered answer when nothing it depends on changed (no SQLAlchemy, no models); when the
+migration history is unchanged since an earlier check, every table known to match it (no
+Alembic), or else only the other tables compared with the cached replay of the history.
+Anything else goes to :mod:`manage.cli`, which prints the same lines
+(:func:`manage.light.render.check_lines`).
 """
 
 from __future__ import annotations
 
 import signal
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
-from manage.light.render import NO_CHANGES, PENDING, check_lines
-from manage.light.start import DATABASE_URL_AT_START, STARTED_NS
+from manage.light.render import PENDING
 from manage.registry import named_in
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
     from manage.core.answers import Answer
+    from manage.core.settings import Settings
     from manage.errors import ManageError
 
 
@@ -52,7 +52,8 @@ def main() -> None:
 
 def answer_check(args: Sequence[str]) -> None:
     """The fast answer of ``manage makemigrations --check`` (``--no-color`` allowed anywhere):
-    the remembered answer, or the caches'; returns when the full check must run."""
+    tiers 1 to 3 of the check's pipeline (:func:`manage.core.check.pipeline.fast_answer`);
+    returns when the full check must run."""
     if "--check" not in args:
         return
     from manage.light import reads
@@ -61,9 +62,11 @@ def answer_check(args: Sequence[str]) -> None:
     plain = [arg for arg in args if arg != "--no-color"]
     if plain != ["makemigrations", "--check"]:
         return
-    from manage.core.answers import remembered
+    from manage.core.check.pipeline import fast_answer
 
-    answer = remembered(Path.cwd()) or _without_collecting(_check_with_caches)
+    answer = _without_collecting(
+        lambda: fast_answer(prepare=_before_the_models, on_models_error=_report)
+    )
     if answer is not None:
         _write(answer.output, color=len(plain) == len(args))
         sys.exit(answer.exit_code)
@@ -94,64 +97,12 @@ def _without_collecting(check: Callable[[], Answer | None]) -> Answer | None:
         gc.enable()
 
 
-def _check_with_caches() -> Answer | None:
-    """The check's answer for a migration history unchanged since an earlier check, from the
-    caches: every table known to match (no Alembic), or only the others compared with the cached
-    replay. Remembers it. None when the full check must run (it also reports any error found
-    here)."""
-    from manage.core import insync
-    from manage.core.answers import Answer, remember
-    from manage.core.discovery import load_metadata
-    from manage.core.settings import load_settings
-    from manage.errors import ManageError
+def _before_the_models(settings: Settings) -> None:
+    """This process only checks: Alembic's and SQLAlchemy's other dialects load when used."""
+    from manage.compat import defer_unused_dialect_imports
 
-    try:
-        settings = load_settings()
-        if settings.databases:  # several databases: the CLI checks each
-            return None
-        index = insync.unchanged_history(settings)
-        if index is None:
-            return None
-        from manage.compat import defer_unused_dialect_imports
-
-        defer_unused_dialect_imports(settings.dialect_name)
-        try:
-            metadata = load_metadata(settings)
-        except ManageError as exc:  # reported here: a second import of the models could
-            _report(exc)  # fail differently (their tables already on a shared MetaData)
-        models = insync.model_fingerprints(settings, metadata)
-        if insync.known_in_sync(settings, metadata, index, models=models):
-            answer = Answer(NO_CHANGES, 0)
-        else:
-            _without_pygments()
-            # What commands.check_from_cache does, leaving the other commands unimported.
-            from manage.core.check.pipeline import check_unchanged_history
-            from manage.core.discovery import include_object_filter
-
-            found = check_unchanged_history(
-                settings,
-                index,
-                metadata,
-                include_object=include_object_filter(settings),
-                name=None,
-                models=models,
-            )
-            if found is None:
-                return None
-            revision = found.revision_id
-            path = settings.migrations_dir / f"{revision}.py" if revision else None
-            lines = check_lines(path, found.operations, settings.project_root)
-            answer = Answer("".join(f"{line}\n" for line in lines), 1 if found.operations else 0)
-    except ManageError:
-        return None
-    remember(
-        settings.project_root,
-        settings.migrations_dir,
-        answer,
-        started_ns=STARTED_NS,
-        database_url=DATABASE_URL_AT_START,
-    )
-    return answer
+    defer_unused_dialect_imports(settings.dialect_name)
+    _without_pygments()
 
 
 def _report(error: ManageError) -> NoReturn:

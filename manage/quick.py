@@ -20,7 +20,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from manage.light import render
-from manage.light.history import HISTORY_COLUMNS, HISTORY_TABLE, last_applied
+from manage.light.history import (
+    HISTORY_QUERY,
+    HISTORY_TABLE,
+    current_heads,
+    last_applied,
+    version_query,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -303,9 +309,9 @@ def _state(project: _Project, *, history: bool) -> _State:
     try:
         if not _has_table(connection, project.version_table):
             return _State((), {})
-        rows = connection.execute(f'SELECT version_num FROM "{project.version_table}"').fetchall()
-        current = tuple(row[0] for row in rows)
-        if len(current) > 1 or not all(isinstance(rev, str) for rev in current):
+        query = version_query(f'"{project.version_table}"')
+        current = current_heads(row[0] for row in connection.execute(query))
+        if current is None or len(current) > 1:
             raise _FallThrough
         checksums: dict[str, str | None] = {}
         if history and current:
@@ -337,14 +343,10 @@ def _last_applied(connection: Any, version_table: str) -> dict[str, str | None]:
     columns = {row[1] for row in connection.execute(f"PRAGMA table_info({HISTORY_TABLE})")}
     if "version_table" not in columns:
         return {}
-    query = (
-        f"SELECT {', '.join(HISTORY_COLUMNS)} FROM {HISTORY_TABLE} "
-        "WHERE version_table = ? ORDER BY id"
-    )
     rows: list[_HistoryRow] = []
     from datetime import datetime
 
-    for row in connection.execute(query, (version_table,)):
+    for row in connection.execute(HISTORY_QUERY, {"version_table": version_table}):
         revision, direction, checksum, started_at = row[1], row[2], row[3], row[4]
         if not isinstance(revision, str) or not isinstance(direction, str):
             raise _FallThrough

@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 SettingsUse = Literal["settings", "loader", "none"]
 
 
-@dataclass(frozen=True, slots=True)
-class Builtin:
-    """One built-in command."""
+class Builtin(NamedTuple):
+    """One built-in command (a NamedTuple: the launcher reads this table on every run, and
+    ``dataclasses`` costs a tenth of a remembered answer's time to import)."""
 
     name: str
     function: str

@@ -13,7 +13,6 @@ import typer
 from manage.errors import ERROR_PREFIX, ManageError
 from manage.light import render
 from manage.light.render import check_lines
-from manage.light.start import DATABASE_URL_AT_START, STARTED_NS
 
 if TYPE_CHECKING:
     from manage.commands import (
@@ -179,17 +178,9 @@ def _remember_check(state: CliState, result: MakeMigrationsResult) -> None:
         return
     if state.database or state.settings().databases:  # several databases: never remembered
         return
-    from manage.core.answers import Answer, remember
+    from manage.core.check.pipeline import remember
 
-    settings = state.settings()
-    output = "".join(f"{line}\n" for line in _check_lines(state, result))
-    remember(
-        settings.project_root,
-        settings.migrations_dir,
-        Answer(output, 1 if result.operations else 0),
-        started_ns=STARTED_NS,
-        database_url=DATABASE_URL_AT_START,
-    )
+    remember(state.settings(), result.path, result.operations)
 
 
 class _MigrateOutput:

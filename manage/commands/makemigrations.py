@@ -9,16 +9,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from manage.core import insync, revisions
-from manage.core.check.pipeline import check_unchanged_history
-from manage.core.database import shadow_connection
-from manage.core.discovery import include_object_filter, load_metadata
+from manage.core import revisions
+from manage.core.check import pipeline
 from manage.core.drivers import on_driver
 from manage.core.migrations.environment import MigrationEnvironment
-from manage.core.replay import UnreplayableError
 from manage.core.revisions import Operation
 from manage.core.settings import Settings
-from manage.errors import DatabaseError, MigrationError, UsageError
+from manage.errors import MigrationError, UsageError
 
 if TYPE_CHECKING:
     from manage.core.questions import Questioner
@@ -119,9 +116,6 @@ def makemigrations(
             updated.revision, updated.path, updated.operations, updated.path is not None,
             replaced=updated.replaced, checked=updated.checked,
         )  # fmt: skip
-    remembered = None if merge or empty else check_from_cache(settings, name)
-    if remembered is not None and (check or not remembered.operations):
-        return remembered  # a check, or nothing to write: no shadow database needed
     write = not (check or dry_run)
     from manage.core.writing import in_scratch
 
@@ -132,11 +126,11 @@ def makemigrations(
         # Written in a scratch folder, then put in place whole (core/writing.py): a full disk
         # leaves the migrations folder as it was.
         scratch_dir = Path(scratch)
-        env = MigrationEnvironment(settings, extra_version_location=scratch_dir)
-        if merge:
-            return _merge(env, name, scratch_dir, confirm, write=write)
-        env.single_head()  # several heads: say so before anything else
-        if empty:
+        if merge or empty:
+            env = MigrationEnvironment(settings, extra_version_location=scratch_dir)
+            if merge:
+                return _merge(env, name, scratch_dir, confirm, write=write)
+            env.single_head()  # several heads: say so before anything else
             slug = name or revisions.auto_name()
             path = env.write_revision(slug, write_to=scratch_dir)
             sql_files = _sql_migration(path, sql_dialects) if sql else ()
@@ -146,50 +140,27 @@ def makemigrations(
             # where they go, not the scratch folder about to be deleted
             sql_files = tuple(env.migrations_dir / f.name for f in sql_files)
             return dataclasses.replace(result, sql_files=sql_files)
-        metadata = load_metadata(settings)
-        include_object = include_object_filter(settings)
-        unreplayable: UnreplayableError | None = None
-        if check:
-            try:
-                found = env.check_in_memory(metadata, include_object=include_object, name=name)
-            except UnreplayableError as exc:
-                on_notice(f"{exc}; comparing against a shadow database instead.")
-                unreplayable = exc
-            else:
-                return _would_write(settings, found.revision_id, found.operations)
-        else:  # the in-memory answer is the shadow database's: when it is "nothing", stop here
-            try:
-                found = env.check_in_memory(metadata, include_object=include_object, name=name)
-            except UnreplayableError:
-                pass
-            else:
-                if not found.operations:
-                    return _would_write(settings, None, ())
-        try:
-            with shadow_connection(settings) as (connection, rollback):
-                generated = env.compare_with_history(
-                    connection,
-                    metadata,
-                    include_object=include_object,
-                    name=name,
-                    write_to=None if check else scratch_dir,
-                    rollback=rollback,
-                    questioner=questioner or _no_questions(),
-                )
-        except DatabaseError as exc:
-            if unreplayable is None:
-                raise
-            raise MigrationError(
-                f"{unreplayable}, and no shadow database is available to check it ({exc}). "
-                "Start the database server or set shadow_database_url, or write that change "
-                "with Alembic operations (op.create_table, op.add_column, ...) so that it "
-                "replays in memory."
-            ) from exc
+        made: list[MigrationEnvironment] = []
+
+        def environment() -> MigrationEnvironment:  # only when a tier needs the history loaded
+            made.append(MigrationEnvironment(settings, extra_version_location=scratch_dir))
+            return made[0]
+
+        # Every tier of the check, and of "nothing to write", in one place (core/check/pipeline).
+        generated = pipeline.check(
+            settings,
+            name=name,
+            environment=environment,
+            write_to=None if check else scratch_dir,
+            questioner=questioner or _no_questions(),
+            on_notice=on_notice,
+        )
+        assert generated is not None  # every tier asked: one answers
         if generated.path is None:
             return _would_write(settings, generated.revision_id, generated.operations)
         # No warning about unnamed constraints: the migration names them (core/runnable.py).
         return _result(
-            env,
+            made[0],
             generated.revision_id,
             generated.path,
             generated.operations,
@@ -229,23 +200,6 @@ def flag_conflict(
             "asks none. Leave them out."
         )
     return None
-
-
-def check_from_cache(settings: Settings, name: str | None) -> MakeMigrationsResult | None:
-    """The check's answer for a history unchanged since an earlier check, from the cached replay
-    and the tables known to match, without loading the migration files (None: no such
-    history)."""
-    index = insync.unchanged_history(settings)
-    if index is None:
-        return None
-    found = check_unchanged_history(
-        settings,
-        index,
-        load_metadata(settings),
-        include_object=include_object_filter(settings),
-        name=name,
-    )
-    return None if found is None else _would_write(settings, found.revision_id, found.operations)
 
 
 _SQL_HEADER = """-- {direction} of migration {revision}{where}.

@@ -12,6 +12,7 @@ from pathlib import Path
 from alembic.operations import ops
 from sqlalchemy import MetaData, UniqueConstraint
 
+from manage.core.check import pipeline
 from manage.core.database import shadow_connection
 from manage.core.discovery import include_object_filter, load_metadata
 from manage.core.drivers import on_driver
@@ -224,12 +225,12 @@ def _target_schema(
         return _schema_at(env, settings, end), f"{end} is not the latest migration"
     models = load_metadata(settings)
     try:
-        pending = env.check_in_memory(
-            models, include_object=include_object_filter(settings), name=None
+        pending = pipeline.check(
+            settings, through=pipeline.IN_MEMORY, environment=lambda: env, metadata=models
         )
     except UnreplayableError:
         return _schema_at(env, settings, end), "the history cannot be compared without a database"
-    if pending.operations:
+    if pending is None or pending.operations:
         return _schema_at(env, settings, end), "the models have changes no migration holds yet"
     return models, ""
 

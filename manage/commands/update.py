@@ -11,6 +11,7 @@ from pathlib import Path
 
 from alembic.util import to_tuple
 
+from manage.core.check import pipeline
 from manage.core.database import connect, database_exists, shadow_connection
 from manage.core.discovery import include_object_filter, load_metadata
 from manage.core.formatting import format_migration
@@ -76,13 +77,13 @@ def update_latest(
     questioner = _with_recorded_answers(questioner or Questioner(), text)
     metadata = load_metadata(settings)
     try:
-        pending = env.check_in_memory(
-            metadata, include_object=include_object_filter(settings), name=None
+        pending = pipeline.check(
+            settings, through=pipeline.IN_MEMORY, environment=lambda: env, metadata=metadata
         )
     except UnreplayableError:
         pass  # the shadow database below finds out
     else:
-        if not pending.operations:
+        if pending is not None and not pending.operations:
             return Updated(None, None, path, (), checked)
     with (
         tempfile.TemporaryDirectory(prefix="manage-update-") as scratch,

@@ -9,9 +9,8 @@ import importlib.util
 import json
 import os
 import sys
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from manage.light import cachefs
 from manage.light.cachefs import cache_dir, file_stamp
@@ -22,8 +21,7 @@ FINE_SLACK_NS = 100_000_000
 COARSE_SLACK_NS = 2_000_000_000
 
 
-@dataclass(frozen=True, slots=True)
-class Answer:
+class Answer(NamedTuple):
     """What a check printed, and its exit code."""
 
     output: str

@@ -17,7 +17,7 @@ from manage.core.migrations.environment import MigrationEnvironment
 from manage.core.migrations.types import Step
 from manage.core.replay import UnreplayableError, own_enum_sql, record
 from manage.core.sqlscan import changes_schema, deleting_keyword, drops_only_a_type, sql_of
-from manage.errors import DataLossError
+from manage.errors import DataLossError, sent_through_the_bind
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +80,7 @@ def data_at_risk(
         found.extend(  # data statements sent through op.get_bind(): recorded after the rest
             DataLoss(
                 step.revision,
-                f"runs {_quoted(sql)} through op.get_bind()",
+                f"runs {sent_through_the_bind(_quoted(sql))}",
                 "may delete data",
                 known=False,
             )

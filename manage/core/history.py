@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, inspect, select
+from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, inspect, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
+from manage.light.history import HISTORY_QUERY
 from manage.light.history import HISTORY_TABLE as HISTORY_TABLE
 from manage.light.history import last_applied as last_applied
 
@@ -112,8 +113,8 @@ def read(connection: Connection, version_table: str) -> list[HistoryEntry]:
         return []
     if "version_table" not in {c["name"] for c in inspect(connection).get_columns(HISTORY_TABLE)}:
         return []  # made before rows said whose they are: none can be trusted
-    query = select(history_table).where(history_table.c.version_table == version_table)
-    rows = connection.execute(query.order_by(history_table.c.id)).all()
+    query = text(HISTORY_QUERY).columns(*history_table.c)  # the columns' types read the values
+    rows = connection.execute(query, {"version_table": version_table}).all()
     return [
         HistoryEntry(
             r.revision, r.direction, r.checksum, r.started_at, r.duration_ms, r.host, r.username

@@ -21,7 +21,7 @@ from manage.core.database import connect
 from manage.core.migrations.environment import MigrationEnvironment
 from manage.core.migrations.types import BASE
 from manage.core.settings import describe_exception
-from manage.errors import MigrationError
+from manage.errors import MigrationError, cannot_render_offline
 
 _NOT_DDL = ("PRAGMA", "SELECT", "BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
 
@@ -78,10 +78,10 @@ def _offline(env: MigrationEnvironment, revision: str, *, backwards: bool) -> st
         reason = " ".join(str(exc).split()).rstrip(".") or "an operation needs a live database"
         if not isinstance(exc, NotImplementedError | SQLAlchemyError):
             reason = describe_exception(exc)
-        raise MigrationError(
-            f"Cannot render the SQL of {revision} {function}() offline: {reason}. Migrations that "
-            "read the database, or SQLite batch operations that copy a table, need a live "
-            f"database: run 'manage migrate {revision}' against a copy of the database instead."
+        raise cannot_render_offline(
+            f"{revision} {function}()",
+            reason,
+            f"run 'manage migrate {revision}' against a copy of the database instead",
         ) from exc
     return _tidy(buffer.getvalue())
 

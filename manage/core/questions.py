@@ -332,7 +332,7 @@ def _table_pairs(upgrade: ops.OpContainer) -> list[tuple[ops.DropTableOp, ops.Cr
 
 def _shape(columns: Any) -> list[tuple[str, str]]:
     return sorted(
-        (c.name, type(type_affinity(c.type)).__name__) for c in columns if isinstance(c, Column)
+        (c.name, type_affinity(c.type).__name__) for c in columns if isinstance(c, Column)
     )
 
 
@@ -362,7 +362,7 @@ def _same_type(old: Any, new: Any, dialect: Dialect) -> bool:
     try:
         return bool(old.compile(dialect=dialect) == new.compile(dialect=dialect))
     except Exception:  # a type the dialect cannot render: compare what it stores
-        return type(type_affinity(old)) is type(type_affinity(new))
+        return bool(type_affinity(old) is type_affinity(new))
 
 
 def _rename_column(

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from alembic.operations import ops
 
 from manage.core.safety import describe_enum_change, destructive, enum_values
+from manage.errors import also_fix_down_revisions
 
 MAX_REVISION_ID_LENGTH = 32
 """Alembic's version table stores ids in VARCHAR(32); longer ids break plain Alembic databases."""
@@ -59,10 +60,10 @@ def reserved_id_problem(rev_id: object, where: str, stem: str) -> str | None:
     a revision id because Alembic reads it as a keyword; None when it can."""
     if not isinstance(rev_id, str) or rev_id.strip() not in RESERVED_IDS:
         return None
-    return (
+    return also_fix_down_revisions(
         f"Migration {where} has revision = {rev_id!r}, which Alembic reads as a keyword "
         "(head, heads, base, zero, current, or empty), not as a migration. Use the file's name "
-        f"without .py, {stem!r} (and fix any down_revision that points at it)."
+        f"without .py, {stem!r}"
     )
 
 

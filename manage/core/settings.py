@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import importlib
 import os
 import re
@@ -241,7 +240,7 @@ def _load(project: Any, database: str | None) -> Settings:
         origin = f"{origin} databases.{database}"
         source = {"project_root": source.get("project_root", ""), **dict.fromkeys(values, origin)}
         urls, dotenv_keys = resolver.database_url_inputs(project.urls, database, first, dotenv_keys)
-        project = dataclasses.replace(project, urls=urls)
+        project = project._replace(urls=urls)
     elif database not in (None, "default"):
         raise SettingsError(
             f"No database {database!r}: the project has one database ('default'). Declare "
@@ -403,7 +402,7 @@ def _resolve_database_url(
     validated; a relative SQLite path made relative to the project root."""
     from manage.light.project import choose_url
 
-    urls = dataclasses.replace(project.urls, setting=values.get("database_url"))
+    urls = project.urls._replace(setting=values.get("database_url"))
     raw, where = choose_url(urls, dotenv_keys, project.origin)
     if raw is None:
         return f"sqlite:///{root / DEFAULT_DATABASE_FILE}", "default"

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from manage.errors import MigrationError
+from manage.errors import MigrationError, not_writable
 from manage.light.cachefs import atomic_write
 from manage.light.render import relative
 
@@ -77,10 +77,7 @@ def publish(
             with contextlib.suppress(OSError):
                 made_folder.rmdir()
         if exc.errno not in NO_SPACE:
-            raise MigrationError(
-                f"Could not write {current}: {exc.strerror or exc}. Make the migrations folder "
-                "writable, or point the migrations setting at a folder that can be."
-            ) from None
+            raise not_writable(current, str(exc.strerror or exc)) from None
     for backup in backups.values():
         backup.unlink(missing_ok=True)
     for path in replaces:

@@ -12,14 +12,13 @@ here beyond the table's shape and keys, and nothing is imported from the project
 
 from __future__ import annotations
 
-import difflib
 import os
 import sys
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from manage.errors import SettingsError
 
@@ -58,8 +57,7 @@ FIRST_READ_NS: int | None = None
 later (give or take the file system's clock) may have changed after it was read."""
 
 
-@dataclass(frozen=True, slots=True)
-class UrlInputs:
+class UrlInputs(NamedTuple):
     """Every raw input of the database URL, before any is chosen or validated."""
 
     cli: str | None
@@ -73,9 +71,9 @@ class UrlInputs:
     loader fills that in after importing it)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Project:
-    """Where the project is, and where each of its settings comes from."""
+class Project(NamedTuple):
+    """Where the project is, and where each of its settings comes from. (NamedTuples, not
+    dataclasses, here and in the registry: the launcher imports this on every run.)"""
 
     root: Path
     pyproject: Path | None
@@ -86,7 +84,7 @@ class Project:
     settings_module_source: str | None
     """``--settings`` or ``MANAGE_SETTINGS_MODULE``."""
     urls: UrlInputs
-    source: Mapping[str, str] = field(default_factory=dict)
+    source: Mapping[str, str] = MappingProxyType({})
     """Setting name -> where its raw value comes from."""
 
     @property
@@ -201,6 +199,8 @@ def manage_table(path: Path) -> dict[str, Any] | None:
 def _known_keys(table: Mapping[str, Any], where: str, path: Path, valid: list[str]) -> None:
     unknown = sorted(set(table) - set(valid))
     if unknown:
+        import difflib  # only for a misspelt setting: not on every run's path
+
         close = difflib.get_close_matches(unknown[0], valid, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
         raise SettingsError(
@@ -247,7 +247,7 @@ def database_url_inputs(
             environ = value
             break
     from_file = next((dotenv[v] for v in variables if dotenv.get(v)), "")
-    return replace(urls, environ=environ), {"DATABASE_URL": from_file}
+    return urls._replace(environ=environ), {"DATABASE_URL": from_file}
 
 
 def migrations_for(values: Mapping[str, Any], dialect: str, shown_url: str, origin: str) -> object:

@@ -12,6 +12,7 @@ import json
 import os
 import sys
 import tempfile
+from typing import Any, NoReturn
 
 import alembic.autogenerate  # noqa: F401
 import sqlalchemy
@@ -24,7 +25,7 @@ def serve() -> None:
         with tempfile.TemporaryFile() as out:
             pid = os.fork()
             if pid == 0:
-                _child(request, out.fileno())
+                run_manage(request, out.fileno())
             _, status = os.waitpid(pid, 0)
             out.seek(0)
             text = out.read().decode("utf-8", "replace")
@@ -33,16 +34,21 @@ def serve() -> None:
         sys.stdout.flush()
 
 
-def _child(request: dict[str, object], fd: int) -> None:
+def run_manage(request: dict[str, Any], fd: int, *, fresh_environment: bool = True) -> NoReturn:
+    """In a forked child: run the console script's ``main()`` as ``request`` says (``cwd``,
+    ``env``, ``argv``), its stdout and stderr into ``fd``, then exit with its code (70 when it
+    never started, 71 on an uncaught exception). ``fresh_environment``: ``env`` replaces the
+    environment rather than adding to it. Shared with ``twinrun.py``."""
     code = 70
     try:
         os.dup2(fd, 1)
         os.dup2(fd, 2)
         sys.stdin = open(os.devnull)  # noqa: SIM115
         os.chdir(str(request["cwd"]))
-        os.environ.clear()
-        os.environ.update(request["env"])  # type: ignore[arg-type]
-        sys.argv = ["manage", *request["argv"]]  # type: ignore[misc]
+        if fresh_environment:
+            os.environ.clear()
+        os.environ.update(request["env"])
+        sys.argv = ["manage", *request["argv"]]
         sys.dont_write_bytecode = bool(os.environ.get("PYTHONDONTWRITEBYTECODE"))
         from manage.launcher import main
 

@@ -186,3 +186,32 @@ def test_a_history_table_from_before_version_table_gets_the_column(
         ("0002_author", "apply"),
         ("0003_book", "apply"),
     ]
+
+
+def test_a_version_table_value_that_is_no_revision_id_is_one_message(
+    sqlite_project: Project,
+) -> None:
+    """The version table is read by one rule (manage.light.history.current_heads) on every path:
+    a value that is not text names the table and the fix, exit 3, on the full path too."""
+    assert sqlite_project.run("makemigrations").exit_code == 0
+    assert sqlite_project.run("migrate").exit_code == 0
+    engine = sqlite_project.engine()
+    with engine.begin() as connection:
+        connection.exec_driver_sql("UPDATE alembic_version SET version_num = X'0102'")
+    engine.dispose()
+
+    result = sqlite_project.run("showmigrations")
+
+    assert result.exit_code == 3
+    assert result.stderr.startswith("Error: alembic_version in sqlite:///")
+    assert result.stderr.endswith(
+        " holds a value that is not a revision id. Fix or empty the table.\n"
+    )
+    assert "Traceback" not in result.stderr
+
+
+def test_the_history_table_columns_are_the_query_s() -> None:
+    """core.history reads HISTORY_QUERY's columns by position into history_table's types."""
+    from manage.light.history import HISTORY_COLUMNS
+
+    assert tuple(history_table.c.keys()) == HISTORY_COLUMNS

@@ -329,3 +329,24 @@ def test_an_explicit_rename_wins_when_two_added_columns_share_the_type(
 
     assert result.exit_code == 0, result.output
     assert "    ~ Rename column book.title to name" in result.stdout.splitlines()
+
+
+def test_a_table_whose_column_types_differ_is_no_rename(sqlite_project: Project) -> None:
+    """A dropped table and a created one with the same column names but another type are two
+    tables, not a rename: no question is asked (the types were once compared as ``type``)."""
+    models = sqlite_project.root / "shop/models.py"
+    models.write_text(models.read_text() + PUBLISHER)
+    assert sqlite_project.run("makemigrations").exit_code == 0
+    sqlite_project.edit(
+        "shop/models.py",
+        '"publisher"\n\n    id: Mapped[int] = mapped_column(primary_key=True)\n'
+        "    label: Mapped[str] = mapped_column(String(50))",
+        '"imprint"\n\n    id: Mapped[int] = mapped_column(primary_key=True)\n'
+        "    label: Mapped[int] = mapped_column()",
+    )
+
+    result = sqlite_project.run("makemigrations", input="y\n")
+
+    assert result.exit_code == 0, result.output
+    assert "renamed" not in result.stdout
+    assert "    + Create table imprint" in result.stdout.splitlines()

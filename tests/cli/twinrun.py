@@ -12,9 +12,11 @@ import contextlib
 import json
 import os
 import sys
+from typing import Any
 
 import alembic.autogenerate  # noqa: F401
 import sqlalchemy.orm  # noqa: F401
+from forkrun import run_manage  # this folder is on sys.path: run as a script
 
 
 def main() -> None:
@@ -27,33 +29,15 @@ def main() -> None:
     print(json.dumps(codes))
 
 
-def _fork(request: dict[str, object]) -> int:
+def _fork(request: dict[str, Any]) -> int:
     pid = os.fork()
     if pid:
         return pid
-    code = 70
     try:
         fd = os.open(str(request["log"]), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        os.dup2(fd, 1)
-        os.dup2(fd, 2)
-        os.chdir(str(request["cwd"]))
-        os.environ.update(request["env"])  # type: ignore[call-overload]
-        sys.argv = ["manage", *request["argv"]]  # type: ignore[list-item]
-        from manage.launcher import main as manage
-
-        manage()
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except BaseException:
-        import traceback
-
-        traceback.print_exc()
-        code = 71
-    finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
+        os._exit(70)  # never back into the parent's loop
+    run_manage(request, fd, fresh_environment=False)
 
 
 if __name__ == "__main__":

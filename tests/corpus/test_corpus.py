@@ -31,6 +31,7 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
+from manage.core.check import tiers
 from manage.core.compare_plugin import OPTIONS as SERVER_DEFAULTS
 from manage.core.database import shadow_connection
 from manage.core.defaults import enum_values_changed
@@ -76,7 +77,7 @@ def _answers(root: Path) -> tuple[list[str], list[str]]:
     include_object = include_object_filter(settings)
     env = MigrationEnvironment(settings)
     try:
-        in_memory: Any = env.check_in_memory(metadata, include_object=include_object, name=None)
+        in_memory: Any = tiers.in_memory(env, metadata, include_object=include_object, name=None)
     except UnreplayableError:
         in_memory = None
     with shadow_connection(settings) as (connection, rollback):

@@ -16,12 +16,10 @@ from sqlalchemy import MetaData
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
-from manage.core import insync, revisions
-from manage.core.check.pipeline import _generated, _same, compare_remembering
+from manage.core import revisions
 from manage.core.compare_plugin import options_with, schema_options
 from manage.core.defaults import enum_values_changed
 from manage.core.discovery import IncludeObject
-from manage.core.migrations.bootstrap import bootstrap_files, bootstrap_state
 from manage.core.migrations.diagnostics import _sentence, _write_error
 from manage.core.migrations.enums import (
     _enum_types,
@@ -31,10 +29,14 @@ from manage.core.migrations.enums import (
 from manage.core.migrations.executor import MigrationExecutor
 from manage.core.migrations.ordering import _tables_first_and_last
 from manage.core.migrations.types import Generated
-from manage.core.replay import UnreplayableError, replay_cached, save_tables_apart
 from manage.core.runnable import make_runnable
-from manage.core.settings import Settings, cache_dir, describe_exception
-from manage.errors import DiscoveryError, ManageError, MigrationError, MigrationStoppedError
+from manage.core.settings import describe_exception
+from manage.errors import (
+    ManageError,
+    MigrationError,
+    MigrationStoppedError,
+    comparing_failed,
+)
 
 if TYPE_CHECKING:
     from manage.core.questions import Questioner
@@ -42,69 +44,6 @@ if TYPE_CHECKING:
 
 class Autogenerator(MigrationExecutor):
     """Compare the models with the history and write migration files."""
-
-    # -- writing migrations ---------------------------------------------------------------------
-
-    def check_in_memory(
-        self,
-        metadata: MetaData | tuple[MetaData, ...],
-        *,
-        include_object: IncludeObject | None,
-        name: str | None,
-    ) -> Generated:
-        """What ``makemigrations`` would write, found without any database: the history is
-        replayed in memory and compared with Alembic's comparators for the project's dialect.
-
-        Raises:
-            UnreplayableError: a migration's effect on the schema needs a database to know.
-        """
-        self.single_head()
-        if plugins := self.settings.database_plugins():
-            raise UnreplayableError(
-                f"The autogenerate plugin {plugins[0]!r} may compare what only a database holds",
-                "",
-            )
-        scripts = list(reversed(list(self.script.walk_revisions())))
-        convention = insync.naming_convention(metadata)
-        also = [*self.imported_by_migrations, *bootstrap_files(self.settings)]
-        state, state_file = replay_cached(
-            scripts,
-            self.settings.dialect_name,
-            cache_dir() / "replay",
-            also=also,
-            convention=convention,
-            start=lambda state: bootstrap_state(self.settings, state),
-            start_key=_bootstrap_key(self.settings),
-        )
-        upgrade_ops, history_tables = compare_remembering(
-            self.settings, state, metadata, include_object=include_object
-        )
-        digest = insync.history_digest(self.settings)
-        if digest is not None and state_file is not None and history_tables is not None:
-            dialect = insync.project_dialect(self.settings)
-            save_tables_apart(
-                state,
-                state_file,
-                lambda table, copy: _same(
-                    insync.table_fingerprint(copy, dialect), history_tables.get(table.name)
-                ),
-            )
-        if digest is not None and state_file is not None:
-            insync.write_index(
-                digest,
-                revision_ids=self.revision_ids(),
-                imported=also,
-                state_file=state_file,
-                tables=history_tables,
-                convention=insync.convention_key(convention),
-            )
-        return _generated(
-            upgrade_ops,
-            self.revision_ids(),
-            name,
-            initial=not scripts,
-            dialect_name=self.settings.dialect_name,
-        )
 
     def compare_with_history(
         self,
@@ -256,9 +195,7 @@ class Autogenerator(MigrationExecutor):
             raise
         except Exception as exc:
             reason = _sentence(exc) if isinstance(exc, SQLAlchemyError) else describe_exception(exc)
-            raise DiscoveryError(
-                f"Comparing the models with the migrations failed: {reason}. Fix the models."
-            ) from exc
+            raise comparing_failed(reason) from exc
         finally:
             if connection.in_transaction() and not in_transaction:
                 connection.rollback()
@@ -292,11 +229,3 @@ class Autogenerator(MigrationExecutor):
             raise _write_error(exc) from exc
         assert script is not None
         return Path(script.path)
-
-
-def _bootstrap_key(settings: Settings) -> str | None:
-    """The ``bootstrap`` setting as a replay cache keys it (its module's bytes are keyed too)."""
-    spec = settings.bootstrap
-    if spec is None or isinstance(spec, str):
-        return spec
-    return f"{getattr(spec, '__module__', '?')}:{getattr(spec, '__qualname__', '?')}"

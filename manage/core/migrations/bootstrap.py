@@ -27,7 +27,7 @@ from manage.core.history import HISTORY_TABLE
 from manage.core.redact import redact
 from manage.core.replay.state import SchemaState
 from manage.core.settings import Settings, describe_exception, import_string
-from manage.errors import MigrationError, SettingsError, UnreplayableError
+from manage.errors import MigrationError, SettingsError, UnreplayableError, needs_a_database
 
 DOCS = "docs/real-projects.md"
 BOOTSTRAP = "bootstrap"
@@ -134,8 +134,7 @@ def bootstrap_state(settings: Settings, state: SchemaState) -> None:
         ) from exc
     if unknown:
         raise UnreplayableError(
-            f"The bootstrap function {_name(settings)} runs {unknown[0]!r}, whose effect on the "
-            "schema cannot be known without a database",
+            needs_a_database(f"The bootstrap function {_name(settings)} runs {unknown[0]!r}"),
             BOOTSTRAP,
         )
     for table in created:

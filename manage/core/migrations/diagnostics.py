@@ -8,15 +8,12 @@ import traceback
 from pathlib import Path
 
 from manage.core.redact import redact
-from manage.errors import MigrationError
+from manage.errors import MigrationError, not_writable
 
 
 def _write_error(exc: OSError) -> MigrationError:
     path = exc.filename or "the migrations folder"
-    return MigrationError(
-        f"Could not write {path}: {exc.strerror or exc}. Make the migrations folder writable, "
-        "or point the migrations setting at a folder that can be."
-    )
+    return not_writable(path, str(exc.strerror or exc))
 
 
 def _rights_fix(exc: BaseException, dialect_name: str) -> str | None:

@@ -30,7 +30,14 @@ from manage.core.migrations.loader import MigrationLoader
 from manage.core.migrations.types import BASE, Step
 from manage.core.redact import redact
 from manage.core.settings import describe_exception
-from manage.errors import DatabaseError, DdlLockTimeoutError, MigrationError, MigrationStoppedError
+from manage.errors import (
+    DatabaseError,
+    DdlLockTimeoutError,
+    MigrationError,
+    MigrationStoppedError,
+    cannot_render_offline,
+    check_the_target,
+)
 from manage.light.signals import Terminated
 
 _CORRECT = (
@@ -211,9 +218,7 @@ class MigrationExecutor(MigrationLoader):
         except (RevisionError, alembic_util.CommandError) as exc:
             if running:  # raised by an operation of the migration, e.g. a MySQL alter_column
                 raise self._failure(exc, running[-1], executed, committed[0]) from exc
-            raise MigrationError(
-                f"{_sentence(exc)}. Check the target with 'manage showmigrations'."
-            ) from exc
+            raise MigrationError(check_the_target(_sentence(exc))) from exc
         except (KeyboardInterrupt, Terminated) as exc:  # issue 12 point 8: say what stayed
             step = running[-1] if running else None
             stopped = self._failure(exc, step, executed, committed[0])
@@ -422,11 +427,7 @@ class MigrationExecutor(MigrationLoader):
             reason = _sentence(exc) or "an operation needs a live database"
             if not isinstance(exc, NotImplementedError | SQLAlchemyError):
                 reason = describe_exception(exc)
-            raise MigrationError(
-                f"Cannot render the SQL of {where} offline: {reason}. Migrations that read the "
-                "database, or SQLite batch operations that copy a table, need a live database: "
-                "run migrate without --sql."
-            ) from exc
+            raise cannot_render_offline(where, reason, "run migrate without --sql") from exc
         return buffer.getvalue()
 
     def operations_of(self, revision: str, *, backwards: bool = False) -> list[Any]:

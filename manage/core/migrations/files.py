@@ -19,7 +19,7 @@ from alembic.script import Script
 from alembic.script.revision import RevisionError
 
 from manage.core.settings import describe_exception
-from manage.errors import MigrationError
+from manage.errors import MigrationError, also_fix_down_revisions
 from manage.light.signals import Terminated
 
 SOURCE_FILE = re.compile(r"(?!\.\#|__init__)(.*\.py)$")  # Alembic's, script/base.py
@@ -81,9 +81,11 @@ def load_script(path: Path, relative: Relative) -> Script:
     except RevisionError as exc:  # characters Alembic reserves
         sentence = str(exc).strip().rstrip(".").split(" in revision")[0]
         raise MigrationError(
-            f"Migration {where} has revision = {revision!r}, which Alembic cannot use: "
-            f"{sentence}. Use letters, digits and underscores, e.g. the file's name without .py "
-            "(and fix any down_revision that points at it)."
+            also_fix_down_revisions(
+                f"Migration {where} has revision = {revision!r}, which Alembic cannot use: "
+                f"{sentence}. Use letters, digits and underscores, e.g. the file's name without "
+                ".py"
+            )
         ) from exc
 
 
@@ -143,10 +145,9 @@ def attribute_problem(module: ModuleType, where: str, stem: str) -> str | None:
         )
     revision = module.revision
     if not isinstance(revision, str):
-        return (
+        return also_fix_down_revisions(
             f"Migration {where} has revision = {revision!r}, which is not a string. Use a "
-            f"string, e.g. the file's name without .py, {stem!r} (and fix any down_revision "
-            "that points at it)."
+            f"string, e.g. the file's name without .py, {stem!r}"
         )
     if not hasattr(module, "down_revision"):
         return (

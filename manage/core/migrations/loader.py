@@ -14,10 +14,9 @@ from typing import Any
 from alembic import util as alembic_util
 from alembic.config import Config
 from alembic.operations import ops
-from alembic.runtime.migration import MigrationContext
 from alembic.script import Script, ScriptDirectory
 from alembic.script.revision import RevisionError, RevisionMap
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, inspect, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.ddl import CreateSchema
@@ -34,8 +33,10 @@ from manage.errors import (
     MultipleHeadsError,
     RevisionNotFoundError,
     UsageError,
+    check_the_target,
 )
 from manage.light.cachefs import private_dir
+from manage.light.history import current_heads, version_query
 
 
 class MigrationLoader:
@@ -300,12 +301,14 @@ class MigrationLoader:
 
     def current(self, connection: Connection) -> tuple[str, ...]:
         """The revisions recorded in the version table (empty when there is none)."""
+        name, schema = self.settings.version_table, self.settings.version_table_schema
         try:
-            context = MigrationContext.configure(
-                connection,
-                opts=self.settings.version_options(),  # issue 16
-            )
-            heads = tuple(context.get_current_heads())
+            heads: tuple[str, ...] | None = ()
+            if inspect(connection).has_table(name, schema=schema):  # issue 16: its schema
+                quote = connection.dialect.identifier_preparer.quote
+                table = ".".join(quote(part) for part in (schema, name) if part)
+                rows = connection.execute(text(version_query(table)))
+                heads = current_heads(row[0] for row in rows)  # the rule manage.quick reads by
         except DBAPIError as exc:
             fix = (
                 _rights_fix(exc, self.settings.dialect_name) or "Check the database user's rights."
@@ -317,6 +320,11 @@ class MigrationLoader:
         finally:
             if connection.in_transaction():
                 connection.rollback()
+        if heads is None:
+            raise DatabaseError(
+                f"{self.settings.version_table} in {self.settings.display_url} holds a value "
+                "that is not a revision id. Fix or empty the table."
+            )
         return heads
 
     def unknown(self, current: Sequence[str]) -> list[str]:
@@ -361,8 +369,7 @@ class MigrationLoader:
             return self._plan(tuple(current), target)
         except RevisionError as exc:
             raise MigrationError(
-                f"Cannot plan a way to {target}: {_sentence(exc)}. "
-                "Check the target with 'manage showmigrations'."
+                check_the_target(f"Cannot plan a way to {target}: {_sentence(exc)}")
             ) from exc
 
     def _plan(self, current: tuple[str, ...], target: str) -> list[Step]:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from manage.core import revisions
+if TYPE_CHECKING:  # not imported: the check's in-sync tier answers without Alembic
+    from manage.core import revisions
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
 

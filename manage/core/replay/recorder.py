@@ -21,7 +21,12 @@ from manage.compat import (
     replace_get_bind,
     without_autocommit_block,
 )
-from manage.errors import MigrationError, UnreplayableError
+from manage.errors import (
+    MigrationError,
+    UnreplayableError,
+    needs_a_database,
+    sent_through_the_bind,
+)
 
 Direction = Literal["upgrade", "downgrade"]
 
@@ -134,9 +139,10 @@ def record(
             recorded.append(Recorded(ops.ExecuteSQLOp(statement), None, False))
         elif not _data_only(statement) and not _TYPE_DDL.match(statement):
             raise UnreplayableError(
-                f"Migration {script.revision} runs {_describe(ops.ExecuteSQLOp(statement))} "
-                "through op.get_bind(), whose effect on the schema cannot be known without a "
-                "database",
+                needs_a_database(
+                    f"Migration {script.revision} runs "
+                    + sent_through_the_bind(_describe(ops.ExecuteSQLOp(statement)))
+                ),
                 script.revision,
             )
     return recorded

@@ -31,7 +31,7 @@ from manage.core.compare_plugin import simple_key_parts
 from manage.core.replay.enum_sql import _enum_type_ddl
 from manage.core.replay.recorder import SEQUENCES, _data_only, _describe, _NotModelled
 from manage.core.runnable import unnamed_constraint
-from manage.errors import UnreplayableError
+from manage.errors import UnreplayableError, needs_a_database
 
 MAY_HOLD_ROWS = "manage_may_hold_rows"
 
@@ -93,8 +93,7 @@ class SchemaState:
             ):  # issue 16: a schema holds no table yet
                 return
             raise UnreplayableError(
-                f"Migration {revision} runs {_describe(operation)}, whose effect on the schema "
-                "cannot be known without a database",
+                needs_a_database(f"Migration {revision} runs {_describe(operation)}"),
                 revision,
             )
         try:

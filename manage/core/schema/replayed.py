@@ -12,7 +12,7 @@ from alembic.operations import ops
 from alembic.script import Script
 
 from manage.core import insync
-from manage.core.migrations.autogen import _bootstrap_key
+from manage.core.check.tiers import bootstrap_key
 from manage.core.migrations.bootstrap import bootstrap_files, bootstrap_state
 from manage.core.migrations.environment import MigrationEnvironment
 from manage.core.migrations.types import BASE
@@ -162,7 +162,7 @@ class SchemaHistory:
                 also=[*self.env.imported_by_migrations, *bootstrap_files(settings)],
                 convention=self._convention(),
                 start=lambda state: bootstrap_state(settings, state),
-                start_key=_bootstrap_key(settings),
+                start_key=bootstrap_key(settings),
             )
         except UnreplayableError:
             return self.watch(revision, dialect)
