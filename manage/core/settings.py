@@ -54,6 +54,9 @@ class Settings:
     bootstrap: str | Callable[..., Any] | None = None
     """A function taking a Connection that creates what the history starts from (tables made
     outside it): run on an empty database before the first migration, and on every replay."""
+    safe_ddl: bool = True
+    """Whether ``makemigrations`` writes the lock-light form of each operation on PostgreSQL
+    and MySQL/MariaDB (docs/zero-downtime.md); False writes Alembic's plain form."""
     source: Mapping[str, str] = field(default_factory=dict)
     """Setting name -> where its value came from, for ``-v 2``."""
 
@@ -119,6 +122,7 @@ class Settings:
                 _show(self.bootstrap) if self.bootstrap else "-",
                 self.source.get("bootstrap", "default"),
             ),
+            ("safe_ddl", str(self.safe_ddl).lower(), self.source.get("safe_ddl", "default")),
         ]
         if plugins := ", ".join(self.autogenerate_plugins):
             rows.append(
@@ -292,6 +296,7 @@ def _load(project: Any, database: str | None) -> Settings:
         database=database if names else None,
         databases=names,
         bootstrap=bootstrap,
+        safe_ddl=_require_bool(values.get("safe_ddl", True), "safe_ddl", origin),
         source=source,
     )
 
@@ -349,6 +354,14 @@ def _require_str(value: object, name: str, origin: str) -> str:
             f"{name} ({origin}) must be a non-empty string, not {value!r}. Fix the setting."
         )
     return value.strip()
+
+
+def _require_bool(value: object, name: str, origin: str) -> bool:
+    if not isinstance(value, bool):
+        raise SettingsError(
+            f"{name} ({origin}) must be true or false, not {value!r}. Fix the setting."
+        )
+    return value
 
 
 def _require_str_list(value: object, name: str, origin: str) -> tuple[str, ...]:

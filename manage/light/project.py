@@ -42,6 +42,7 @@ SETTING_NAMES: dict[str, str] = {
     "commands": "COMMANDS",
     "autogenerate_plugins": "AUTOGENERATE_PLUGINS",
     "bootstrap": "BOOTSTRAP",
+    "safe_ddl": "SAFE_DDL",
 }
 PYPROJECT_ORIGIN = "pyproject.toml [tool.manage]"
 DATABASES = "databases"

@@ -33,6 +33,7 @@ from manage.core.migrations.ordering import _tables_first_and_last
 from manage.core.migrations.types import Generated
 from manage.core.replay import UnreplayableError, replay_cached, save_tables_apart
 from manage.core.runnable import make_runnable
+from manage.core.safe_ddl import make_safe
 from manage.core.settings import Settings, cache_dir, describe_exception
 from manage.errors import DiscoveryError, ManageError, MigrationError, MigrationStoppedError
 
@@ -197,6 +198,10 @@ class Autogenerator(MigrationExecutor):
                 ).rstrip("\n")
                 script.version_path = str(write_to) if write_to else None
             _enum_types(script, metadata, connection)
+            if self.settings.safe_ddl:  # issue 14: what runs while the application writes
+                mariadb = bool(getattr(connection.dialect, "is_mariadb", False))
+                for container in (*script.upgrade_ops_list, *script.downgrade_ops_list):
+                    make_safe(container, connection.dialect.name, mariadb=mariadb)
             result["operations"] = tuple(operations)
             result["rev_id"] = rev_id
             if not operations or write_to is None:

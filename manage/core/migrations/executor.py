@@ -19,7 +19,14 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from manage.compat import downgrade_revs, op_proxy, recording_operations, stamp_revs, upgrade_revs
+from manage.compat import (
+    downgrade_revs,
+    op_proxy,
+    recording_operations,
+    stamp_revs,
+    upgrade_revs,
+    without_autocommit_block,
+)
 from manage.core import history as migration_history
 from manage.core.database import driver_message
 from manage.core.migrations.bootstrap import bootstrap_hint, database_is_empty, run_bootstrap
@@ -27,6 +34,7 @@ from manage.core.migrations.diagnostics import _operation_at, _rights_fix, _sent
 from manage.core.migrations.loader import MigrationLoader
 from manage.core.migrations.types import BASE, Step
 from manage.core.redact import redact
+from manage.core.safe_ddl import in_one_transaction
 from manage.core.settings import describe_exception
 from manage.errors import DatabaseError, MigrationError, MigrationStoppedError
 from manage.light.signals import Terminated
@@ -160,6 +168,12 @@ class MigrationExecutor(MigrationLoader):
                 ) from None
         event.listen(connection, "after_cursor_execute", after_execute)
         event.listen(connection, "begin", on_begin)
+        # issue 14: a replay inside one transaction that is rolled back (a given shadow
+        # database) runs the autocommit blocks in it, and so builds indexes without
+        # CONCURRENTLY (refused in a transaction); the schema is the same.
+        one_transaction = in_transaction and connection.dialect.name == "postgresql"
+        if one_transaction:
+            event.listen(connection, "before_cursor_execute", in_one_transaction, retval=True)
         try:
             with EnvironmentContext(
                 self.config,
@@ -177,6 +191,8 @@ class MigrationExecutor(MigrationLoader):
                     transactional_ddl=True if connection.dialect.name == "sqlite" else None,
                     on_version_apply=on_version_apply,
                 )
+                if one_transaction:
+                    without_autocommit_block(env.get_context())
                 with env.begin_transaction():
                     env.run_migrations()
         except (RevisionError, alembic_util.CommandError) as exc:
@@ -197,6 +213,8 @@ class MigrationExecutor(MigrationLoader):
             raise self._failure(exc, step, executed, committed[0]) from exc
         finally:
             event.remove(connection, "after_cursor_execute", after_execute)
+            if one_transaction:
+                event.remove(connection, "before_cursor_execute", in_one_transaction)
             event.remove(connection, "begin", on_begin)
 
     def _starts_from_bootstrap(

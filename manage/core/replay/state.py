@@ -30,6 +30,7 @@ from manage.compat import repair_unpickled_type_decorator
 from manage.core.compare_plugin import simple_key_parts
 from manage.core.replay.enum_sql import _enum_type_ddl
 from manage.core.replay.recorder import SEQUENCES, _data_only, _describe, _NotModelled
+from manage.core.replay.safe_sql import safe_ddl, schema_only_safe_sql
 from manage.core.runnable import unnamed_constraint
 from manage.errors import UnreplayableError
 
@@ -81,6 +82,11 @@ class SchemaState:
     def apply(self, revision: str, operation: ops.MigrateOperation) -> None:
         """Change the state as the database would; unknown operations raise UnreplayableError."""
         handler = _HANDLERS.get(type(operation))
+        if isinstance(operation, ops.ExecuteSQLOp) and schema_only_safe_sql(operation.sqltext):
+
+            def handler(state: SchemaState, operation: Any) -> None:  # issue 14
+                safe_ddl(state, revision, operation)
+
         if handler is None:
             if isinstance(operation, ops.ExecuteSQLOp) and _data_only(operation.sqltext):
                 return
