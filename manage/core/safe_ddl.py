@@ -181,8 +181,7 @@ def _validate(table: str, schema: str | None, name: str) -> AutocommitBlockOp:
 
 
 def _unique_using_index(item: ops.CreateUniqueConstraintOp) -> list[ops.MigrateOperation]:
-    options = ("deferrable", "initially")
-    if not item.constraint_name or any(item.kw.get(k) for k in options) or item.kw:
+    if not item.constraint_name or item.kw:  # DEFERRABLE, dialect options: Alembic's form
         return [item]
     name = str(item.constraint_name)
     index = ops.CreateIndexOp(
@@ -308,13 +307,11 @@ def _mysql(item: ops.MigrateOperation, *, mariadb: bool) -> list[ops.MigrateOper
 
 
 def _instant_column(column: Column[Any]) -> bool:
-    """A column MariaDB 10.3+ adds instantly at the end of the table (no auto-increment,
-    generated or key column)."""
+    """A column MariaDB 10.3+ adds instantly at the end of the table (not an auto-increment,
+    generated or primary key column; its index or unique key is a later operation)."""
     return not (
         column.primary_key
         or column.autoincrement is True
         or column.computed is not None
         or column.identity is not None
-        or column.unique
-        or column.index
     )

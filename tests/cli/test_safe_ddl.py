@@ -81,11 +81,14 @@ def inspected(project: Project, read: Callable[[Any], Any]) -> Any:
         engine.dispose()
 
 
-def round_trip(project: Project, back_to: str, applied: Any, unapplied: Any, read: Any) -> None:
-    """migrate, migrate ``back_to``, migrate: the schema ``read`` finds after each."""
+def round_trip(
+    project: Project, back_to: str, applied: Any, unapplied: Any, read: Any, *flags: str
+) -> None:
+    """migrate, migrate ``back_to`` (with ``flags``), migrate: the schema ``read`` finds after
+    each."""
     for args, expected in (
         (("migrate",), applied),
-        (("migrate", back_to, "--allow-data-loss"), unapplied),
+        (("migrate", back_to, *flags), unapplied),
         (("migrate",), applied),
     ):
         result = project.run(*args)
@@ -265,7 +268,7 @@ def test_postgresql_volatile_default_split_from_the_add(pg: Project) -> None:
         return token and (token["nullable"], str(token["default"]), checks(inspector))
 
     applied = (False, "gen_random_uuid()", [])
-    round_trip(pg, "0001", applied, None, read)
+    round_trip(pg, "0001", applied, None, read, "--allow-data-loss")
     engine = pg.engine()
     try:
         with engine.connect() as connection:
@@ -384,7 +387,7 @@ def test_mariadb_column_added_instantly(maria: Project) -> None:
     def read(inspector: Any) -> Any:
         return nullability(inspector).get("note")
 
-    round_trip(maria, "0001", False, None, read)
+    round_trip(maria, "0001", False, None, read, "--allow-data-loss")
 
 
 def test_postgresql_given_shadow_database_replays_the_safe_forms(
@@ -408,3 +411,23 @@ def test_postgresql_given_shadow_database_replays_the_safe_forms(
             assert sa.inspect(connection).get_table_names() == [], "the shadow is left empty"
     finally:
         engine.dispose()
+
+
+def test_postgresql_update_rewrites_a_safe_migration(pg: Project) -> None:
+    """The safe forms' statements are manage's own, not hand-written SQL that --update would
+    lose: the latest migration is written anew with both changes."""
+    change(pg, "sa.String(20))", "sa.String(20), index=True)")
+    pg.edit("shop/models.py", "qty: Mapped[int | None]", "qty: Mapped[int]")
+
+    updated = pg.run("makemigrations", "--update")
+
+    assert updated.exit_code == 0, updated.output
+    (path,) = (pg.root / "migrations").glob("0002_*.py")
+    text = path.read_text(encoding="utf-8")
+    assert "postgresql_concurrently=True" in text
+    assert "VALIDATE CONSTRAINT item_qty_not_null" in text
+    round_trip(pg, "0001", (False, [("ix_item_code", ["code"], False)]), (True, []), _both)
+
+
+def _both(inspector: Any) -> tuple[bool, list[tuple[str, list[str], bool]]]:
+    return nullability(inspector)["qty"], indexes(inspector)
