@@ -30,7 +30,7 @@ from alembic.autogenerate.render import render_op
 from alembic.operations import ops
 from sqlalchemy import Column, Computed, Identity, TextClause
 from sqlalchemy.dialects import mysql, postgresql
-from sqlalchemy.schema import DefaultClause
+from sqlalchemy.schema import DefaultClause, conv
 
 from manage.compat import column_copy
 from manage.core.runnable import constraint_name, leaf_operations
@@ -183,9 +183,10 @@ def _validate(table: str, schema: str | None, name: str) -> AutocommitBlockOp:
 def _unique_using_index(item: ops.CreateUniqueConstraintOp) -> list[ops.MigrateOperation]:
     if not item.constraint_name or item.kw:  # DEFERRABLE, dialect options: Alembic's form
         return [item]
-    name = str(item.constraint_name)
+    given = item.constraint_name
+    name = str(given)
     index = ops.CreateIndexOp(
-        name,
+        given if isinstance(given, str) else name,  # a conv() name stays as it is (op.f)
         item.table_name,
         list(item.columns),
         schema=item.schema,
@@ -200,7 +201,9 @@ def _unique_using_index(item: ops.CreateUniqueConstraintOp) -> list[ops.MigrateO
 def _set_not_null(item: ops.AlterColumnOp) -> list[ops.MigrateOperation]:
     """A CHECK (col IS NOT NULL) added NOT VALID, validated, then SET NOT NULL (which then
     skips its scan), then the check dropped."""
-    name = constraint_name(item.table_name, [item.column_name], "not_null")
+    # conv(): written op.f(...), so that a naming convention with %(constraint_name)s does not
+    # rename it at run time, away from the name VALIDATE and DROP use.
+    name = conv(constraint_name(item.table_name, [item.column_name], "not_null"))
     check = ops.CreateCheckConstraintOp(
         name,
         item.table_name,

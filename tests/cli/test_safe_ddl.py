@@ -47,9 +47,9 @@ def flat(text: str) -> str:
     return "".join(text.split()).replace('"', "'").replace(",)", ")")
 
 
-def started(project: Project) -> None:
+def started(project: Project, models: str = MODELS) -> None:
     """The first migration applied, with rows in the tables."""
-    project.write("shop/models.py", MODELS)
+    project.write("shop/models.py", models)
     made = project.run("makemigrations")
     assert made.exit_code == 0, made.output
     assert project.run("migrate").exit_code == 0
@@ -431,3 +431,90 @@ def test_postgresql_update_rewrites_a_safe_migration(pg: Project) -> None:
 
 def _both(inspector: Any) -> tuple[bool, list[tuple[str, list[str], bool]]]:
     return nullability(inspector)["qty"], indexes(inspector)
+
+
+def test_safe_ddl_is_shown_with_its_source(sqlite_project: Project) -> None:
+    default = sqlite_project.run("-v", "2", "showmigrations")
+    sqlite_project.edit(
+        "pyproject.toml",
+        'models = "shop.models:Base"',
+        'models = "shop.models:Base"\nsafe_ddl = false',
+    )
+    set_false = sqlite_project.run("-v", "2", "showmigrations")
+
+    assert "  safe_ddl = true  (default)" in default.output.splitlines()
+    assert "  safe_ddl = false  (pyproject.toml [tool.manage])" in set_false.output.splitlines()
+
+
+def test_postgresql_settings_module_safe_ddl_false(pg: Project) -> None:
+    pg.write(
+        "shop/settings.py",
+        'import os\nMODELS = "shop.models:Base"\nDATABASE_URL = os.environ["DATABASE_URL"]\n'
+        "SAFE_DDL = False\n",
+    )
+    pg.edit("shop/models.py", "sa.String(20))", "sa.String(20), index=True)")
+
+    made = pg.run("--settings", "shop.settings", "makemigrations")
+
+    assert made.exit_code == 0, made.output
+    (path,) = (pg.root / "migrations").glob("0002_*.py")
+    assert "concurrently" not in path.read_text(encoding="utf-8")
+
+
+def test_settings_module_safe_ddl_of_the_wrong_type(sqlite_project: Project) -> None:
+    sqlite_project.write("shop/settings.py", 'MODELS = "shop.models:Base"\nSAFE_DDL = 1\n')
+
+    result = sqlite_project.run("--settings", "shop.settings", "makemigrations")
+
+    assert result.exit_code == 3
+    assert result.output.strip().splitlines() == [
+        "Error: safe_ddl (settings module shop.settings) must be true or false, not 1. "
+        "Fix the setting."
+    ]
+
+
+CONVENTION = """
+class Base(DeclarativeBase):
+    metadata = sa.MetaData(
+        naming_convention={
+            "ix": "ix_%(column_0_label)s",
+            "uq": "uq_%(table_name)s_%(column_0_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+"""
+
+
+def test_postgresql_safe_forms_under_the_models_naming_convention(make_project: Any) -> None:
+    """SQLAlchemy's recommended convention renames a CHECK constraint given a name
+    (ck_<table>_<name>): the VALIDATE of each safe form names the constraint as created."""
+    project: Project = make_project("postgresql")
+    started(project, MODELS.replace("class Base(DeclarativeBase):\n    pass\n", CONVENTION))
+    project.edit("shop/models.py", "sa.String(20))", "sa.String(20), unique=True)")
+    project.edit("shop/models.py", "qty: Mapped[int | None]", "qty: Mapped[int]")
+    project.edit(
+        "shop/models.py",
+        "author_id: Mapped[int | None]",
+        'author_id: Mapped[int | None] = mapped_column(sa.ForeignKey("author.id"))',
+    )
+    text = change(
+        project,
+        "__table_args__ = ()",
+        '__table_args__ = (sa.CheckConstraint("qty < 100", name="small"),)',
+    )
+
+    assert "VALIDATE CONSTRAINT ck_item_small" in text
+    assert "VALIDATE CONSTRAINT fk_item_author_id_author" in text
+
+    def read(inspector: Any) -> Any:
+        return (
+            sorted(c["name"] for c in inspector.get_check_constraints("item")),
+            uniques(inspector),
+            [k["name"] for k in inspector.get_foreign_keys("item")],
+            nullability(inspector)["qty"],
+        )
+
+    applied = (["ck_item_small"], [("uq_item_code", ["code"])], ["fk_item_author_id_author"], False)
+    round_trip(project, "0001", applied, ([], [], [], True), read)
