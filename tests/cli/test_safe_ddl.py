@@ -518,3 +518,12 @@ def test_postgresql_safe_forms_under_the_models_naming_convention(make_project: 
 
     applied = (["ck_item_small"], [("uq_item_code", ["code"])], ["fk_item_author_id_author"], False)
     round_trip(project, "0001", applied, ([], [], [], True), read)
+
+
+def test_mariadb_safe_forms_under_the_models_naming_convention(make_project: Any) -> None:
+    project: Project = make_project("mariadb")
+    started(project, MODELS.replace("class Base(DeclarativeBase):\n    pass\n", CONVENTION))
+    text = change(project, "sa.String(20))", "sa.String(20), index=True)")
+
+    assert "ALTER TABLE item ADD INDEX ix_item_code (code), ALGORITHM=INPLACE, LOCK=NONE" in text
+    round_trip(project, "0001", [("ix_item_code", ["code"], False)], [], indexes)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from alembic.operations import ops
 from sqlalchemy import UniqueConstraint
+from sqlalchemy.schema import conv
 from sqlalchemy.sql.elements import TextClause
 
 from manage.core.replay.recorder import _statements
@@ -41,6 +42,11 @@ def _unquote(name: str | None) -> str | None:
     if name is not None and name[:1] in ('"', "`"):
         return name[1:-1].replace(name[0] * 2, name[0])
     return name
+
+
+def _final(name: str | None) -> conv:
+    """A name the SQL gives: the database's, which no naming convention renames."""
+    return conv(_unquote(name) or "")
 
 
 def _single(sql: Any) -> str | None:
@@ -82,14 +88,14 @@ def safe_ddl(state: SchemaState, revision: str, operation: ops.ExecuteSQLOp) -> 
             raise KeyError(f"unique index {_unquote(found['index'])}")
         table.indexes.discard(index)
         columns = [c.name for c in index.columns]
-        table.append_constraint(UniqueConstraint(*columns, name=_unquote(found["name"])))
+        table.append_constraint(UniqueConstraint(*columns, name=_final(found["name"])))
         return True
     if found := _CREATE_INDEX.match(statement):
         columns = [_unquote(c.strip()) or "" for c in found["columns"].split(",")]
         state.apply(
             revision,
             ops.CreateIndexOp(
-                _unquote(found["name"]),
+                _final(found["name"]),
                 _unquote(found["table"]) or "",
                 columns,
                 schema=_unquote(found["schema"]),
@@ -101,7 +107,7 @@ def safe_ddl(state: SchemaState, revision: str, operation: ops.ExecuteSQLOp) -> 
         state.apply(
             revision,
             ops.DropIndexOp(
-                _unquote(found["name"]) or "",
+                _final(found["name"]),
                 _unquote(found["table"]),
                 schema=_unquote(found["schema"]),
             ),
