@@ -253,11 +253,12 @@ def _add_then_default(item: ops.AddColumnOp) -> list[ops.MigrateOperation]:
         existing_nullable=True,
         modify_server_default=model.server_default,
     )
-    result: list[ops.MigrateOperation] = [add, set_default]
+    # The rows get their values as in Alembic's form (nullable or not), one UPDATE outside the
+    # migration's transaction: row locks only.
+    table, name = _quoted(item.table_name, item.schema), _quoted(model.name)
+    fill = SafeSQLOp(f"UPDATE {table} SET {name} = DEFAULT WHERE {name} IS NULL")
+    result: list[ops.MigrateOperation] = [add, set_default, AutocommitBlockOp([fill])]
     if not model.nullable:
-        table, name = _quoted(item.table_name, item.schema), _quoted(model.name)
-        fill = SafeSQLOp(f"UPDATE {table} SET {name} = DEFAULT WHERE {name} IS NULL")
-        result.append(AutocommitBlockOp([fill]))
         result += _set_not_null(
             ops.AlterColumnOp(
                 item.table_name,

@@ -201,12 +201,12 @@ def test_postgresql_set_not_null_through_a_validated_check(pg: Project) -> None:
     text = change(pg, "qty: Mapped[int | None]", "qty: Mapped[int]")
 
     assert flat(
-        "op.create_check_constraint('item_qty_not_null', 'item', 'qty IS NOT NULL',"
+        "op.create_check_constraint(op.f('item_qty_not_null'), 'item', 'qty IS NOT NULL',"
         " postgresql_not_valid=True)\n"
         "with op.get_context().autocommit_block():\n"
         "    op.execute('ALTER TABLE item VALIDATE CONSTRAINT item_qty_not_null')\n"
         "op.alter_column('item', 'qty', existing_type=sa.INTEGER(), nullable=False)\n"
-        "op.drop_constraint('item_qty_not_null', 'item', type_='check')"
+        "op.drop_constraint(op.f('item_qty_not_null'), 'item', type_='check')"
     ) in flat(text)
     assert flat("op.alter_column('item', 'qty', existing_type=sa.INTEGER(), nullable=True)") in (
         flat(text.split("def downgrade")[1])
@@ -257,7 +257,7 @@ def test_postgresql_volatile_default_split_from_the_add(pg: Project) -> None:
         " server_default=sa.text('gen_random_uuid()'), existing_nullable=True)\n"
         "with op.get_context().autocommit_block():\n"
         "    op.execute('UPDATE item SET token = DEFAULT WHERE token IS NULL')\n"
-        "op.create_check_constraint('item_token_not_null', 'item', 'token IS NOT NULL',"
+        "op.create_check_constraint(op.f('item_token_not_null'), 'item', 'token IS NOT NULL',"
         " postgresql_not_valid=True)"
     ) in flat(text)
     assert flat("op.drop_column('item', 'token')") in flat(text.split("def downgrade")[1])
@@ -527,3 +527,30 @@ def test_mariadb_safe_forms_under_the_models_naming_convention(make_project: Any
 
     assert "ALTER TABLE item ADD INDEX ix_item_code (code), ALGORITHM=INPLACE, LOCK=NONE" in text
     round_trip(project, "0001", [("ix_item_code", ["code"], False)], [], indexes)
+
+
+def test_postgresql_volatile_default_of_a_nullable_column_fills_the_rows(pg: Project) -> None:
+    """As Alembic's add would: every existing row gets its own value, the column stays
+    nullable (no check, no SET NOT NULL)."""
+    text = change(
+        pg,
+        "    qty: Mapped[int | None]\n",
+        "    qty: Mapped[int | None]\n"
+        '    score: Mapped[float | None] = mapped_column(server_default=sa.text("random()"))\n',
+    )
+
+    assert flat("op.execute('UPDATE item SET score = DEFAULT WHERE score IS NULL')") in flat(text)
+    assert "not_null" not in text
+
+    def read(inspector: Any) -> Any:
+        return nullability(inspector).get("score")
+
+    round_trip(pg, "0001", True, None, read, "--allow-data-loss")
+    engine = pg.engine()
+    try:
+        with engine.connect() as connection:
+            scores = connection.exec_driver_sql("SELECT score FROM item").scalars().all()
+    finally:
+        engine.dispose()
+    assert len(scores) == 2
+    assert None not in scores
