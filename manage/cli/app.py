@@ -197,6 +197,13 @@ def makemigrations(
             help="One-off default for existing rows of a new NOT NULL column (Python or SQL).",
         ),
     ] = None,
+    plain_ddl: Annotated[
+        bool,
+        typer.Option(
+            "--plain-ddl",
+            help="Write Alembic's plain operations, not the lock-light forms (safe_ddl).",
+        ),
+    ] = False,
 ) -> None:
     """Create a migration from the changes to the models."""
     from manage import commands
@@ -225,7 +232,7 @@ def makemigrations(
         result = commands.makemigrations(
             settings, name=name, empty=empty, check=check, dry_run=dry_run, merge=merge,
             confirm=_confirmer(no_input), on_notice=state.note, questioner=questioner,
-            update=update, sql=sql, sql_dialects=tuple(dialect or ()),
+            update=update, sql=sql, sql_dialects=tuple(dialect or ()), plain_ddl=plain_ddl,
         )  # fmt: skip
         _print_makemigrations(state, result, check=check, merge=merge)
         if result.written and not merge and result.revision and settings.dialect_name != "sqlite":

@@ -66,6 +66,7 @@ def makemigrations(
     update: bool = False,
     sql: bool = False,
     sql_dialects: tuple[str, ...] = (),
+    plain_ddl: bool = False,
 ) -> MakeMigrationsResult:
     """Compare the models with the schema the migration history builds, and write the difference.
 
@@ -89,7 +90,11 @@ def makemigrations(
             applied it (``update.update_latest``).
         sql: with ``empty``, a migration whose upgrade and downgrade run ``.sql`` files
             beside it (``manage.sqlfiles``); one pair per name in ``sql_dialects`` if given.
+        plain_ddl: write Alembic's plain operations, not the lock-light forms the
+            ``safe_ddl`` setting asks for (docs/zero-downtime.md).
     """
+    if plain_ddl:
+        settings = dataclasses.replace(settings, safe_ddl=False)
     if name is not None and (problem := revisions.name_problem(name)):
         raise MigrationError(problem)
     answered = questioner is not None and bool(questioner.renames or questioner.defaults)

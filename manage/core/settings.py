@@ -57,6 +57,9 @@ class Settings:
     """Seconds each DDL statement of ``migrate`` may wait for a lock (0: no limit)."""
     ddl_retries: int = 5
     """How often ``migrate`` tries again a DDL statement that timed out waiting for a lock."""
+    safe_ddl: bool = True
+    """Whether ``makemigrations`` writes the lock-light form of each operation on PostgreSQL
+    and MySQL/MariaDB (docs/zero-downtime.md); False writes Alembic's plain form."""
     source: Mapping[str, str] = field(default_factory=dict)
     """Setting name -> where its value came from, for ``-v 2``."""
 
@@ -127,6 +130,7 @@ class Settings:
                 _show(self.bootstrap) if self.bootstrap else "-",
                 self.source.get("bootstrap", "default"),
             ),
+            ("safe_ddl", str(self.safe_ddl).lower(), self.source.get("safe_ddl", "default")),
         ]
         if plugins := ", ".join(self.autogenerate_plugins):
             rows.append(
@@ -302,6 +306,7 @@ def _load(project: Any, database: str | None) -> Settings:
         bootstrap=bootstrap,
         ddl_lock_timeout=_require_number(values, "ddl_lock_timeout", origin),
         ddl_retries=int(_require_number(values, "ddl_retries", origin)),
+        safe_ddl=_require_bool(values.get("safe_ddl", True), "safe_ddl", origin),
         source=source,
     )
 
@@ -368,6 +373,14 @@ def _require_number(values: Mapping[str, Any], name: str, origin: str) -> float:
     if values.get(name) is None:
         return ddl_default(name)
     return check_ddl_option(name, values[name], f"{name} ({origin})", SettingsError)
+
+
+def _require_bool(value: object, name: str, origin: str) -> bool:
+    if not isinstance(value, bool):
+        raise SettingsError(
+            f"{name} ({origin}) must be true or false, not {value!r}. Fix the setting."
+        )
+    return value
 
 
 def _require_str_list(value: object, name: str, origin: str) -> tuple[str, ...]:

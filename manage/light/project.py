@@ -43,6 +43,7 @@ SETTING_NAMES: dict[str, str] = {
     "bootstrap": "BOOTSTRAP",
     "ddl_lock_timeout": "DDL_LOCK_TIMEOUT",
     "ddl_retries": "DDL_RETRIES",
+    "safe_ddl": "SAFE_DDL",
 }
 PYPROJECT_ORIGIN = "pyproject.toml [tool.manage]"
 DATABASES = "databases"

@@ -152,7 +152,7 @@ CASES = [
         "Unknown setting 'modles' in [tool.manage] ({root}/pyproject.toml). Did you mean "
         "'models'? Valid settings: models, database_url, migrations, version_table, "
         "version_table_schema, import, exclude_tables, include_object, shadow_database_url, "
-        "commands, autogenerate_plugins, bootstrap, databases.",
+        "commands, autogenerate_plugins, bootstrap, safe_ddl, databases.",
     ),
     Case(
         "invalid-toml",

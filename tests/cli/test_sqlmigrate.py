@@ -13,7 +13,10 @@ ISBN = AUTHOR_ID + "    isbn: Mapped[str | None] = mapped_column(String(13))\n"
 UPGRADE = {
     "sqlite": "BEGIN;\n\nALTER TABLE book ADD COLUMN isbn VARCHAR(13);\n\nCOMMIT;\n",
     "postgresql": "BEGIN;\n\nALTER TABLE book ADD COLUMN isbn VARCHAR(13);\n\nCOMMIT;\n",
-    "mariadb": "ALTER TABLE book ADD COLUMN isbn VARCHAR(13);\n",
+    # issue 14: MariaDB adds the column instantly or refuses (docs/zero-downtime.md)
+    "mariadb": "SET SESSION alter_algorithm = 'INSTANT';\n\n"
+    "ALTER TABLE book ADD COLUMN isbn VARCHAR(13);\n\n"
+    "SET SESSION alter_algorithm = DEFAULT;\n",
 }
 BACKWARDS = {
     # SQLite cannot drop the column in place: Alembic's batch mode copies the table.

@@ -30,6 +30,7 @@ from manage.core.migrations.executor import MigrationExecutor
 from manage.core.migrations.ordering import _tables_first_and_last
 from manage.core.migrations.types import Generated
 from manage.core.runnable import make_runnable
+from manage.core.safe_ddl import make_safe
 from manage.core.settings import describe_exception
 from manage.errors import (
     ManageError,
@@ -136,6 +137,10 @@ class Autogenerator(MigrationExecutor):
                 ).rstrip("\n")
                 script.version_path = str(write_to) if write_to else None
             _enum_types(script, metadata, connection)
+            if self.settings.safe_ddl:  # issue 14: what runs while the application writes
+                mariadb = bool(getattr(connection.dialect, "is_mariadb", False))
+                for container in (*script.upgrade_ops_list, *script.downgrade_ops_list):
+                    make_safe(container, connection.dialect.name, mariadb=mariadb)
             result["operations"] = tuple(operations)
             result["rev_id"] = rev_id
             if not operations or write_to is None:

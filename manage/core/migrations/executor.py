@@ -20,7 +20,14 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from manage.compat import downgrade_revs, op_proxy, recording_operations, stamp_revs, upgrade_revs
+from manage.compat import (
+    downgrade_revs,
+    op_proxy,
+    recording_operations,
+    stamp_revs,
+    upgrade_revs,
+    without_autocommit_block,
+)
 from manage.core import history as migration_history
 from manage.core.database import driver_message, make_engine
 from manage.core.migrations.bootstrap import bootstrap_hint, database_is_empty, run_bootstrap
@@ -29,6 +36,7 @@ from manage.core.migrations.diagnostics import _operation_at, _rights_fix, _sent
 from manage.core.migrations.loader import MigrationLoader
 from manage.core.migrations.types import BASE, Step
 from manage.core.redact import redact
+from manage.core.safe_ddl import in_one_transaction
 from manage.core.settings import describe_exception
 from manage.errors import (
     DatabaseError,
@@ -184,6 +192,12 @@ class MigrationExecutor(MigrationLoader):
         retried = 0
         event.listen(connection, "after_cursor_execute", after_execute)
         event.listen(connection, "begin", on_begin)
+        # issue 14: a replay inside one transaction that is rolled back (a given shadow
+        # database) runs the autocommit blocks in it, and so builds indexes without
+        # CONCURRENTLY (refused in a transaction); the schema is the same.
+        one_transaction = in_transaction and connection.dialect.name == "postgresql"
+        if one_transaction:
+            event.listen(connection, "before_cursor_execute", in_one_transaction, retval=True)
         try:
             with guard.installed():
                 if connection.in_transaction() and not in_transaction:
@@ -193,7 +207,8 @@ class MigrationExecutor(MigrationLoader):
                     try:
                         self._run_once(connection, fn=migrations_fn, target=target, purge=purge,
                                        target_metadata=target_metadata,
-                                       on_version_apply=on_version_apply)  # fmt: skip
+                                       on_version_apply=on_version_apply,
+                                       one_transaction=one_transaction)  # fmt: skip
                         break
                     except DBAPIError as exc:
                         wait = guard.last
@@ -232,6 +247,8 @@ class MigrationExecutor(MigrationLoader):
             raise self._failure(exc, step, executed, committed[0], lock=wait) from exc
         finally:
             event.remove(connection, "after_cursor_execute", after_execute)
+            if one_transaction:
+                event.remove(connection, "before_cursor_execute", in_one_transaction)
             event.remove(connection, "begin", on_begin)
 
     def _run_once(
@@ -243,6 +260,7 @@ class MigrationExecutor(MigrationLoader):
         purge: bool,
         target_metadata: Any,
         on_version_apply: Callable[..., None],
+        one_transaction: bool = False,
     ) -> None:
         with EnvironmentContext(
             self.config, self.script, fn=fn, destination_rev=target, purge=purge
@@ -256,6 +274,8 @@ class MigrationExecutor(MigrationLoader):
                 transactional_ddl=True if connection.dialect.name == "sqlite" else None,
                 on_version_apply=on_version_apply,
             )
+            if one_transaction:
+                without_autocommit_block(env.get_context())
             with env.begin_transaction():
                 env.run_migrations()
 

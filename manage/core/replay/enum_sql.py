@@ -12,6 +12,7 @@ from sqlalchemy.sql.elements import TextClause
 from sqlalchemy.types import TypeDecorator
 
 from manage.core.replay.recorder import _statements
+from manage.core.replay.safe_sql import own_safe_sql
 
 if TYPE_CHECKING:
     from manage.core.replay.state import SchemaState
@@ -94,7 +95,10 @@ def _enum_type_ddl(state: SchemaState, operation: ops.ExecuteSQLOp) -> bool:
 
 def own_enum_sql(sql: Any) -> bool:
     """Whether ``sql`` is one of the enum-type statements makemigrations itself writes
-    (:func:`_enum_type_ddl` follows them in order), not a hand-written step."""
+    (:func:`_enum_type_ddl` follows them in order), or a statement of its lock-light forms
+    (core/replay/safe_sql.py), not a hand-written step."""
+    if own_safe_sql(sql):  # issue 14: the lock-light forms' statements
+        return True
     if isinstance(sql, TextClause):
         sql = sql.text
     if not isinstance(sql, str) or len(parts := _statements(sql)) != 1:

@@ -22,7 +22,7 @@ from sqlalchemy import (
     UniqueConstraint,
     literal_column,
 )
-from sqlalchemy.schema import DefaultClause
+from sqlalchemy.schema import DefaultClause, conv
 from sqlalchemy.sql.ddl import CreateSchema, DropSchema
 from sqlalchemy.types import TypeDecorator
 
@@ -30,6 +30,7 @@ from manage.compat import repair_unpickled_type_decorator
 from manage.core.compare_plugin import simple_key_parts
 from manage.core.replay.enum_sql import _enum_type_ddl
 from manage.core.replay.recorder import SEQUENCES, _data_only, _describe, _NotModelled
+from manage.core.replay.safe_sql import safe_ddl, schema_only_safe_sql
 from manage.core.runnable import unnamed_constraint
 from manage.errors import UnreplayableError, needs_a_database
 
@@ -81,6 +82,11 @@ class SchemaState:
     def apply(self, revision: str, operation: ops.MigrateOperation) -> None:
         """Change the state as the database would; unknown operations raise UnreplayableError."""
         handler = _HANDLERS.get(type(operation))
+        if isinstance(operation, ops.ExecuteSQLOp) and schema_only_safe_sql(operation.sqltext):
+
+            def handler(state: SchemaState, operation: Any) -> None:  # issue 14
+                safe_ddl(state, revision, operation)
+
         if handler is None:
             if isinstance(operation, ops.ExecuteSQLOp) and _data_only(operation.sqltext):
                 return
@@ -221,6 +227,13 @@ def _copy_constraint(
 
 def _name(name: Any) -> str | None:
     return None if name is None else str(name)
+
+
+def _given_name(name: Any) -> str | None:
+    """A constraint's name as an operation gives it: one the migration marks final (``op.f``,
+    a ``conv``) stays final, so the models' naming convention does not rename it (issue 14:
+    the lock-light forms' VALIDATE names the constraint as created)."""
+    return name if isinstance(name, conv) else _name(name)
 
 
 def _mysql_name(column: str, taken: set[str]) -> str:
@@ -420,20 +433,20 @@ def _add_constraint(state: SchemaState, op: ops.AddConstraintOp) -> None:
         constraint = ForeignKeyConstraint(
             list(op.local_cols),
             [f"{referent}.{c}" for c in op.remote_cols],
-            name=_name(op.constraint_name),
+            name=_given_name(op.constraint_name),
             **{k: v for k, v in op.kw.items() if k in options},
         )
     elif isinstance(op, ops.CreateUniqueConstraintOp):
         table = state.table(op.table_name, op.schema)
-        constraint = UniqueConstraint(*op.columns, name=_name(op.constraint_name))
+        constraint = UniqueConstraint(*op.columns, name=_given_name(op.constraint_name))
     elif isinstance(op, ops.CreateCheckConstraintOp):
         table = state.table(op.table_name, op.schema)
-        constraint = CheckConstraint(op.condition, name=_name(op.constraint_name))
+        constraint = CheckConstraint(op.condition, name=_given_name(op.constraint_name))
     elif isinstance(op, ops.CreatePrimaryKeyOp):
         table = state.table(op.table_name, op.schema)
         for column in table.columns:
             column.primary_key = column.name in op.columns
-        constraint = PrimaryKeyConstraint(*op.columns, name=_name(op.constraint_name))
+        constraint = PrimaryKeyConstraint(*op.columns, name=_given_name(op.constraint_name))
     else:
         raise ValueError(f"unsupported constraint operation {type(op).__name__}")
     table.append_constraint(constraint)
