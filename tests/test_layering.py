@@ -76,6 +76,7 @@ def test_only_cli_imports_typer() -> None:
         "cli/group.py",
         "cli/lint.py",
         "cli/output.py",
+        "cli/params.py",
         "cli/prompts.py",
         "cli/schema.py",
         "compat.py",

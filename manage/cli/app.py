@@ -24,6 +24,7 @@ from manage.cli.output import (
     _remember_check,
     json_rows,
 )
+from manage.cli.params import _check_interface, _check_name, _dialects, _pairs, _start_end
 from manage.cli.prompts import _choose_base, _confirmer, _data_loss_prompt, _default_asker
 from manage.cli.schema import schema as schema_parser
 from manage.errors import ManageError
@@ -105,38 +106,6 @@ def main_options(
         settings, database_url, project, verbosity, show_traceback, False if no_color else None,
         database,
     )  # fmt: skip
-
-
-def _check_name(name: str | None) -> str | None:
-    if name is None:
-        return None
-    from manage.core.revisions import name_problem
-
-    if problem := name_problem(name):
-        raise typer.BadParameter(problem)
-    return name
-
-
-def _dialects(values: list[str] | None) -> list[str] | None:
-    known = ("sqlite", "postgresql", "mysql", "mariadb", "mssql", "oracle")
-    for value in values or ():
-        if value not in known:
-            raise typer.BadParameter(f"{value!r} is not a dialect; use one of {', '.join(known)}.")
-    return values
-
-
-def _start_end(values: list[str]) -> list[str]:
-    if len(values) > 2:
-        raise typer.BadParameter("give END, or START and END.")
-    return values
-
-
-def _pairs(values: list[str] | None) -> list[str] | None:
-    for value in values or ():
-        key, sep, answer = value.partition("=")
-        if not sep or not key or not answer:
-            raise typer.BadParameter(f"{value!r} is not NAME=VALUE, e.g. book.title=book.name.")
-    return values
 
 
 @_parser
@@ -445,14 +414,6 @@ def check(
 
 def _same(settings: Any) -> Any:
     return settings
-
-
-def _check_interface(value: str | None) -> str | None:
-    from manage.commands.shell import INTERFACES
-
-    if value is not None and value not in INTERFACES:
-        raise typer.BadParameter(f"'{value}' is not one of {', '.join(INTERFACES)}.")
-    return value
 
 
 @_parser

@@ -152,7 +152,8 @@ CASES = [
         "Unknown setting 'modles' in [tool.manage] ({root}/pyproject.toml). Did you mean "
         "'models'? Valid settings: models, database_url, migrations, version_table, "
         "version_table_schema, import, exclude_tables, include_object, shadow_database_url, "
-        "commands, autogenerate_plugins, bootstrap, safe_ddl, databases.",
+        "commands, autogenerate_plugins, bootstrap, ddl_lock_timeout, ddl_retries, safe_ddl, "
+        "databases.",
     ),
     Case(
         "invalid-toml",
