@@ -12,7 +12,8 @@ migration's wall time and the longest write that overlapped it (the write stall)
 
 The changes, applied in this order to the same table: add an index, add a foreign key, add a
 NOT NULL column with a server default, set NOT NULL on a filled column, add a unique constraint,
-widen a type (int -> bigint), add a CHECK constraint.
+widen a type (varchar(50) -> varchar(200), a catalog-only change, and int -> bigint, a
+rewrite), add a CHECK constraint.
 
 Whatever ``manage makemigrations`` writes is what is measured: when the safe forms of issue 14
 (``CREATE INDEX CONCURRENTLY``, ``NOT VALID`` + ``VALIDATE``...) land, re-running this shows
@@ -80,7 +81,7 @@ class Event(Base):
     code: Mapped[str | None] = mapped_column(sa.String(50), nullable={code_nullable})
     amount: Mapped[int] = mapped_column({amount_type}, nullable=True{amount_index})
     ref: Mapped[int] = mapped_column(sa.Integer, nullable=True)
-    note: Mapped[str | None] = mapped_column(sa.String(50), nullable=True)
+    note: Mapped[str | None] = mapped_column({note_type}, nullable=True)
 {status}'''
 
 CHANGES = [
@@ -95,6 +96,7 @@ CHANGES = [
     ),
     ("set NOT NULL", {"code_nullable": "False"}),
     ("add unique constraint", {"unique": 'sa.UniqueConstraint("ref", name="uq_event_ref"), '}),
+    ("widen type (varchar(50) -> varchar(200))", {"note_type": "sa.String(200)"}),
     ("widen type (int -> bigint)", {"amount_type": "sa.BigInteger"}),
     ("add CHECK", {"check": 'sa.CheckConstraint("amount >= 0", name="ck_event_amount"), '}),
 ]
@@ -105,6 +107,7 @@ BASE_VALUES = {
     "code_nullable": "True",
     "unique": "",
     "amount_type": "sa.Integer",
+    "note_type": "sa.String(50)",
     "check": "",
 }
 

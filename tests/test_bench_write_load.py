@@ -44,10 +44,11 @@ def test_each_step_makes_the_change_it_names() -> None:
         "add NOT NULL column (with default)",
         "set NOT NULL",
         "add unique constraint",
+        "widen type (varchar(50) -> varchar(200))",
         "widen type (int -> bigint)",
         "add CHECK",
     ]
-    first, index, fk, column, not_null, unique, bigint, check = tables
+    first, index, fk, column, not_null, unique, varchar, bigint, check = tables
     assert not first.indexes and [i.columns.keys() for i in index.indexes] == [["amount"]]
     assert not index.foreign_keys and len(fk.foreign_keys) == 1
     assert "status" not in fk.c and column.c.status.nullable is False
@@ -57,6 +58,8 @@ def test_each_step_makes_the_change_it_names() -> None:
     assert "uq_event_ref" in names and "uq_event_ref" not in {c.name for c in not_null.constraints}
     assert isinstance(unique.c.amount.type, sa.Integer)
     assert not isinstance(unique.c.amount.type, sa.BigInteger)
+    assert unique.c.note.type.length == 50 and varchar.c.note.type.length == 200
+    assert not isinstance(varchar.c.amount.type, sa.BigInteger)
     assert isinstance(bigint.c.amount.type, sa.BigInteger)
     assert "ck_event_amount" in {c.name for c in check.constraints}
     assert "ck_event_amount" not in {c.name for c in bigint.constraints}
