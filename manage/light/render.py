@@ -57,6 +57,16 @@ def migrate_target(target: str) -> str:
     return f"  Target specific migration: {target}"
 
 
+def fast_forwarded(count: int, target: str) -> str:
+    """The line under ``Running migrations:`` when an empty database was fast-forwarded."""
+    return f"  Fast-forwarded {count} migrations to {target} in one pass."
+
+
+def step_by_step(reason: str) -> str:
+    """The note when an empty database is migrated step by step after all, and why."""
+    return f"Applying step by step, not in one pass: {reason}."
+
+
 # -- showmigrations --------------------------------------------------------------------------
 
 NO_MIGRATIONS = " (no migrations)"

@@ -17,7 +17,12 @@ from sqlalchemy.engine import Connection
 from manage.core.replay.data_steps import READS, data_bind, refuse_schema_after_rows
 from manage.core.replay.inspector import StateBind
 from manage.core.replay.recorder import _SEQUENCE_DDL, record
-from manage.core.replay.state import SchemaState, pickled_metadata, unpickled_metadata
+from manage.core.replay.state import (
+    SchemaState,
+    follow_bound_ddl,
+    pickled_metadata,
+    unpickled_metadata,
+)
 from manage.errors import MigrationError, ReplayFailedInPythonError, UnreplayableError
 
 
@@ -70,6 +75,7 @@ def apply_script(state: SchemaState, script: Script) -> None:
                 state.sequences.add(sequence)
             else:
                 state.sequences.discard(sequence)
+        follow_bound_ddl(state, statement)  # issue 15: the statement itself, to run again
     if state.renamed_enums:
         (schema, name), *_ = state.renamed_enums
         state.renamed_enums.clear()
