@@ -88,9 +88,8 @@ def differences(left: dict[str, Any], right: dict[str, Any]) -> list[str]:
         if isinstance(a, dict) and isinstance(b, dict):
             for part in sorted(set(a) | set(b)):
                 if a.get(part) != b.get(part):
-                    lines.append(
-                        f"{key} {part}:\n  one pass:     {a.get(part)}\n  step by step: {b.get(part)}"
-                    )
+                    one, two = a.get(part), b.get(part)
+                    lines.append(f"{key} {part}:\n  one pass:     {one}\n  step by step: {two}")
         else:
             lines.append(f"{key}:\n  one pass:     {a}\n  step by step: {b}")
     return lines

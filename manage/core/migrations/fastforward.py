@@ -10,6 +10,7 @@ replay refuses. Anything else is applied step by step, and the reason names the 
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -46,6 +47,11 @@ FAST_FORWARD = "fast-forward"
 the schema it leads to was created in one pass)."""
 
 _ROWS = ("op.bulk_insert(", "bulk_insert(")
+_RENAMES = re.compile(r"\.rename_(table)\(|\bnew_(column)_name\s*=")
+_DROPS_FK = re.compile(r"""type_\s*=\s*["']foreignkey["']""")
+# Batch options under which SQLite's table copy orders columns its own way (a restated CHECK in
+# ``table_args`` moved an added column to the front in the corpus), or on purpose.
+_REORDERS = re.compile(r"\b(table_args|partial_reordering|insert_before|insert_after|recreate)\s*=")
 
 
 def database_is_fresh(connection: Connection) -> bool:
@@ -85,6 +91,26 @@ def fast_forward_state(loader: MigrationLoader, steps: Sequence[Step]) -> Schema
                 "created in one pass would not hold",
                 step.revision,
             )
+        if settings.dialect_name == "sqlite" and (found := _REORDERS.search(source)):
+            raise UnreplayableError(
+                f"Migration {step.revision} rebuilds a table with "
+                f"batch_alter_table({found[1]}=...), which on SQLite may order its columns "
+                "otherwise than the replay",
+                step.revision,
+            )
+        if settings.dialect_name == "postgresql" and (found := _RENAMES.search(source)):
+            raise UnreplayableError(
+                f"Migration {step.revision} renames a {found[1] or found[2]}, whose sequence, primary key "
+                "and other names PostgreSQL gave it keep the old name, which the replay does "
+                "not follow",
+                step.revision,
+            )
+        if settings.dialect_name in ("mysql", "mariadb") and _DROPS_FK.search(source):
+            raise UnreplayableError(
+                f"Migration {step.revision} drops a foreign key, whose index MariaDB/MySQL "
+                "made and keeps, which the replay does not follow",
+                step.revision,
+            )
         scripts.append(script)
     if plugins := settings.database_plugins():
         raise UnreplayableError(f"The autogenerate plugin {plugins[0]!r} is set", "")
@@ -101,14 +127,6 @@ def fast_forward_state(loader: MigrationLoader, steps: Sequence[Step]) -> Schema
     )
     # No check of ``state.may_hold_rows``: manage's own ``Enum(...).create(op.get_bind())`` sets
     # it on PostgreSQL; the sources were read above for every way a migration writes rows.
-    used = {(schema, name.lower()) for schema, name, _values in _enum_types(state.metadata)}
-    for kind, schema, name in state.bound_ddl:
-        if kind == "TYPE" and (schema, name) not in used:
-            raise UnreplayableError(
-                f"The history leaves enum type {name} that no table uses, which a schema "
-                "created from its tables would not have",
-                "",
-            )
     if settings.dialect_name == "sqlite" and any(t.schema for t in state.metadata.tables.values()):
         raise UnreplayableError("A table of the history is in an attached SQLite database", "")
     return state
@@ -181,13 +199,18 @@ def _create(connection: Connection, state: SchemaState) -> None:
         schemas.update({str(t.schema): True for t in metadata.tables.values() if t.schema})
         for schema in schemas:
             connection.execute(CreateSchema(schema, if_not_exists=True))
-    for (kind, _schema, _name), statement in state.bound_ddl.items():
-        if kind == "SEQUENCE":
+    used = _enum_types(metadata)
+    named = {(in_schema, name.lower()) for in_schema, name, _values in used}
+    for (kind, in_schema, name), statement in state.bound_ddl.items():
+        # A sequence as the migration created it; an enum type no column uses any more (a
+        # column turned into a string keeps the type in the database) too. The enum types the
+        # columns use are created from their values, which ALTER TYPE ... ADD VALUE changes.
+        if kind == "SEQUENCE" or (in_schema, name) not in named:
             connection.exec_driver_sql(statement)
     if dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import ENUM
 
-        for in_schema, name, values in _enum_types(metadata):
+        for in_schema, name, values in used:
             ENUM(*values, name=name, schema=in_schema).create(connection, checkfirst=False)
     with_comment = dialect.supports_comments and not dialect.inline_comments
     later: list[Any] = []
