@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import time
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -100,9 +101,9 @@ def fast_forward_state(loader: MigrationLoader, steps: Sequence[Step]) -> Schema
             )
         if settings.dialect_name == "postgresql" and (found := _RENAMES.search(source)):
             raise UnreplayableError(
-                f"Migration {step.revision} renames a {found[1] or found[2]}, whose sequence, primary key "
-                "and other names PostgreSQL gave it keep the old name, which the replay does "
-                "not follow",
+                f"Migration {step.revision} renames a {found[1] or found[2]}, whose sequence, "
+                "primary key and other names PostgreSQL gave it keep the old name, which the "
+                "replay does not follow",
                 step.revision,
             )
         if settings.dialect_name in ("mysql", "mariadb") and _DROPS_FK.search(source):
@@ -113,18 +114,27 @@ def fast_forward_state(loader: MigrationLoader, steps: Sequence[Step]) -> Schema
             )
         scripts.append(script)
     if plugins := settings.database_plugins():
-        raise UnreplayableError(f"The autogenerate plugin {plugins[0]!r} is set", "")
+        raise UnreplayableError(f"Alembic's autogenerate_plugins setting names {plugins[0]!r}", "")
     from manage.core.migrations.autogen import _bootstrap_key
 
-    state, _ = replay_cached(
-        scripts,
-        settings.dialect_name,
-        cache_dir() / "replay",
-        also=[*loader.imported_by_migrations, *bootstrap_files(settings)],
-        convention=insync.naming_convention(loader.target_metadata()),
-        start=lambda state: bootstrap_state(settings, state),
-        start_key=_bootstrap_key(settings),
-    )
+    try:
+        state, _ = replay_cached(
+            scripts,
+            settings.dialect_name,
+            cache_dir() / "replay",
+            also=[*loader.imported_by_migrations, *bootstrap_files(settings)],
+            convention=insync.naming_convention(loader.target_metadata()),
+            start=lambda state: bootstrap_state(settings, state),
+            start_key=_bootstrap_key(settings),
+        )
+    except SystemExit as exc:  # sys.exit() in a migration: its own run says so, step by step
+        paths = {str(Path(script.path).resolve()): script.revision for script in scripts}
+        frames = traceback.extract_tb(exc.__traceback__)
+        met = [paths[f] for frame in frames if (f := str(Path(frame.filename).resolve())) in paths]
+        revision = met[-1] if met else ""
+        raise UnreplayableError(
+            f"Migration {revision or '?'} calls sys.exit({exc.code!r}) when replayed", revision
+        ) from None
     # No check of ``state.may_hold_rows``: manage's own ``Enum(...).create(op.get_bind())`` sets
     # it on PostgreSQL; the sources were read above for every way a migration writes rows.
     if settings.dialect_name == "sqlite" and any(t.schema for t in state.metadata.tables.values()):
