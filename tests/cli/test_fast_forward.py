@@ -234,3 +234,24 @@ def test_the_pytest_plugins_database_is_fast_forwarded(sqlite_project: Project) 
         assert not sa.inspect(connection).has_table(history_table.name)
     engine.dispose()
     assert dataclasses.is_dataclass(fixture)
+
+
+def test_rows_from_a_sql_file_make_it_fall_back(sqlite_project: Project) -> None:
+    """A migration whose data statements the replay sees only as it runs (its .sql file) is
+    applied step by step, so the rows are there."""
+    assert sqlite_project.run("makemigrations").exit_code == 0
+    made = sqlite_project.run("makemigrations", "--empty", "--sql", "-n", "seed")
+    assert made.exit_code == 0, made.output
+    sqlite_project.write(
+        "migrations/0002_seed.upgrade.sql", "INSERT INTO author (id, name) VALUES (1, 'Herbert');\n"
+    )
+
+    result = sqlite_project.run("migrate")
+
+    assert result.exit_code == 0, result.output
+    assert result.stderr.startswith("Applying step by step, not in one pass: Migration 0002_seed ")
+    assert result.stdout.splitlines()[-1] == "  Applying 0002_seed... OK"
+    engine = sqlite_project.engine()
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("SELECT name FROM author").scalars().all() == ["Herbert"]
+    engine.dispose()

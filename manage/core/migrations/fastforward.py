@@ -135,6 +135,12 @@ def fast_forward_state(loader: MigrationLoader, steps: Sequence[Step]) -> Schema
         raise UnreplayableError(
             f"Migration {revision or '?'} calls sys.exit({exc.code!r}) when replayed", revision
         ) from None
+    if (writer := state.rows_from) is not None:  # e.g. op.execute in a helper it calls
+        raise UnreplayableError(
+            f"Migration {writer} sends data statements (op.execute, op.bulk_insert or "
+            "op.get_bind()), which a schema created in one pass would not repeat",
+            writer,
+        )
     # No check of ``state.may_hold_rows``: manage's own ``Enum(...).create(op.get_bind())`` sets
     # it on PostgreSQL; the sources were read above for every way a migration writes rows.
     if settings.dialect_name == "sqlite" and any(t.schema for t in state.metadata.tables.values()):

@@ -35,6 +35,7 @@ from manage.errors import UnreplayableError
 
 MAY_HOLD_ROWS = "manage_may_hold_rows"
 SCHEMAS = "manage_schemas"
+ROWS_FROM = "manage_rows_from"
 BOUND_DDL = "manage_bound_ddl"
 _BOUND_DDL = re.compile(
     r"""^\s*(?P<verb>CREATE|DROP)\s+(?P<kind>TYPE|SEQUENCE)\s+(?:IF\s+(?:NOT\s+)?EXISTS\s+)?"""
@@ -114,15 +115,28 @@ class SchemaState:
         found: dict[tuple[str, str | None, str], str] = self.metadata.info.setdefault(BOUND_DDL, {})
         return found
 
+    @property
+    def rows_from(self) -> str | None:
+        """The first migration that sent data statements (``op.execute`` of DML,
+        ``op.bulk_insert``, writes through ``op.get_bind()``), which a schema built from this
+        state would not repeat; kept in ``info`` (issue 15)."""
+        found = self.metadata.info.get(ROWS_FROM)
+        return found if isinstance(found, str) else None
+
+    def wrote_rows(self, revision: str) -> None:
+        self.metadata.info.setdefault(ROWS_FROM, revision)
+
     def apply(self, revision: str, operation: ops.MigrateOperation) -> None:
         """Change the state as the database would; unknown operations raise UnreplayableError."""
         handler = _HANDLERS.get(type(operation))
         if handler is None:
             if isinstance(operation, ops.ExecuteSQLOp) and _data_only(operation.sqltext):
+                self.wrote_rows(revision)
                 return
             if isinstance(operation, ops.ExecuteSQLOp) and _enum_type_ddl(self, operation):
                 return
             if isinstance(operation, ops.BulkInsertOp):
+                self.wrote_rows(revision)
                 return
             if isinstance(operation, ops.ExecuteSQLOp) and isinstance(
                 operation.sqltext, CreateSchema | DropSchema
