@@ -33,7 +33,24 @@ FALLS_BACK: dict[str, str] = {
     "rename_table-postgresql": "renames a table",
     "rename_table_unnamed_fk-postgresql": "renames a table",
     "rename_column-postgresql": "renames a column",
+    # MariaDB keeps the index it made for a foreign key after the key is dropped.
+    **{
+        f"{case}-mariadb": "drops a foreign key"
+        for case in (
+            "drop_indexed_fk_column",
+            "drop_referenced_table",
+            "fk_ondelete_changed",
+            "fk_retarget",
+            "naming_convention_changes",
+            "sqlmodel_relationships",
+            "unnamed_fk_add_column",
+            "unnamed_fk_dropped",
+            "unnamed_fk_options",
+        )
+    },
 }
+GENERATED_FALLS_BACK = {"mariadb": "drops a foreign key"}
+"""The generated histories drop foreign keys: on MariaDB they are applied step by step."""
 """Corpus cases applied step by step even on an empty database, and the words of the reason."""
 
 
@@ -55,7 +72,9 @@ def _both(project: Project, fresh_database: Any, *, count: int | None = None) ->
     assert found == [], "\n".join(found)
     assert _versions(urls[0]) == _versions(urls[1])
     said = one_pass.stdout.splitlines()[-1]
-    if count is not None:
+    if count is not None and "Fast-forwarded" not in said:
+        assert GENERATED_FALLS_BACK[project.dialect] in one_pass.stderr, one_pass.stderr
+    elif count is not None:
         assert re.fullmatch(rf"  Fast-forwarded {count} migrations to \S+ in one pass\.", said)
     return said if "Fast-forwarded" in said else one_pass.stderr.strip()
 
@@ -129,13 +148,18 @@ def test_generated_history(
     _both(Project(root, "", dialect), fresh_database, count=size)
 
 
+@pytest.mark.filterwarnings(  # Alembic's, about the squashed alter_column's options (PostgreSQL)
+    "ignore:autoincrement and existing_autoincrement only make sense for MySQL:UserWarning"
+)
 @pytest.mark.parametrize("dialect", DIALECTS)
 def test_squashed_history(
     dialect: str, tmp_path: Path, fresh_database: Any, monkeypatch: Any
 ) -> None:
     root = _generated(tmp_path, monkeypatch, 20)
     project = Project(root, "", dialect)
-    _ok(project, "squashmigrations", "0005", "0015", "--no-input")
+    (root.parent / "squash").mkdir()
+    url = fresh_database(dialect, root.parent / "squash")  # the squash renders for the dialect
+    _ok(project, "--database-url", url, "squashmigrations", "0005", "0015", "--no-input")
     assert len(project.migrations()) == 10  # 0001-0004, the squashed one, 0016-0020
     _both(project, fresh_database, count=10)
 
@@ -155,4 +179,5 @@ def test_alembic_hex_id_history(
         (folder / f"{ids[path.stem]}_{path.stem[5:]}.py").write_text(text, encoding="utf-8")
     project = Project(root, "", dialect)
     said = _both(project, fresh_database, count=20)
-    assert said.endswith(f"to {ids[max(ids)]} in one pass.")
+    if dialect not in GENERATED_FALLS_BACK:
+        assert said.endswith(f"to {ids[max(ids)]} in one pass.")
