@@ -137,6 +137,9 @@ SIZES = [pytest.param(20, dialect, id=f"20x20-{dialect}") for dialect in DIALECT
     pytest.param(size, dialect, id=f"{size}x{size}-{dialect}", marks=pytest.mark.slow)
     for size in (100, 300)
     for dialect in DIALECTS
+    # MariaDB applies the generated histories step by step (they drop foreign keys): at 300x300
+    # that compares two step-by-step runs of minutes each, which proves nothing more.
+    if (size, dialect) != (300, "mariadb")
 ]
 
 
