@@ -844,10 +844,10 @@ def with_section(document: str, run: str) -> str:
     """``document`` with the ``--only`` section replaced by ``run``'s tables (a whole rendered
     run, or an old section kept as it is), placed before "## Reproduce"."""
     if run and not run.startswith(_BEGIN):
-        body = run.split("## Machine", 1)[-1].split("## Reproduce", 1)[0].strip()
-        run = f"{_BEGIN}\n## {SECTION}\n\n## Machine{chr(10) * 2}{body}\n\n{_END}"
-        run = run.replace("## Machine", "### Machine", 1).replace("\n## ", "\n### ")
-        run = run.replace(f"### {SECTION}", f"## {SECTION}", 1)
+        smoke = next((line for line in run.splitlines() if line.startswith("> **Smoke")), "")
+        body = run[run.find("Command: ") :].split("## Reproduce", 1)[0].strip()
+        body = body.replace("\n## ", "\n### ")
+        run = f"{_BEGIN}\n## {SECTION}\n\n{smoke + chr(10) * 2 if smoke else ''}{body}\n\n{_END}"
     old = _section(document)
     if old:
         return document.replace(old, run)
