@@ -208,6 +208,17 @@ def postgresql_fresh(server_url: str, then: Prepare = nullcontext) -> Prepare:
     return prepare
 
 
+def both(first: Prepare, then: Prepare) -> Prepare:
+    """``first``'s preparation, then ``then``'s; the URL of ``first``."""
+
+    @contextmanager
+    def prepare() -> Iterator[str | None]:
+        with first() as url, then():
+            yield url
+
+    return prepare
+
+
 def forget(runner: Runner, *, everything: bool) -> Prepare:
     """Empty manage's caches before the run (``$XDG_CACHE_HOME/sqlalchemy-manage``, which the
     runner points into bench/.work): only the remembered check answers, or everything except the
@@ -313,8 +324,17 @@ def cases_for_size(
              manage_steps("makemigrations", "--check", text="No changes detected")),
         Case("check_again", "alembic", "alembic check (database at head)",
              alembic_steps((["check"], no_changes)), sqlite_migrated(a, upgrade_a, runner)),
-        Case("migrate_fresh", "manage", "manage migrate (fresh SQLite file)",
-             manage_steps("migrate", text="OK"), sqlite_fresh(m)),
+        Case("migrate_fresh", "manage", "manage migrate (fresh SQLite file: fast-forward)",
+             manage_steps("migrate", text="Fast-forwarded"), sqlite_fresh(m)),
+        Case("migrate_fresh_cold", "manage",
+             "manage migrate (fresh SQLite file: fast-forward, no replay cache)",
+             manage_steps("migrate", text="Fast-forwarded"), both(sqlite_fresh(m), cold)),
+        Case("migrate_fresh_cold", "alembic", "alembic upgrade head (fresh SQLite file)",
+             alembic_steps((["upgrade", "head"], None)), sqlite_fresh(a)),
+        Case("migrate_fresh_steps", "manage", "manage migrate --step-by-step (fresh SQLite file)",
+             manage_steps("migrate", "--step-by-step", text="OK"), sqlite_fresh(m)),
+        Case("migrate_fresh_steps", "alembic", "alembic upgrade head (fresh SQLite file)",
+             alembic_steps((["upgrade", "head"], None)), sqlite_fresh(a)),
         Case("migrate_fresh", "alembic", "alembic upgrade head (fresh SQLite file)",
              alembic_steps((["upgrade", "head"], None)), sqlite_fresh(a)),
         Case("migrate_head", "manage", "manage migrate (already at head)",
@@ -348,8 +368,22 @@ def cases_for_size(
                  postgresql_fresh(postgresql_url, cold)),
             Case("pg_check", "alembic", "fresh database; alembic upgrade head; alembic check",
                  alembic_steps((["upgrade", "head"], None), (["check"], no_changes)), fresh),
-            Case("pg_migrate_fresh", "manage", "manage migrate (fresh PostgreSQL database)",
-                 manage_steps("migrate", text="OK"), fresh),
+            Case("pg_migrate_fresh", "manage",
+                 "manage migrate (fresh PostgreSQL database: fast-forward)",
+                 manage_steps("migrate", text="Fast-forwarded"), fresh),
+            Case("pg_migrate_fresh_cold", "manage",
+                 "manage migrate (fresh PostgreSQL database: fast-forward, no replay cache)",
+                 manage_steps("migrate", text="Fast-forwarded"),
+                 postgresql_fresh(postgresql_url, cold)),
+            Case("pg_migrate_fresh_cold", "alembic",
+                 "alembic upgrade head (fresh PostgreSQL database)",
+                 alembic_steps((["upgrade", "head"], None)), fresh),
+            Case("pg_migrate_fresh_steps", "manage",
+                 "manage migrate --step-by-step (fresh PostgreSQL database)",
+                 manage_steps("migrate", "--step-by-step", text="OK"), fresh),
+            Case("pg_migrate_fresh_steps", "alembic",
+                 "alembic upgrade head (fresh PostgreSQL database)",
+                 alembic_steps((["upgrade", "head"], None)), fresh),
             Case("pg_migrate_fresh", "alembic", "alembic upgrade head (fresh PostgreSQL database)",
                  alembic_steps((["upgrade", "head"], None)), fresh),
         ]  # fmt: skip
@@ -553,8 +587,19 @@ ROWS = [  # key, the row's label, a short name for the growth table
     ),
     (
         "migrate_fresh",
-        "migrate a fresh SQLite file: `migrate` / `upgrade head` / `migrate`",
+        "migrate a fresh SQLite file: `migrate` (fast-forward, replay cached) / `upgrade head` / "
+        "`migrate`",
         "migrate, fresh SQLite",
+    ),
+    (
+        "migrate_fresh_cold",
+        "migrate a fresh SQLite file: `migrate` (fast-forward, no replay cache) / `upgrade head`",
+        "migrate, fresh SQLite, cold",
+    ),
+    (
+        "migrate_fresh_steps",
+        "migrate a fresh SQLite file: `migrate --step-by-step` / `upgrade head`",
+        "migrate --step-by-step, fresh SQLite",
     ),
     (
         "migrate_head",
@@ -567,7 +612,21 @@ ROWS = [  # key, the row's label, a short name for the growth table
         "/ `makemigrations --check --dry-run`",
         "check, PostgreSQL",
     ),
-    ("pg_migrate_fresh", "PostgreSQL: migrate a fresh database", "migrate, fresh PostgreSQL"),
+    (
+        "pg_migrate_fresh",
+        "PostgreSQL: migrate a fresh database (manage: fast-forward, replay cached)",
+        "migrate, fresh PostgreSQL",
+    ),
+    (
+        "pg_migrate_fresh_cold",
+        "PostgreSQL: migrate a fresh database (manage: fast-forward, no replay cache)",
+        "migrate, fresh PostgreSQL, cold",
+    ),
+    (
+        "pg_migrate_fresh_steps",
+        "PostgreSQL: migrate a fresh database (manage: `--step-by-step`)",
+        "migrate --step-by-step, fresh PostgreSQL",
+    ),
 ]
 FLOORS = [
     ("floor_pass", "`python -c pass`", ""),
@@ -771,6 +830,33 @@ def render_markdown(
     return "\n".join(lines)
 
 
+SECTION = "Selected rows"
+_BEGIN, _END = "<!-- bench/run.py --only: begin -->", "<!-- bench/run.py --only: end -->"
+
+
+def _section(document: str) -> str:
+    """The part of ``document`` a ``--only`` run wrote (between its markers), or ""."""
+    start, end = document.find(_BEGIN), document.find(_END)
+    return document[start : end + len(_END)] if 0 <= start < end else ""
+
+
+def with_section(document: str, run: str) -> str:
+    """``document`` with the ``--only`` section replaced by ``run``'s tables (a whole rendered
+    run, or an old section kept as it is), placed before "## Reproduce"."""
+    if run and not run.startswith(_BEGIN):
+        smoke = next((line for line in run.splitlines() if line.startswith("> **Smoke")), "")
+        body = run[run.find("Command: ") :].split("## Reproduce", 1)[0].strip()
+        body = body.replace("\n## ", "\n### ")
+        run = f"{_BEGIN}\n## {SECTION}\n\n{smoke + chr(10) * 2 if smoke else ''}{body}\n\n{_END}"
+    old = _section(document)
+    if old:
+        return document.replace(old, run)
+    if not run:
+        return document
+    at = document.find("## Reproduce")
+    return document[:at] + run + "\n\n" + document[at:] if at >= 0 else document + "\n" + run
+
+
 # -- main ------------------------------------------------------------------------------------------
 
 
@@ -821,6 +907,14 @@ def main(argv: list[str] | None = None) -> int:
         help="time only these rows (keys such as check_replayed,check_edited,check_again; the "
         "floors always), e.g. to re-measure a few rows on a loaded machine",
     )
+    parser.add_argument(
+        "--only",
+        type=lambda text: [key.strip() for key in text.split(",") if key.strip()],
+        default=None,
+        metavar="KEYS",
+        help="only these rows (e.g. migrate_fresh,pg_migrate_fresh); with --write-docs their "
+        f"tables go into the section '{SECTION}' of {DOCS.relative_to(REPO)}, the rest is kept",
+    )
     args = parser.parse_args(argv)
     if args.runs < 1:
         parser.error("--runs must be at least 1")
@@ -849,9 +943,10 @@ def main(argv: list[str] | None = None) -> int:
         runner = Runner(base_env, Path(scratch))
         try:
             print("global: floors and --help", file=sys.stderr)
-            results += measure(
-                _chosen(global_cases(neutral, django=django), args.rows), "all", args.runs, runner
-            )
+            globals_ = _chosen(global_cases(neutral, django=django), args.rows)
+            if args.only:
+                globals_ = [c for c in globals_ if c.key in args.only]
+            results += measure(globals_, "all", args.runs, runner)
             for size in args.sizes:
                 tables, migrations = (int(n) for n in size.split("x"))
                 out = args.work / size
@@ -862,6 +957,8 @@ def main(argv: list[str] | None = None) -> int:
                 cases = _chosen(
                     cases_for_size(size, out, runner, args.postgresql, django=django), args.rows
                 )
+                if args.only:
+                    cases = [c for c in cases if c.key in args.only]
                 results += measure(cases, size, args.runs, runner)
         finally:
             runner.close()
@@ -880,8 +977,11 @@ def main(argv: list[str] | None = None) -> int:
     (args.work / "results.json").write_text(
         json.dumps([r.__dict__ for r in results], indent=1, default=str) + "\n"
     )
-    if args.write_docs:
-        DOCS.write_text(markdown)
+    if args.write_docs and args.only:
+        DOCS.write_text(with_section(DOCS.read_text(), markdown))
+        print(f"Wrote the section '{SECTION}' of {DOCS.relative_to(REPO)}", file=sys.stderr)
+    elif args.write_docs:
+        DOCS.write_text(with_section(markdown, _section(DOCS.read_text()) if DOCS.exists() else ""))
         print(f"Wrote {DOCS.relative_to(REPO)}", file=sys.stderr)
     return 1 if any(r.error for r in results) else 0
 

@@ -19,13 +19,17 @@ def _fail(exc: ManageError) -> None:
     pytest.fail(f"manage: {exc}", pytrace=False)
 
 
-def _migrator(settings: Settings) -> Callable[[str], object]:
+def _migrator(settings: Settings, *, step_by_step: bool = False) -> Callable[[str], object]:
+    """Migrate a new test database to head: fast-forwarded when the history allows (the
+    ``migrated_database`` fixture), or ``step_by_step`` (the built-in tests, which test the
+    migrations themselves)."""
+
     def migrate(url: str) -> object:
         from manage.commands import migrate as run_migrate
 
         # A throwaway database keeps no history: its tables are the migrations' alone.
         on_test = dataclasses.replace(settings, database_url=url)
-        return run_migrate(on_test, "head", history=False)
+        return run_migrate(on_test, "head", history=False, step_by_step=step_by_step)
 
     return migrate
 
@@ -58,7 +62,7 @@ def _single_head(settings: Settings) -> None:
 def _upgrade(settings: Settings) -> None:
     from manage.core.testdb import test_database
 
-    with test_database(settings, _migrator(settings), template=False):
+    with test_database(settings, _migrator(settings, step_by_step=True), template=False):
         pass
 
 
@@ -67,7 +71,7 @@ def _downgrade_and_upgrade(settings: Settings) -> None:
     from manage.core.history import HISTORY_TABLE
     from manage.core.testdb import test_database
 
-    with test_database(settings, _migrator(settings), template=False) as made:
+    with test_database(settings, _migrator(settings, step_by_step=True), template=False) as made:
         on_test = dataclasses.replace(settings, database_url=made.url)
         migrate(on_test, "zero", allow_data_loss=True, history=False)
         left = _tables(made.url) - {settings.version_table, HISTORY_TABLE}
@@ -84,7 +88,7 @@ def _downgrade_and_upgrade(settings: Settings) -> None:
 def _models_match(settings: Settings) -> None:
     from manage.core.testdb import compare_models, test_database
 
-    with test_database(settings, _migrator(settings), template=False) as made:
+    with test_database(settings, _migrator(settings, step_by_step=True), template=False) as made:
         difference = compare_models(settings, made.url)
     if difference.operations:
         lines = "\n".join(f"    {op}" for op in difference.operations)

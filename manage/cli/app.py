@@ -268,6 +268,12 @@ def migrate(
             help="Tries again after a DDL lock timeout (default: ddl_retries, 5).",
         ),
     ] = None,
+    step_by_step: Annotated[
+        bool,
+        typer.Option(
+            "--step-by-step", help="Run each migration in turn, also on an empty database."
+        ),
+    ] = False,
 ) -> None:
     """Update the database schema to match the migrations."""
     from manage import commands
@@ -287,6 +293,7 @@ def migrate(
                 on_wait=lambda: state.note("Waiting for another manage migrate to finish..."),
                 allow_data_loss=allow_data_loss, confirm_data_loss=_data_loss_prompt(state),
                 ddl_lock_timeout=ddl_lock_timeout, ddl_retries=ddl_retries, on_retry=out.retried,
+                step_by_step=step_by_step, on_step_by_step=out.step_by_step,
             )  # fmt: skip
         finally:
             out.end_line()

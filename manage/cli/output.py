@@ -206,6 +206,10 @@ class _MigrateOutput:
         typer.echo(f"  {self.verb}...", nl=False, color=self.state.color)
         self.line_open = True
 
+    def step_by_step(self, reason: str) -> None:
+        if self.state.verbosity >= 1:
+            self.state.note(render.step_by_step(reason.rstrip(".")))
+
     def faked(self, step: Step) -> None:
         self.heading()
         self.state.echo(f"  Applying {step.revision}... FAKED")
@@ -259,6 +263,9 @@ class _MigrateOutput:
                                fg="yellow")  # fmt: skip
             if not result.steps:
                 state.echo("  No planned migration operations.")
+        elif result.fast_forwarded:
+            self.heading()
+            state.echo(render.fast_forwarded(len(result.steps), result.target), fg="green")
         else:
             self.heading()
             for step in result.steps if result.fake else ():

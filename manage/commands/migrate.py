@@ -41,9 +41,19 @@ class MigrateResult:
     """With ``plan``: per revision, the operations that lose data or break writes."""
     lint: Mapping[str, tuple[Finding, ...]] = field(default_factory=dict)
     """With ``plan``: per migration to apply, its lint findings (``manage lint``)."""
+    fast_forwarded: bool = False
+    """The steps were applied to an empty database in one pass (issue 15): the schema they
+    lead to created from the replayed history, every migration recorded."""
+    step_by_step_because: str | None = None
+    """Why an empty database was migrated step by step rather than fast-forwarded (the
+    migration that made it fall back), when it was not asked for."""
 
 
 def _ignore(_step: Step) -> None:
+    return None
+
+
+def _ignore_reason(_reason: str) -> None:
     return None
 
 
@@ -98,6 +108,8 @@ def migrate(
     ddl_lock_timeout: float | None = None,
     ddl_retries: int | None = None,
     on_retry: Callable[[LockWait], None] = _ignore_wait,
+    step_by_step: bool = False,
+    on_step_by_step: Callable[[str], None] = _ignore_reason,
 ) -> MigrateResult:
     """Bring the database to ``target``: ``head``, a revision id or unique prefix, or ``zero``.
 
@@ -127,6 +139,12 @@ def migrate(
         ddl_retries: how often a DDL statement that timed out is tried again; None takes the
             ``ddl_retries`` setting.
         on_retry: called when a DDL statement timed out and is about to be tried again.
+        step_by_step: run each migration in turn even on an empty database. Without it, an
+            empty database (nothing in it but the history table) is fast-forwarded when every
+            migration to apply is one the in-memory replay follows exactly: the target's schema
+            is created in one pass and every migration recorded (core/migrations/fastforward.py).
+        on_step_by_step: told why an empty database is migrated step by step after all (which
+            migration made it fall back), before the first migration runs.
 
     Raises:
         RevisionNotFoundError: unknown target, or the database is at a revision not on disk.
@@ -176,6 +194,7 @@ def migrate(
             return MigrateResult(_label(resolved), steps, executed=True, fake=fake)
         from manage.core.locking import migration_lock
 
+        because = ""
         with migration_lock(
             connection,
             settings.database_url,
@@ -194,6 +213,15 @@ def migrate(
                     raise refusal(losses, declined=False)
                 if losses and confirm_data_loss is not None and not confirm_data_loss(losses):
                     raise refusal(losses, declined=True)
+            if not fake and not step_by_step and not faked:
+                reason = _fast_forward(env, connection, steps, resolved, history=history)
+                if reason is None:
+                    return MigrateResult(
+                        _label(resolved), steps, executed=True, fast_forwarded=True
+                    )
+                if reason:
+                    on_step_by_step(reason)
+                    because = reason
             if faked:
                 env.run(connection, faked, faked[0].revision, fake=True, history=history)
                 on_faked(faked[0])
@@ -208,7 +236,44 @@ def migrate(
                 on_done=on_done,
                 on_retry=on_retry,
             )
-    return MigrateResult(_label(resolved), steps, executed=True, fake=fake, faked=faked)
+    return MigrateResult(
+        _label(resolved),
+        steps,
+        executed=True,
+        fake=fake,
+        faked=faked,
+        step_by_step_because=because or None,
+    )
+
+
+def _fast_forward(
+    env: MigrationEnvironment,
+    connection: Connection,
+    steps: tuple[Step, ...],
+    resolved: str,
+    *,
+    history: bool,
+) -> str | None:
+    """Fast-forward the database along ``steps`` when it is empty and the replay follows them
+    exactly: None when done; else why not ("" when the database is not empty or there is too
+    little to gain: one migration runs in one pass anyway)."""
+    from manage.core.migrations.fastforward import (
+        database_is_fresh,
+        fast_forward,
+        fast_forward_state,
+    )
+    from manage.errors import UnreplayableError
+
+    if len(steps) < 2 or any(step.direction != "apply" for step in steps):
+        return ""
+    if env.current(connection) or not database_is_fresh(connection):
+        return ""
+    try:
+        state = fast_forward_state(env, steps)
+    except UnreplayableError as exc:
+        return str(exc)
+    fast_forward(env, connection, state, steps, resolved, history=history)
+    return None
 
 
 def _initial_to_fake(

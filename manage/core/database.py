@@ -342,6 +342,11 @@ _OBJECTS = {
 }
 
 
+def database_objects(connection: Connection) -> list[tuple[str, str]]:
+    """Every table, view, sequence, type and routine in the database, as (kind, name)."""
+    return _objects(connection)
+
+
 def _objects(connection: Connection) -> list[tuple[str, str]]:
     dialect = "mysql" if connection.dialect.name == "mariadb" else connection.dialect.name
     query = _OBJECTS.get(dialect)

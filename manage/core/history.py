@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, inspect, text
@@ -40,7 +41,8 @@ class HistoryEntry:
 
     revision: str
     direction: str
-    """``apply``, ``unapply``, ``fake apply`` or ``fake unapply``."""
+    """``apply``, ``unapply``, ``fake apply``, ``fake unapply``, or ``fast-forward`` (applied by
+    creating the schema of a whole range in one pass, issue 15)."""
     checksum: str | None
     """sha256 of the migration file, hex."""
     started_at: datetime
@@ -104,6 +106,42 @@ def record(
             version_table=version_table,
         )
     )
+
+
+def record_many(
+    connection: Connection,
+    migrations: Sequence[tuple[str, Path | None]],
+    direction: str,
+    started_at: datetime,
+    duration_ms: int,
+    version_table: str,
+) -> None:
+    """Add a row per (revision, file) of ``migrations`` in one statement, in the connection's
+    open transaction (a fast-forward's: each row has the whole pass's start and duration)."""
+    if not migrations:
+        return
+    host, username = _host(), _username()
+    connection.execute(
+        history_table.insert(),
+        [
+            {
+                "revision": revision,
+                "direction": direction,
+                "checksum": checksum(path),
+                "started_at": started_at,
+                "duration_ms": duration_ms,
+                "host": host,
+                "username": username,
+                "version_table": version_table,
+            }
+            for revision, path in migrations
+        ],
+    )
+
+
+def utcnow() -> datetime:
+    """Now in UTC, without a time zone (the history table's ``started_at``)."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 def read(connection: Connection, version_table: str) -> list[HistoryEntry]:

@@ -70,6 +70,16 @@ def ddl_retry(
     )
 
 
+def fast_forwarded(count: int, target: str) -> str:
+    """The line under ``Running migrations:`` when an empty database was fast-forwarded."""
+    return f"  Fast-forwarded {count} migrations to {target} in one pass."
+
+
+def step_by_step(reason: str) -> str:
+    """The note when an empty database is migrated step by step after all, and why."""
+    return f"Applying step by step, not in one pass: {reason}."
+
+
 # -- showmigrations --------------------------------------------------------------------------
 
 NO_MIGRATIONS = " (no migrations)"

@@ -66,6 +66,12 @@ HISTORY = [
 ]
 
 
+FELL_BACK = (
+    "Applying step by step, not in one pass: Migration 0001_audit_log runs SQL of its own or "
+    "reads rows (op.execute or op.get_bind()), which the replay cannot repeat exactly."
+)
+
+
 def write_audited_history(project: Project) -> None:
     """Three migrations that build the shop's schema plus an audit_log the models do not own."""
     path = project.root / "pyproject.toml"
@@ -124,7 +130,8 @@ def test_eight_migrate_runs_at_once_apply_each_migration_once(project: Project) 
     outputs = [log.with_suffix(".out").read_text() for log in logs]
     errors = [log.with_suffix(".err").read_text() for log in logs]
     assert codes == [0] * RUNS, errors
-    assert errors == [WAITING + "\n"] * RUNS
+    # The run that finds the database empty says why it is not fast-forwarded (the audit rows).
+    assert sorted(errors) == [WAITING + "\n"] * (RUNS - 1) + [WAITING + "\n" + FELL_BACK + "\n"]
     applied = [out for out in outputs if "Applying" in out]
     assert len(applied) == 1, outputs
     assert applied[0].splitlines()[-3:] == [
@@ -225,3 +232,32 @@ def test_a_lock_file_left_by_another_user_does_not_block(sqlite_project: Project
 
     assert result.exit_code == 0, result.output
     assert audit_rows(sqlite_project) == ["0001_audit_log", "0002_author", "0003_book"]
+
+
+def test_eight_migrate_runs_at_once_fast_forward_the_empty_database_once(
+    project: Project,
+) -> None:
+    """Issue 15: the run that takes the lock first fast-forwards; the others find the database
+    at head when they get the lock (the emptiness is judged under the lock)."""
+    for rev, down, create, drop in HISTORY[1:]:
+        text = AUDITED.format(rev=rev, down=down, create=create, drop=drop)
+        text = text.replace("down_revision = '0001_audit_log'", "down_revision = None")
+        text = "\n".join(line for line in text.splitlines() if "audit_log" not in line)
+        project.write(f"migrations/{rev}.py", text)
+    logs = [project.root / f"run{i}" for i in range(RUNS)]
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    with holding_the_lock(project):
+        runs = [start(["--no-color", "migrate"], project.root, log, env) for log in logs]
+        wait_for(lambda: all(WAITING in log.with_suffix(".err").read_text() for log in logs))
+    codes = [run.wait(timeout=120) for run in runs]
+
+    outputs = [log.with_suffix(".out").read_text() for log in logs]
+    errors = [log.with_suffix(".err").read_text() for log in logs]
+    assert codes == [0] * RUNS, errors
+    assert errors == [WAITING + "\n"] * RUNS
+    done = [out for out in outputs if "Fast-forwarded" in out]
+    assert len(done) == 1, outputs
+    assert done[0].splitlines()[-1] == "  Fast-forwarded 2 migrations to 0003_book in one pass."
+    assert sum("  No migrations to apply." in out for out in outputs) == RUNS - 1
+    assert project.tables() == {"alembic_version", "author", "book"}
+    assert project.version() == {"0003_book"}

@@ -230,7 +230,7 @@ def test_multiple_migrations_run_in_order_on_a_fresh_database(project: Project) 
     project.edit("shop/models.py", PRICE, WITH_PRICE)
     project.run("makemigrations")
 
-    result = project.run("migrate")
+    result = project.run("migrate", "--step-by-step")  # a fresh database, each in turn
 
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines()[-2:] == [

@@ -16,7 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from manage.core import insync, revisions
 from manage.core.discovery import IncludeObject
-from manage.core.migrations.bootstrap import bootstrap_files, bootstrap_state
+from manage.core.migrations.bootstrap import bootstrap_files, bootstrap_key, bootstrap_state
 from manage.core.migrations.diagnostics import _sentence
 from manage.core.migrations.enums import _enum_value_changes
 from manage.core.migrations.ordering import _tables_first_and_last
@@ -254,11 +254,3 @@ def in_memory(
         initial=not scripts,
         dialect_name=settings.dialect_name,
     )
-
-
-def bootstrap_key(settings: Settings) -> str | None:
-    """The ``bootstrap`` setting as a replay cache keys it (its module's bytes are keyed too)."""
-    spec = settings.bootstrap
-    if spec is None or isinstance(spec, str):
-        return spec
-    return f"{getattr(spec, '__module__', '?')}:{getattr(spec, '__qualname__', '?')}"

@@ -163,3 +163,11 @@ def _name(settings: Settings) -> str:
     if isinstance(spec, str):
         return repr(spec)
     return repr(f"{getattr(spec, '__module__', '?')}:{getattr(spec, '__qualname__', spec)}")
+
+
+def bootstrap_key(settings: Settings) -> str | None:
+    """The ``bootstrap`` setting as a replay cache keys it (its module's bytes are keyed too)."""
+    spec = settings.bootstrap
+    if spec is None or isinstance(spec, str):
+        return spec
+    return f"{getattr(spec, '__module__', '?')}:{getattr(spec, '__qualname__', '?')}"

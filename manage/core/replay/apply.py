@@ -16,9 +16,14 @@ from sqlalchemy.engine import Connection
 
 from manage.core.replay.data_steps import READS, data_bind, refuse_schema_after_rows
 from manage.core.replay.inspector import StateBind
-from manage.core.replay.recorder import _SEQUENCE_DDL, record
+from manage.core.replay.recorder import _SEQUENCE_DDL, _TYPE_DDL, record
 from manage.core.replay.safe_sql import schema_only_safe_sql
-from manage.core.replay.state import SchemaState, pickled_metadata, unpickled_metadata
+from manage.core.replay.state import (
+    SchemaState,
+    follow_bound_ddl,
+    pickled_metadata,
+    unpickled_metadata,
+)
 from manage.errors import MigrationError, ReplayFailedInPythonError, UnreplayableError
 
 
@@ -63,6 +68,7 @@ def apply_script(state: SchemaState, script: Script) -> None:
             bound = _run(state, script, stand_in, guarded)
     if state.rows_written:
         state.may_hold_rows, state.rows_written = True, False
+        state.wrote_rows(script.revision)
     for statement in bound:  # issue 16: the sequences manage creates through op.get_bind()
         if found := _SEQUENCE_DDL.match(statement):
             in_schema = found["schema"].strip('`"') if found["schema"] else None
@@ -71,6 +77,9 @@ def apply_script(state: SchemaState, script: Script) -> None:
                 state.sequences.add(sequence)
             else:
                 state.sequences.discard(sequence)
+        follow_bound_ddl(state, statement)  # issue 15: the statement itself, to run again
+        if not _TYPE_DDL.match(statement) and not READS.search(statement):
+            state.wrote_rows(script.revision)  # issue 15: a write through op.get_bind()
     if state.renamed_enums:
         (schema, name), *_ = state.renamed_enums
         state.renamed_enums.clear()

@@ -35,6 +35,28 @@ from manage.core.runnable import unnamed_constraint
 from manage.errors import UnreplayableError, needs_a_database
 
 MAY_HOLD_ROWS = "manage_may_hold_rows"
+SCHEMAS = "manage_schemas"
+ROWS_FROM = "manage_rows_from"
+BOUND_DDL = "manage_bound_ddl"
+_BOUND_DDL = re.compile(
+    r"""^\s*(?P<verb>CREATE|DROP)\s+(?P<kind>TYPE|SEQUENCE)\s+(?:IF\s+(?:NOT\s+)?EXISTS\s+)?"""
+    r"""(?:(?P<schema>[`"]?\w+[`"]?)\.)?(?P<name>[`"]?\w+[`"]?)""",
+    re.IGNORECASE,
+)
+
+
+def follow_bound_ddl(state: SchemaState, statement: str) -> None:
+    """Keep a ``CREATE SEQUENCE``/``CREATE TYPE`` sent through ``op.get_bind()`` in
+    ``state.bound_ddl`` (a later ``DROP`` of it takes it out)."""
+    found = _BOUND_DDL.match(statement)
+    if found is None:
+        return
+    schema = found["schema"].strip('`"') if found["schema"] else None
+    key = (found["kind"].upper(), schema, found["name"].strip('`"').lower())
+    if found["verb"].upper() == "CREATE":
+        state.bound_ddl[key] = statement
+    else:
+        state.bound_ddl.pop(key, None)
 
 
 class SchemaState:
@@ -79,6 +101,32 @@ class SchemaState:
         found: set[tuple[str | None, str]] = self.metadata.info.setdefault(SEQUENCES, set())
         return found
 
+    @property
+    def schemas(self) -> dict[str, bool]:
+        """The schemas the migrations created with ``CreateSchema`` (in ``info``, so a cached
+        state remembers them), in order."""
+        found: dict[str, bool] = self.metadata.info.setdefault(SCHEMAS, {})
+        return found
+
+    @property
+    def bound_ddl(self) -> dict[tuple[str, str | None, str], str]:
+        """The ``CREATE SEQUENCE`` and ``CREATE TYPE`` statements the migrations sent through
+        ``op.get_bind()`` (``sa.Sequence(...).create(op.get_bind())``) and did not drop again,
+        keyed by (kind, schema, lower-case name), in order: what a fast-forward runs again."""
+        found: dict[tuple[str, str | None, str], str] = self.metadata.info.setdefault(BOUND_DDL, {})
+        return found
+
+    @property
+    def rows_from(self) -> str | None:
+        """The first migration that sent data statements (``op.execute`` of DML,
+        ``op.bulk_insert``, writes through ``op.get_bind()``), which a schema built from this
+        state would not repeat; kept in ``info`` (issue 15)."""
+        found = self.metadata.info.get(ROWS_FROM)
+        return found if isinstance(found, str) else None
+
+    def wrote_rows(self, revision: str) -> None:
+        self.metadata.info.setdefault(ROWS_FROM, revision)
+
     def apply(self, revision: str, operation: ops.MigrateOperation) -> None:
         """Change the state as the database would; unknown operations raise UnreplayableError."""
         handler = _HANDLERS.get(type(operation))
@@ -89,14 +137,21 @@ class SchemaState:
 
         if handler is None:
             if isinstance(operation, ops.ExecuteSQLOp) and _data_only(operation.sqltext):
+                self.wrote_rows(revision)
                 return
             if isinstance(operation, ops.ExecuteSQLOp) and _enum_type_ddl(self, operation):
                 return
             if isinstance(operation, ops.BulkInsertOp):
+                self.wrote_rows(revision)
                 return
             if isinstance(operation, ops.ExecuteSQLOp) and isinstance(
                 operation.sqltext, CreateSchema | DropSchema
             ):  # issue 16: a schema holds no table yet
+                named = self.schemas  # issue 15: kept, to create them again
+                if isinstance(operation.sqltext, CreateSchema):
+                    named[str(operation.sqltext.element)] = True
+                else:
+                    named.pop(str(operation.sqltext.element), None)
                 return
             raise UnreplayableError(
                 needs_a_database(f"Migration {revision} runs {_describe(operation)}"),

@@ -12,8 +12,7 @@ from alembic.operations import ops
 from alembic.script import Script
 
 from manage.core import insync
-from manage.core.check.tiers import bootstrap_key
-from manage.core.migrations.bootstrap import bootstrap_files, bootstrap_state
+from manage.core.migrations.bootstrap import bootstrap_files, bootstrap_key, bootstrap_state
 from manage.core.migrations.environment import MigrationEnvironment
 from manage.core.migrations.types import BASE
 from manage.core.replay import SchemaState, UnreplayableError, apply_script, replay_cached
