@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection
 from manage.core.replay.data_steps import READS, data_bind, refuse_schema_after_rows
 from manage.core.replay.inspector import StateBind
 from manage.core.replay.recorder import _SEQUENCE_DDL, _TYPE_DDL, record
-from manage.core.replay.safe_sql import schema_only_safe_sql
+from manage.core.replay.safe_sql import own_safe_sql
 from manage.core.replay.state import (
     SchemaState,
     follow_bound_ddl,
@@ -112,7 +112,7 @@ def _run(
     def applied(operation: ops.MigrateOperation) -> None:
         if isinstance(operation, ops.BulkInsertOp) or (
             isinstance(operation, ops.ExecuteSQLOp)
-            and not schema_only_safe_sql(operation.sqltext)  # issue 14: no rows
+            and not own_safe_sql(operation.sqltext)  # issue 14: makes no row
         ):
             state.may_hold_rows = True  # rows the replay does not hold (see data_steps.py)
         apply(operation)

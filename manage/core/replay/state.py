@@ -30,7 +30,7 @@ from manage.compat import repair_unpickled_type_decorator
 from manage.core.compare_plugin import simple_key_parts
 from manage.core.replay.enum_sql import _enum_type_ddl
 from manage.core.replay.recorder import SEQUENCES, _data_only, _describe, _NotModelled
-from manage.core.replay.safe_sql import safe_ddl, schema_only_safe_sql
+from manage.core.replay.safe_sql import own_safe_sql, safe_ddl, schema_only_safe_sql
 from manage.core.runnable import unnamed_constraint
 from manage.errors import UnreplayableError, needs_a_database
 
@@ -136,6 +136,10 @@ class SchemaState:
                 safe_ddl(state, revision, operation)
 
         if handler is None:
+            if isinstance(operation, ops.ExecuteSQLOp) and own_safe_sql(operation.sqltext):
+                # issue 14's fill of a volatile default (UPDATE ... SET c = DEFAULT WHERE c IS
+                # NULL: no row where no migration wrote one) and MariaDB's alter_algorithm
+                return
             if isinstance(operation, ops.ExecuteSQLOp) and _data_only(operation.sqltext):
                 self.wrote_rows(revision)
                 return
@@ -406,15 +410,18 @@ def _create_index(state: SchemaState, op: ops.CreateIndexOp) -> None:
     # ``Event.at.desc()``, or the models' ``sa.text("at DESC")``) are modelled as columns; an
     # index on a real expression keeps its SQL text, the form a database reflects it in.
     table = state.table(op.table_name, op.schema)
+    # How it was built (issue 14's CONCURRENTLY) is no part of the schema: a fast-forward or
+    # `manage schema` creates it plainly, in its transaction.
+    kw = {key: value for key, value in op.kw.items() if key != "postgresql_concurrently"}
     parts = simple_key_parts(op.columns)
     if parts is not None:
         columns = [
             table.c[name].desc() if descending else table.c[name] for name, descending in parts
         ]
-        Index(op.index_name, *columns, unique=bool(op.unique), **op.kw)
+        Index(op.index_name, *columns, unique=bool(op.unique), **kw)
         return
     elements = [_index_element(table, c) for c in op.columns]
-    index = Index(op.index_name, *elements, unique=bool(op.unique), **op.kw)
+    index = Index(op.index_name, *elements, unique=bool(op.unique), **kw)
     if index.table is None:  # expressions only (``sa.text("lower(email)")``)
         table.append_constraint(index)
 
