@@ -26,6 +26,9 @@ from manage.cli import app
 
 pytest_plugins = ["pytester"]  # tests/test_pytest_plugin.py runs pytest on generated projects
 sys.dont_write_bytecode = True  # an edited models.py must never be read back from a stale .pyc
+# The manage processes tests start compile as users' do: a compiled file kept stale by an edit
+# that keeps size and mtime must not change an answer (core/bytecode.py).
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 
 PROJECTS = Path(__file__).parent / "projects"
 SERVER_ENV = {"postgresql": "MANAGE_TEST_POSTGRESQL_URL", "mariadb": "MANAGE_TEST_MARIADB_URL"}

@@ -9,10 +9,12 @@ from typing import Any
 
 from sqlalchemy import MetaData
 
+from manage.core.bytecode import compiled_in
 from manage.core.history import HISTORY_TABLE
 from manage.core.settings import (
     ModelsSpec,
     Settings,
+    cache_dir,
     describe_exception,
     import_module,
     import_string,
@@ -30,6 +32,11 @@ def load_metadata(settings: Settings) -> MetaData | tuple[MetaData, ...]:
     Raises:
         DiscoveryError: a module does not import, or names no Base/MetaData.
     """
+    with compiled_in(cache_dir() / "pycache"):  # never a stale compiled file (issue 11)
+        return _load_metadata(settings)
+
+
+def _load_metadata(settings: Settings) -> MetaData | tuple[MetaData, ...]:
     for name in settings.imports:
         import_module(name, what="module from the import setting")
     spec = settings.models

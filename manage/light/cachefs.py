@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from pathlib import Path
 
 PRIVATE_DIR = 0o700
@@ -151,3 +152,28 @@ def _fsync_dir(folder: Path) -> None:
         pass  # some filesystems refuse fsync on a folder; the rename is still atomic
     finally:
         os.close(fd)
+
+
+def purge_stale_bytecode(prefix: Path) -> None:
+    """Delete each compiled file under ``prefix`` (a ``sys.pycache_prefix``) older than its
+    source's last change (ctime: a copy keeps size and mtime, not ctime), or whose source is gone
+    (core/bytecode.py)."""
+    tag = f".{sys.implementation.cache_tag}.pyc"
+    root = str(prefix)
+    for folder, _dirs, names in os.walk(root):
+        source_dir = folder[len(root) :] or os.sep
+        for name in names:
+            if not name.endswith(tag):
+                continue
+            compiled = os.path.join(folder, name)
+            source = os.path.join(source_dir, name[: -len(tag)] + ".py")
+            try:
+                written = os.stat(compiled).st_mtime_ns
+                changed = os.stat(source).st_ctime_ns
+            except FileNotFoundError:
+                changed = None
+            except OSError:
+                continue
+            if changed is None or changed >= written:
+                with contextlib.suppress(OSError):
+                    os.unlink(compiled)

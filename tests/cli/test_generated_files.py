@@ -99,7 +99,10 @@ def test_unnamed_constraints_need_no_warning(project: Project) -> None:
     dropped = project.run("makemigrations", "-n", "no_author")
 
     assert (made.exit_code, made.stderr) == (0, "")
-    assert (dropped.exit_code, dropped.stderr) == (0, "")
+    # The drop is lint's business (M301/M307 on the servers, issue 14), not a naming warning.
+    assert dropped.exit_code == 0
+    lines = dropped.stderr.splitlines()
+    assert all(line.startswith(("  ~ line ", "  Review it with")) for line in lines), lines
     assert project.run("migrate").exit_code == 0
     assert project.run("migrate", "0001", "--allow-data-loss").exit_code == 0
     assert project.run("migrate").exit_code == 0

@@ -290,5 +290,9 @@ def test_mariadb_password_shows_nowhere(
     for form in FORMS:
         assert form not in "\n".join(outputs)
     assert list(temp.iterdir()) == [], "dbshell's option file is gone"
-    for path in (p for p in tmp_path.rglob("*") if p.is_file() and p.name != "0004_leaky.py"):
+    # The user's own migration holds the password, and so does its compiled copy in manage's
+    # private (0700) cache; nothing else may.
+    for path in (
+        p for p in tmp_path.rglob("*") if p.is_file() and not p.name.startswith("0004_leaky.")
+    ):
         assert PASSWORD.encode() not in path.read_bytes(), path

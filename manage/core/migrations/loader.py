@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import difflib
 import os
 import sys
@@ -22,6 +21,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.ddl import CreateSchema
 
 from manage.core import revisions
+from manage.core.bytecode import compiled_in
 from manage.core.database import driver_message
 from manage.core.migrations import files as migration_files
 from manage.core.migrations.diagnostics import _rights_fix, _sentence
@@ -35,7 +35,6 @@ from manage.errors import (
     UsageError,
     check_the_target,
 )
-from manage.light.cachefs import private_dir
 from manage.light.history import current_heads, version_query
 
 
@@ -126,23 +125,15 @@ class MigrationLoader:
 
     def _load_scripts(self) -> list[Script]:
         """Import every migration file once, turning each kind of breakage into one message."""
-        saved_prefix = sys.pycache_prefix
-        # Compiled migrations are cached outside the project: a check must write nothing there.
-        # Its folder is private (0700): Python makes the folders and files below it itself.
-        pycache = cache_dir() / "pycache"
-        with contextlib.suppress(OSError):  # unwritable: Python then writes no compiled files
-            private_dir(pycache)
-        sys.pycache_prefix = str(pycache)
+        # Compiled migrations are cached outside the project (a check writes nothing there),
+        # never read stale (core/bytecode.py).
         modules_before = set(sys.modules)
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                # One file at a time, so each error names its file (issue 12 point 11).
-                scripts = migration_files.load_scripts(
-                    [Path(p) for p in self.script.version_locations], self.relative
-                )
-        finally:
-            sys.pycache_prefix = saved_prefix
+        with compiled_in(cache_dir() / "pycache"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            # One file at a time, so each error names its file (issue 12 point 11).
+            scripts = migration_files.load_scripts(
+                [Path(p) for p in self.script.version_locations], self.relative
+            )
         new_files = (
             getattr(sys.modules[name], "__file__", None)
             for name in set(sys.modules) - modules_before
