@@ -305,8 +305,11 @@ class DdlLockGuard:
         if not found:
             return
         name = found.group(1)
+        # The name goes in as a literal: the DBAPI's paramstyle differs by driver (asyncpg's is
+        # $1), and the name is an identifier the pattern above matched.
+        literal = "'" + name.replace("'", "''") + "'"
         cursor.execute(
-            "SELECT NOT indisvalid FROM pg_index WHERE indexrelid = to_regclass(%s)", (name,)
+            f"SELECT NOT indisvalid FROM pg_index WHERE indexrelid = to_regclass({literal})"
         )
         row = cursor.fetchone()
         if row and row[0]:
