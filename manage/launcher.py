@@ -16,6 +16,7 @@ import signal
 import sys
 from typing import TYPE_CHECKING, NoReturn
 
+import manage.light.start  # noqa: F401 - the moment the process started, for cache keys
 from manage.light.render import PENDING
 from manage.registry import named_in
 
@@ -34,6 +35,11 @@ def terminated(signum: int, frame: object) -> None:
     raise_terminated(signum, frame)
 
 
+REMEMBER_CONVENTION = ("migrate", "schema")
+"""The commands that may remember the models' naming convention
+(:meth:`manage.core.migrations.loader.MigrationLoader.naming_convention`)."""
+
+
 def main() -> None:
     """Entry point of the ``manage`` console script."""
     signal.signal(signal.SIGTERM, terminated)
@@ -45,6 +51,11 @@ def main() -> None:
             fast(args)  # prints the answer and exits, or returns having printed nothing
         if builtin.alembic:
             _without_pygments()  # project commands and the shell run the project's code: not there
+        if builtin.name in REMEMBER_CONVENTION:
+            from manage.light import reads
+
+            reads.snapshot(".")  # where a SQLite database may be created: told from other changes
+            reads.start()  # the models' naming convention is remembered keyed on what they read
     from manage.cli import main as cli_main
 
     cli_main()

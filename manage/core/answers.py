@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 from manage.light import cachefs
 from manage.light.cachefs import cache_dir, file_stamp
 
-FORMAT = 3
+FORMAT = 4
 FINE_SLACK_NS = 100_000_000
 """Beyond a clock tick (at most 10 ms on Linux) on file systems with sub-second times."""
 COARSE_SLACK_NS = 2_000_000_000
@@ -106,8 +106,9 @@ def _folder_stamps(folder: Path) -> dict[str, list[int] | None]:
     return {entry.name: file_stamp(entry) for entry in sorted(folder.iterdir()) if entry.is_file()}
 
 
-def _cache_file(root: Path) -> Path:
-    return _cache_folder() / (hashlib.sha256(str(root).encode()).hexdigest()[:32] + ".json")
+def _cache_file(root: Path, kind: str = "answers") -> Path:
+    name = hashlib.sha256(str(root).encode()).hexdigest()[:32] + ".json"
+    return cache_dir() / kind / name
 
 
 def remembered(start: Path) -> Answer | None:
@@ -127,14 +128,24 @@ def remembered(start: Path) -> Answer | None:
         return None  # a symlinked folder pointed elsewhere, or the setting changed
     if record.get("migrations") != _folder_stamps(Path(record.get("migrations_dir", ""))):
         return None
+    if not _unchanged(record):
+        return None
+    return Answer(record["output"], int(record["exit_code"]))
+
+
+def _unchanged(record: dict[str, Any]) -> bool:
+    """Whether every environment variable, file and folder ``record`` was keyed on is as it
+    was."""
     salt = _salt()
     for name, value in record.get("environment", {}).items():
         if _digest(salt, os.environ.get(name)) != value:
-            return None
-    for path, stamp in record.get("files", {}).items():
-        if file_stamp(Path(path)) != stamp:
-            return None
-    return Answer(record["output"], int(record["exit_code"]))
+            return False
+    if any(file_stamp(Path(path)) != stamp for path, stamp in record.get("files", {}).items()):
+        return False
+    ignored = set(record.get("ignored", ()))
+    return all(
+        _listing(folder, ignored) == names for folder, names in record.get("folders", {}).items()
+    )
 
 
 def _migrations_dir(root: Path) -> Path | None:
@@ -181,10 +192,34 @@ def remember(
     when a file's change time (which ``cp -p`` or ``touch -r`` cannot set back) says it may
     have changed after the process started: the answer may be about the old file.
     """
+    inputs = _inputs(root, migrations_dir, started_ns=started_ns, with_migrations=True)
+    if inputs is None:
+        return
+    record = {
+        "context": _context(root, database_url),
+        **inputs,
+        "output": answer.output,
+        "exit_code": answer.exit_code,
+    }
+    cachefs.write_cache(_cache_file(root), json.dumps(record))
+
+
+def _inputs(
+    root: Path,
+    migrations_dir: Path,
+    *,
+    started_ns: int,
+    with_migrations: bool,
+    ignored: frozenset[str] = frozenset(),
+) -> dict[str, Any] | None:
+    """What this process read, as a cache key (:func:`remember`), or None when it cannot be one:
+    the reads were not recorded, the whole environment was read, or a file changed (by its
+    ctime) after ``started_ns`` or went away. Files by their stamps; folders by the names in
+    them but ``ignored`` (paths the process itself writes, such as a SQLite database)."""
     from manage.light import reads
 
     if not reads.active() or reads.whole_environment:
-        return
+        return None
     from manage.compat import not_yet_loaded
 
     cache = _cache_folder().parent
@@ -194,34 +229,101 @@ def remember(
         if not not_yet_loaded(module)  # it never ran: it decided nothing
         and (path := _module_file(module, root, migrations_dir)) is not None
     }
-    paths |= {p for p in reads.files | reads.folders if _kept(p, cache)}
+    paths |= {p for p in reads.files | reads.folders if _kept(p, cache) and p not in ignored}
     # the folder of each project file: a module added beside one changes what imports find
     paths |= {
         folder
         for p in list(paths)
         if (folder := os.path.dirname(p)) == str(root) or folder.startswith(str(root) + os.sep)
     }
-    files = {path: file_stamp(path) for path in sorted(paths)}
-    migrations = _folder_stamps(migrations_dir)
+    folders = {p for p in paths if os.path.isdir(p)}
+    files = {path: file_stamp(path) for path in sorted(paths - folders)}
+    listings = {folder: _listing(folder, ignored) for folder in sorted(folders)}
+    migrations = _folder_stamps(migrations_dir) if with_migrations else {}
     if file_stamp(root / "pyproject.toml") is None or any(s is None for s in migrations.values()):
-        return  # a file went away during the run
-    for stamp in [*files.values(), *migrations.values(), file_stamp(migrations_dir)]:
+        return None  # a file went away during the run
+    stamps = [*files.values(), *migrations.values()]
+    if with_migrations:
+        stamps.append(file_stamp(migrations_dir))
+    for stamp in stamps:
         if stamp is not None and stamp[2] >= started_ns - _slack_ns(stamp):
-            return
+            return None
+    for folder, names in listings.items():
+        stamp = file_stamp(folder)
+        if stamp is not None and stamp[1] >= started_ns - _slack_ns(stamp):
+            # Its names changed during the run: only what the process wrote there, if the
+            # names at its start were kept, else perhaps what the models found.
+            before = reads.snapshots.get(folder)
+            if before is None or _without(folder, before, ignored) != names:
+                return None
     salt = _salt()
     environment = {
         name: _digest(salt, reads.at_start.get(name)) for name in sorted(reads.variables)
     }
-    record = {
-        "context": _context(root, database_url),
-        "migrations_dir": str(migrations_dir),
-        "migrations": migrations,
+    found: dict[str, Any] = {
         "files": files,
+        "folders": listings,
+        "ignored": sorted(ignored),
         "environment": environment,
-        "output": answer.output,
-        "exit_code": answer.exit_code,
     }
-    cachefs.write_cache(_cache_file(root), json.dumps(record))
+    if with_migrations:
+        found |= {"migrations_dir": str(migrations_dir), "migrations": migrations}
+    return found
+
+
+def _listing(folder: str, ignored: frozenset[str] | set[str]) -> list[str] | None:
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return None
+    return _without(folder, names, ignored)
+
+
+def _without(folder: str, names: list[str], ignored: frozenset[str] | set[str]) -> list[str]:
+    return sorted(name for name in names if os.path.join(folder, name) not in ignored)
+
+
+def remember_convention(
+    root: Path,
+    migrations_dir: Path,
+    models: str,
+    convention: dict[str, str],
+    *,
+    started_ns: int,
+    ignored: frozenset[str],
+) -> None:
+    """Keep the models' naming convention (only plain text keys and values) keyed, as a
+    remembered answer, on everything the process read (recorded since it started, so the
+    models' import whole) and on ``models`` (the settings that name what is imported): a
+    fast-forward or ``manage schema`` then needs no import. ``ignored``: the paths this process
+    writes (the SQLite database, its journal and lock file), left out of folders' names."""
+    inputs = _inputs(
+        root, migrations_dir, started_ns=started_ns, with_migrations=False, ignored=ignored
+    )
+    if inputs is None:
+        return
+    record = {
+        "context": _context(root, None),
+        "models": models,
+        **inputs,
+        "convention": sorted(convention.items()),
+    }
+    cachefs.write_cache(_cache_file(root, "conventions"), json.dumps(record))
+
+
+def remembered_convention(root: Path, models: str) -> dict[str, str] | None:
+    """The naming convention :func:`remember_convention` kept, if nothing it read changed."""
+    if os.environ.get("MANAGE_SETTINGS_MODULE"):
+        return None
+    try:
+        record = json.loads(_cache_file(root, "conventions").read_text())
+    except (OSError, ValueError):
+        return None
+    if record.get("models") != models or record.get("context") != _context(root, None):
+        return None
+    if not _unchanged(record):
+        return None
+    return {str(key): str(value) for key, value in record["convention"]}
 
 
 def _kept(path: str, cache: Path) -> bool:

@@ -9,6 +9,7 @@ every read of ``os.environ`` (``os.getenv`` reads through it). Reading the whole
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from typing import Any
@@ -24,6 +25,8 @@ whole_environment = False
 """Whether something read every variable (iterated or copied ``os.environ``)."""
 at_start: dict[str, str] = {}
 """The environment when recording started (before a ``.env`` file is applied)."""
+snapshots: dict[str, list[str]] = {}
+"""Folders listed when recording started (:func:`snapshot`), by path."""
 
 
 def active() -> bool:
@@ -83,10 +86,19 @@ def start() -> None:
     os.environ.__class__ = RecordingEnviron
 
 
+def snapshot(folder: str) -> None:
+    """Keep the names in ``folder`` as they are now: the process itself may add files there (a
+    SQLite database and its lock file), which a cache key may then tell from other changes."""
+    with contextlib.suppress(OSError):
+        snapshots[os.path.abspath(folder)] = sorted(os.listdir(folder))
+
+
 def _audit(event: str, args: tuple[Any, ...]) -> None:
     global whole_environment
     try:
         if event == "open":
+            if _writes(args):
+                return  # what the process writes is no input (a lock file, a log)
             path = args[0]
             if isinstance(path, bytes):
                 path = os.fsdecode(path)
@@ -100,3 +112,16 @@ def _audit(event: str, args: tuple[Any, ...]) -> None:
                 folders.add(os.path.abspath(path or "."))
     except Exception:  # an audit hook must never raise into the project's code; a read it
         whole_environment = True  # could not record makes the answer unrememberable
+
+
+_WRITE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_TRUNC
+
+
+def _writes(args: tuple[Any, ...]) -> bool:
+    """Whether an ``open`` audit event's (path, mode, flags) opens a file only to write it or
+    to create it (``os.open`` gives no mode, only flags)."""
+    mode = args[1] if len(args) > 1 else None
+    flags = args[2] if len(args) > 2 else 0
+    if isinstance(mode, str):
+        return "+" not in mode and any(c in mode for c in "wax")
+    return isinstance(flags, int) and bool(flags & _WRITE_FLAGS)

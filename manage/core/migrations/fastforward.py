@@ -26,6 +26,7 @@ from sqlalchemy.schema import (
     CreateIndex,
     CreateSchema,
     CreateTable,
+    ExecutableDDLElement,
     SetColumnComment,
     SetTableComment,
     sort_tables_and_constraints,
@@ -33,7 +34,6 @@ from sqlalchemy.schema import (
 from sqlalchemy.types import TypeDecorator
 
 from manage.core import history as migration_history
-from manage.core import insync
 from manage.core.database import database_objects, driver_message
 from manage.core.migrations.bootstrap import bootstrap_files, bootstrap_key, bootstrap_state
 from manage.core.migrations.loader import MigrationLoader
@@ -122,7 +122,7 @@ def fast_forward_state(loader: MigrationLoader, steps: Sequence[Step]) -> Schema
             settings.dialect_name,
             cache_dir() / "replay",
             also=[*loader.imported_by_migrations, *bootstrap_files(settings)],
-            convention=insync.naming_convention(loader.target_metadata()),
+            convention=loader.naming_convention(),
             start=lambda state: bootstrap_state(settings, state),
             start_key=bootstrap_key(settings),
         )
@@ -206,14 +206,18 @@ def fast_forward(
 def _create(connection: Connection, state: SchemaState) -> None:
     """The DDL of ``state``: schemas, sequences and enum types first, then each table (as
     Alembic's ``create_table`` emits it: the table, its indexes, its comments), in the order
-    of their foreign keys; foreign keys in a cycle last (inline on SQLite, which has no ALTER)."""
+    of their foreign keys; foreign keys in a cycle last (inline on SQLite, which has no ALTER).
+
+    Through psycopg the statements go to the server in one round trip (a fifth of the time of
+    sending 800 of them one by one, at 300 tables)."""
     dialect = connection.dialect
     metadata = state.metadata
+    batch = _Batch(connection)
     if dialect.name != "sqlite":
         schemas = dict(state.schemas)
         schemas.update({str(t.schema): True for t in metadata.tables.values() if t.schema})
         for schema in schemas:
-            connection.execute(CreateSchema(schema, if_not_exists=True))
+            batch.add(CreateSchema(schema, if_not_exists=True))
     used = _enum_types(metadata)
     named = {(in_schema, name.lower()) for in_schema, name, _values in used}
     for (kind, in_schema, name), statement in state.bound_ddl.items():
@@ -221,12 +225,14 @@ def _create(connection: Connection, state: SchemaState) -> None:
         # column turned into a string keeps the type in the database) too. The enum types the
         # columns use are created from their values, which ALTER TYPE ... ADD VALUE changes.
         if kind == "SEQUENCE" or (in_schema, name) not in named:
+            batch.flush()
             connection.exec_driver_sql(statement)
     if dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import ENUM
+        from sqlalchemy.dialects.postgresql.named_types import CreateEnumType
 
         for in_schema, name, values in used:
-            ENUM(*values, name=name, schema=in_schema).create(connection, checkfirst=False)
+            batch.add(CreateEnumType(ENUM(*values, name=name, schema=in_schema)))
     with_comment = dialect.supports_comments and not dialect.inline_comments
     later: list[Any] = []
     ordered = sort_tables_and_constraints(list(metadata.tables.values()))  # type: ignore[no-untyped-call]
@@ -235,21 +241,46 @@ def _create(connection: Connection, state: SchemaState) -> None:
             later.extend(constraints)
             continue
         inline = constraints if dialect.supports_alter else None  # None: all of them
-        connection.execute(CreateTable(table, include_foreign_key_constraints=inline))
+        batch.add(CreateTable(table, include_foreign_key_constraints=inline))
         for index in sorted(table.indexes, key=lambda i: str(i.name)):
-            connection.execute(CreateIndex(index))
+            batch.add(CreateIndex(index))
         if with_comment:
-            _comments(connection, table)
+            _comments(batch, table)
     for constraint in later if dialect.supports_alter else ():
-        connection.execute(AddConstraint(constraint))
+        batch.add(AddConstraint(constraint))
+    batch.flush()
 
 
-def _comments(connection: Connection, table: Table) -> None:
+class _Batch:
+    """DDL statements sent as they come, or, through a driver that takes several statements in
+    one ``execute`` (psycopg, psycopg2), compiled and sent together."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        dialect = connection.dialect
+        self.together = dialect.name == "postgresql" and dialect.driver in ("psycopg", "psycopg2")
+        self.pending: list[str] = []
+
+    def add(self, statement: ExecutableDDLElement) -> None:
+        if not self.together:
+            self.connection.execute(statement)
+            return
+        # Compiled as Connection.execute compiles it (``%`` doubled for the driver), and sent
+        # the same way: with no parameters, which psycopg still parses for ``%%``.
+        self.pending.append(str(statement.compile(dialect=self.connection.dialect)).strip())
+
+    def flush(self) -> None:
+        if self.pending:
+            self.connection.exec_driver_sql(";\n".join(self.pending))
+            self.pending = []
+
+
+def _comments(batch: _Batch, table: Table) -> None:
     if table.comment is not None:
-        connection.execute(SetTableComment(table))
+        batch.add(SetTableComment(table))
     for column in table.columns:
         if column.comment is not None:
-            connection.execute(SetColumnComment(column))
+            batch.add(SetColumnComment(column))
 
 
 def _enum_types(metadata: MetaData) -> list[tuple[str | None, str, tuple[str, ...]]]:

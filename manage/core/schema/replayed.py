@@ -11,7 +11,6 @@ from typing import Any
 from alembic.operations import ops
 from alembic.script import Script
 
-from manage.core import insync
 from manage.core.migrations.bootstrap import bootstrap_files, bootstrap_key, bootstrap_state
 from manage.core.migrations.environment import MigrationEnvironment
 from manage.core.migrations.types import BASE
@@ -145,7 +144,7 @@ class SchemaHistory:
         return dataclasses.replace(self.settings, database_url=f"{dialect}://")
 
     def _convention(self) -> dict[Any, Any]:
-        return insync.naming_convention(self.env.target_metadata())
+        return self.env.naming_convention()
 
     def replay(self, revision: str, dialect: str) -> Replayed:
         """The schema at ``revision`` for ``dialect``: from the replay cache that
