@@ -412,6 +412,38 @@ def test_a_failed_concurrent_index_build_names_the_invalid_index_it_left(
 
 
 @pytest.mark.parametrize("dialect", ["postgresql"])
+def test_a_failed_concurrent_index_build_after_a_commit_names_both(project: Project) -> None:
+    """The build fails after statements the autocommit block committed: those stay and are
+    listed, and the INVALID index is named too."""
+    project.write("migrations/0001_tags.py", TAGS)
+    before = "    with op.get_context().autocommit_block():\n"
+    project.write(
+        "migrations/0002_unique.py",
+        UNIQUE_CONCURRENTLY.replace(
+            before, '    op.execute("UPDATE tag SET name = upper(name)")\n' + before
+        ),
+    )
+
+    result = project.run("migrate")
+
+    assert result.exit_code == 3
+    assert _error(result, "0001_tags") == (
+        "Error: Migration 0002_unique (migrations/0002_unique.py, line 12) failed while "
+        'applying op.create_index("ix_tag_name", "tag", ["name"], unique=True, '
+        'postgresql_concurrently=True): could not create unique index "ix_tag_name". '
+        "PostgreSQL left the index ix_tag_name behind, INVALID, as a failed CREATE INDEX "
+        "CONCURRENTLY does: the next 'manage migrate' drops it before building it again. "
+        "What ran before and inside op.get_context().autocommit_block() was committed and "
+        "stays: UPDATE tag SET name = upper(name). The rest of it was rolled back. The database "
+        "still records 0001_tags: undo those statements by hand (or finish the migration by "
+        "hand and record it with 'manage migrate 0002_unique --fake'), correct the cause, then "
+        "run migrate again.\n"
+    )
+    assert rows(project, INVALID) == [("ix_tag_name",)]
+    assert rows(project, "SELECT name FROM tag ORDER BY id") == [("SF",), ("SF",)]
+
+
+@pytest.mark.parametrize("dialect", ["postgresql"])
 def test_without_a_lock_timeout_the_invalid_index_is_the_users_to_drop(project: Project) -> None:
     """Only the DDL lock guard drops an INVALID index before a concurrent build; with
     ddl_lock_timeout = 0 it is not installed, so the message says to drop it by hand."""
