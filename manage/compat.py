@@ -250,6 +250,14 @@ def render_alter_column(autogen: AutogenContext, op: ops.AlterColumnOp) -> str:
     return text
 
 
+def render_type(type_: Any, autogen: AutogenContext) -> str:
+    """A column type as Alembic renders it in an operation, imports included
+    (``render._repr_type``)."""
+    from alembic.autogenerate import render
+
+    return str(render._repr_type(type_, autogen))
+
+
 def render_server_default(default: Any, autogen: AutogenContext) -> str:
     """A server default as Alembic renders it in an operation
     (``render._render_server_default``)."""

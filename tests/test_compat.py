@@ -56,6 +56,7 @@ PINNED = {
     "_render_modify_table": "test_renderers",
     "_alter_column": "test_renderers",
     "_render_server_default": "test_renderers",
+    "_repr_type": "test_renderers",
     "_render_server_default_for_compare": "test_renderers",
     "_compare_identity_default": "test_compare_identity_default",
     "_type_affinity": "test_sqlalchemy_private_attributes",
@@ -260,6 +261,7 @@ def test_renderers() -> None:
         lines = compat.render_modify_table(autogen, batch)
         assert lines[0] == "with op.batch_alter_table('book', schema=None) as batch_op:"
         assert compat.render_server_default(default, autogen) == "sa.text('0')"
+        assert compat.render_type(sa.String(13), autogen) == "sa.String(length=13)"
         assert compat.render_server_default_for_compare(default, autogen) == "0"
 
 

@@ -13,8 +13,9 @@ from alembic.autogenerate.api import AutogenContext
 from alembic.operations import ops
 from sqlalchemy import Column
 from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeEngine
 
-from manage.compat import column_copy, reverse_of, type_affinity
+from manage.compat import column_copy, render_type, reverse_of, type_affinity
 from manage.errors import MigrationError
 from manage.light.render import needs_a_value
 
@@ -56,20 +57,52 @@ class Questioner:
 class FillColumnOp(ops.MigrateOperation):
     """Set a one-off default on the rows a NOT NULL column is added to, before NOT NULL holds."""
 
-    def __init__(self, table_name: str, column_name: str, value: str, schema: str | None) -> None:
+    def __init__(
+        self,
+        table_name: str,
+        column_name: str,
+        value: str,
+        schema: str | None,
+        type_: TypeEngine[Any] | None = None,
+    ) -> None:
         self.table_name = table_name
         self.column_name = column_name
         self.value = value
         self.schema = schema
+        self.type = type_
 
 
 @renderers.dispatch_for(FillColumnOp)
-def _render_fill(_context: AutogenContext, op: FillColumnOp) -> str:
+def _render_fill(context: AutogenContext, op: FillColumnOp) -> str:
+    # The UPDATE must render offline too (sqlmigrate, migrate --sql: literal binds), and an
+    # untyped value has no literal renderer. A literal of the column's Python type takes the
+    # column's type, as the model writes it; another (the text '2024-01-01' for a Date) keeps
+    # the type of its own value, so it reaches the database as given, as before.
     literal = python_literal(op.value)
-    value = repr(literal) if literal is not _NOT_LITERAL else f"sa.text({op.value!r})"
+    column = repr(op.column_name)
+    if literal is _NOT_LITERAL:
+        value = f"sa.text({op.value!r})"
+    elif literal is None:
+        value = "None"
+    elif op.type is not None and _fits(literal, op.type):
+        value = repr(literal)
+        column += f", {render_type(op.type, context)}"
+    else:
+        value = f"sa.literal({literal!r})"
     schema = f", schema={op.schema!r}" if op.schema else ""
-    table = f"sa.table({op.table_name!r}, sa.column({op.column_name!r}){schema})"
+    table = f"sa.table({op.table_name!r}, sa.column({column}){schema})"
     return f"op.execute({table}.update().values({{{op.column_name!r}: {value}}}))"
+
+
+def _fits(literal: Any, type_: TypeEngine[Any]) -> bool:
+    """Whether ``literal`` is a value of ``type_``'s Python type (a bool is no number here)."""
+    try:
+        python_type = type_.python_type
+    except NotImplementedError:  # e.g. NullType, or a user type that does not say
+        return False
+    if isinstance(literal, bool) and python_type is not bool:
+        return False
+    return isinstance(literal, python_type)
 
 
 @renderers.dispatch_for(ops.RenameTableOp)
@@ -401,7 +434,7 @@ def _fill_then_enforce(
     column = column_copy(add.column)  # the model's own Column stays as it is
     column.nullable = True
     add.column = column
-    fill = FillColumnOp(add.table_name, column.name, value, add.schema)
+    fill = FillColumnOp(add.table_name, column.name, value, add.schema, column.type)
     enforce = EnforceNotNullOp(
         add.table_name,
         column.name,

@@ -304,6 +304,10 @@ def test_an_invalid_index_left_by_a_timed_out_concurrent_build_is_rebuilt(
         result.stderr
     )
     assert _index_valid(project, "ix_book_isbn2") is False
+    assert (
+        "PostgreSQL left the index ix_book_isbn2 behind, INVALID, as a failed CREATE INDEX "
+        "CONCURRENTLY does: the next 'manage migrate' drops it before building it again."
+    ) in result.stderr
     result = project.run("migrate")
     assert result.exit_code == 0, result.output
     assert _index_valid(project, "ix_book_isbn2") is True

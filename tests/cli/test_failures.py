@@ -97,11 +97,12 @@ FELL_BACK = (
 )
 
 
-def _error(result: Result) -> str:
+def _error(result: Result, first: str = "0001_author") -> str:
     """The error on stderr, after the line saying why the empty database is not fast-forwarded
-    (0001_author inserts a row, issue 15)."""
-    assert result.stderr.startswith(FELL_BACK), result.stderr
-    return result.stderr.removeprefix(FELL_BACK)
+    (the first migration inserts a row, issue 15)."""
+    fell_back = FELL_BACK.replace("0001_author", first)
+    assert result.stderr.startswith(fell_back), result.stderr
+    return result.stderr.removeprefix(fell_back)
 
 
 def test_a_failing_migration_names_file_operation_and_error(project: Project) -> None:
@@ -317,3 +318,152 @@ def test_a_failure_at_commit_prints_no_ok(project: Project) -> None:
     assert "Its changes were rolled back; the database stays at 0001_author." in error
     assert project.version() == {"0001_author"}
     assert "book" not in project.tables()
+
+
+TAGS = '''
+"""tags"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0001_tags"
+down_revision = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "tag", sa.Column("id", sa.Integer, primary_key=True), sa.Column("name", sa.String(20))
+    )
+    op.execute("INSERT INTO tag (id, name) VALUES (1, 'sf'), (2, 'sf')")
+
+
+def downgrade() -> None:
+    op.drop_table("tag")
+'''
+
+UNIQUE_CONCURRENTLY = '''
+"""unique"""
+
+from alembic import op
+
+revision = "0002_unique"
+down_revision = "0001_tags"
+
+
+def upgrade() -> None:
+    with op.get_context().autocommit_block():
+        op.create_index(
+            "ix_tag_name", "tag", ["name"], unique=True, postgresql_concurrently=True
+        )
+
+
+def downgrade() -> None:
+    op.drop_index("ix_tag_name", "tag")
+'''
+
+
+INVALID = (
+    "SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+    "WHERE NOT i.indisvalid"
+)
+FAILED_BUILD = (
+    "Error: Migration 0002_unique (migrations/0002_unique.py, line 11) failed while applying "
+    'op.create_index("ix_tag_name", "tag", ["name"], unique=True, postgresql_concurrently=True): '
+    'could not create unique index "ix_tag_name". PostgreSQL left the index ix_tag_name behind, '
+    "INVALID, as a failed CREATE INDEX CONCURRENTLY does: {what} Its other changes were rolled "
+    "back; the database stays at 0001_tags. Correct the cause (the migration file, or the "
+    "database it runs on), then run migrate again.\n"
+)
+DROPPED_NEXT_TIME = "the next 'manage migrate' drops it before building it again."
+DROP_IT = (
+    "drop it with 'DROP INDEX CONCURRENTLY ix_tag_name' before running migrate again (with "
+    "ddl_lock_timeout = 0, migrate does not drop it)."
+)
+
+
+@pytest.mark.parametrize("dialect", ["postgresql"])
+def test_a_failed_concurrent_index_build_names_the_invalid_index_it_left(
+    project: Project,
+) -> None:
+    """A CREATE INDEX CONCURRENTLY that fails (duplicate rows for a unique index) leaves its
+    index behind, INVALID: the message names it, not "rolled back", and says that the next
+    migrate drops it before building it again, which it does."""
+    project.write("migrations/0001_tags.py", TAGS)
+    project.write("migrations/0002_unique.py", UNIQUE_CONCURRENTLY)
+
+    result = project.run("migrate")
+
+    assert result.exit_code == 3
+    assert _error(result, "0001_tags") == FAILED_BUILD.format(what=DROPPED_NEXT_TIME)
+    assert rows(project, INVALID) == [("ix_tag_name",)]
+    assert project.version() == {"0001_tags"}
+    engine = project.engine()
+    with engine.begin() as connection:
+        connection.exec_driver_sql("DELETE FROM tag WHERE id = 2")
+    engine.dispose()
+    again = project.run("migrate")
+    assert again.exit_code == 0, again.output
+    assert project.version() == {"0002_unique"}
+    assert rows(project, INVALID) == []
+    assert rows(project, "SELECT indexname FROM pg_indexes WHERE tablename = 'tag'") == [
+        ("tag_pkey",),
+        ("ix_tag_name",),
+    ]
+
+
+@pytest.mark.parametrize("dialect", ["postgresql"])
+def test_a_failed_concurrent_index_build_after_a_commit_names_both(project: Project) -> None:
+    """The build fails after statements the autocommit block committed: those stay and are
+    listed, and the INVALID index is named too."""
+    project.write("migrations/0001_tags.py", TAGS)
+    before = "    with op.get_context().autocommit_block():\n"
+    project.write(
+        "migrations/0002_unique.py",
+        UNIQUE_CONCURRENTLY.replace(
+            before, '    op.execute("UPDATE tag SET name = upper(name)")\n' + before
+        ),
+    )
+
+    result = project.run("migrate")
+
+    assert result.exit_code == 3
+    assert _error(result, "0001_tags") == (
+        "Error: Migration 0002_unique (migrations/0002_unique.py, line 12) failed while "
+        'applying op.create_index("ix_tag_name", "tag", ["name"], unique=True, '
+        'postgresql_concurrently=True): could not create unique index "ix_tag_name". '
+        "PostgreSQL left the index ix_tag_name behind, INVALID, as a failed CREATE INDEX "
+        "CONCURRENTLY does: the next 'manage migrate' drops it before building it again. "
+        "What ran before and inside op.get_context().autocommit_block() was committed and "
+        "stays: UPDATE tag SET name = upper(name). The rest of it was rolled back. The database "
+        "still records 0001_tags: undo those statements by hand (or finish the migration by "
+        "hand and record it with 'manage migrate 0002_unique --fake'), correct the cause, then "
+        "run migrate again.\n"
+    )
+    assert rows(project, INVALID) == [("ix_tag_name",)]
+    assert rows(project, "SELECT name FROM tag ORDER BY id") == [("SF",), ("SF",)]
+
+
+@pytest.mark.parametrize("dialect", ["postgresql"])
+def test_without_a_lock_timeout_the_invalid_index_is_the_users_to_drop(project: Project) -> None:
+    """Only the DDL lock guard drops an INVALID index before a concurrent build; with
+    ddl_lock_timeout = 0 it is not installed, so the message says to drop it by hand."""
+    project.write("migrations/0001_tags.py", TAGS)
+    project.write("migrations/0002_unique.py", UNIQUE_CONCURRENTLY)
+
+    result = project.run("migrate", "--ddl-lock-timeout", "0")
+
+    assert result.exit_code == 3
+    assert _error(result, "0001_tags") == FAILED_BUILD.format(what=DROP_IT)
+    engine = project.engine()
+    with engine.begin() as connection:
+        connection.exec_driver_sql("DELETE FROM tag WHERE id = 2")
+    engine.dispose()
+    kept = project.run("migrate", "--ddl-lock-timeout", "0")
+    assert kept.exit_code == 3, "the INVALID index is still there: the build collides with it"
+    assert 'relation "ix_tag_name" already exists' in kept.stderr, kept.stderr
+    with engine.connect() as connection:
+        connection.execution_options(isolation_level="AUTOCOMMIT")
+        connection.exec_driver_sql("DROP INDEX CONCURRENTLY ix_tag_name")
+    engine.dispose()
+    assert project.run("migrate", "--ddl-lock-timeout", "0").exit_code == 0
+    assert rows(project, INVALID) == []

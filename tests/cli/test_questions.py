@@ -350,3 +350,55 @@ def test_a_table_whose_column_types_differ_is_no_rename(sqlite_project: Project)
     assert result.exit_code == 0, result.output
     assert "renamed" not in result.stdout
     assert "    + Create table imprint" in result.stdout.splitlines()
+
+
+AUTHOR_ID = '    author_id: Mapped[int] = mapped_column(ForeignKey("author.id"))\n'
+ADDED = AUTHOR_ID + (
+    "    isbn: Mapped[str] = mapped_column(String(13))\n"
+    "    copies: Mapped[int]\n"
+    "    in_print: Mapped[bool]\n"
+)
+FILLS = {  # the fill statements sqlmigrate prints, on each dialect
+    "sqlite": ["UPDATE book SET isbn='unknown';", "UPDATE book SET copies=0;",
+               "UPDATE book SET in_print=1;"],
+    "postgresql": ["UPDATE book SET isbn='unknown';", "UPDATE book SET copies=0;",
+                   "UPDATE book SET in_print=true;"],
+    "mariadb": ["UPDATE book SET isbn='unknown';", "UPDATE book SET copies=0;",
+                "UPDATE book SET in_print=true;"],
+}  # fmt: skip
+
+
+def test_sqlmigrate_renders_the_fills_of_one_off_defaults(project: Project) -> None:
+    """The fills of one-off defaults render offline on every dialect (they were an UPDATE of
+    an untyped column: "No literal value renderer" outside SQLite's scratch replay)."""
+    assert project.run("makemigrations").exit_code == 0
+    assert project.run("migrate").exit_code == 0
+    engine = project.engine()
+    with engine.begin() as connection:
+        connection.exec_driver_sql("INSERT INTO author (id, name) VALUES (1, 'Herbert')")
+        connection.exec_driver_sql("INSERT INTO book (id, title, author_id) VALUES (1, 'Dune', 1)")
+    engine.dispose()
+    project.edit("shop/models.py", AUTHOR_ID, ADDED)
+    answers = ["book.isbn='unknown'", "book.copies=0", "book.in_print=True"]
+    made = project.run(
+        "makemigrations", "--no-input", "-n", "stock", *(f"--default={a}" for a in answers)
+    )
+    assert made.exit_code == 0, made.output
+
+    shown = project.run("sqlmigrate", "0002")
+
+    assert shown.exit_code == 0, shown.output
+    assert [line for line in shown.stdout.splitlines() if line.startswith("UPDATE")] == FILLS[
+        project.dialect
+    ]
+    if project.dialect != "sqlite":  # there the batch ALTERs need a live database anyway
+        offline = project.run("migrate", "--sql")
+        assert offline.exit_code == 0, offline.output
+        assert set(FILLS[project.dialect]) <= set(offline.stdout.splitlines())
+    applied = project.run("migrate")
+    assert applied.exit_code == 0, applied.output
+    engine = project.engine()
+    with engine.connect() as connection:
+        rows = connection.execute(sa.text("SELECT isbn, copies, in_print FROM book")).all()
+    engine.dispose()
+    assert [tuple(row) for row in rows] == [("unknown", 0, True)]

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, Engine
 
 from manage.core.redact import redact
@@ -314,6 +314,35 @@ class DdlLockGuard:
         row = cursor.fetchone()
         if row and row[0]:
             cursor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
+
+
+def invalid_index_left(
+    exc: BaseException, database_url: str, make_engine: Callable[[str], Engine]
+) -> str | None:
+    """The index a failed ``CREATE INDEX CONCURRENTLY`` (the statement of ``exc``) left behind,
+    INVALID: PostgreSQL keeps what a concurrent build created when the build fails, unless it
+    failed before creating it. None when there is none, or when the database cannot be asked.
+
+    Asked on a fresh connection: the migration's may be aborted, or broken."""
+    found = _CONCURRENT_INDEX.match(str(getattr(exc, "statement", None) or ""))
+    if not found:
+        return None
+    name = found.group(1)
+    try:
+        engine = make_engine(database_url)
+        try:
+            with engine.connect() as connection:
+                invalid = connection.execute(
+                    text(
+                        "SELECT NOT indisvalid FROM pg_index WHERE indexrelid = to_regclass(:name)"
+                    ),
+                    {"name": name},
+                ).scalar()
+        finally:
+            engine.dispose()
+    except Exception:  # the error being reported is the one that matters
+        return None
+    return name if invalid else None
 
 
 class _Watcher:

@@ -31,7 +31,13 @@ from manage.compat import (
 from manage.core import history as migration_history
 from manage.core.database import driver_message, make_engine
 from manage.core.migrations.bootstrap import bootstrap_hint, database_is_empty, run_bootstrap
-from manage.core.migrations.ddl_locks import DdlLockGuard, LockWait, backoff, is_lock_timeout
+from manage.core.migrations.ddl_locks import (
+    DdlLockGuard,
+    LockWait,
+    backoff,
+    invalid_index_left,
+    is_lock_timeout,
+)
 from manage.core.migrations.diagnostics import _operation_at, _rights_fix, _sentence, _short
 from manage.core.migrations.loader import MigrationLoader
 from manage.core.migrations.types import BASE, Step
@@ -338,6 +344,21 @@ class MigrationExecutor(MigrationLoader):
             "cause, then run migrate again."
         )
         mysql = self.settings.dialect_name in ("mysql", "mariadb")
+        left = ""  # a failed CREATE INDEX CONCURRENTLY keeps its index: no rollback undoes it
+        index = None
+        if self.settings.dialect_name == "postgresql" and isinstance(exc, DBAPIError):
+            index = invalid_index_left(exc, self.settings.database_url, make_engine)
+        if index is not None:
+            left = (
+                f" PostgreSQL left the index {index} behind, INVALID, as a failed CREATE INDEX "
+                "CONCURRENTLY does: "
+                + (  # only the DDL lock guard drops it (ddl_locks.DdlLockGuard)
+                    "the next 'manage migrate' drops it before building it again."
+                    if self.settings.ddl_lock_timeout > 0
+                    else f"drop it with 'DROP INDEX CONCURRENTLY {index}' before running "
+                    "migrate again (with ddl_lock_timeout = 0, migrate does not drop it)."
+                )
+            )
         if committed and not mysql:  # issue 12 point 6: what an autocommit block committed
             control = {"BEGIN", "COMMIT"}  # SQLite's, issued by manage itself
             stays = "; ".join(_short(s) for s in executed[:committed] if s.upper() not in control)
@@ -349,7 +370,8 @@ class MigrationExecutor(MigrationLoader):
             )
         elif not mysql:
             after = (
-                f" Its changes were rolled back; the database stays at {left_at}. "
+                f" Its {'other ' if left else ''}changes were rolled back; the database stays "
+                f"at {left_at}. "
                 f"{rights or _CORRECT}"
             )
         elif not executed:  # an earlier, failed or stopped, run may have left some
@@ -382,7 +404,7 @@ class MigrationExecutor(MigrationLoader):
         first = script is not None and not script.down_revision
         hint = bootstrap_hint(self.settings, reason) if first and not unapply else ""
         kind: type[MigrationError] = MigrationError if lock is None else DdlLockTimeoutError
-        return kind(f"{said}: {reason}.{after}{hint}")
+        return kind(f"{said}: {reason}.{left}{after}{hint}")
 
     def _left_at(self, step: Step | None) -> str:
         """The revision the version table records after ``step`` failed."""
