@@ -208,7 +208,7 @@ class _MigrateOutput:
 
     def step_by_step(self, reason: str) -> None:
         if self.state.verbosity >= 1:
-            self.state.note(render.step_by_step(reason.rstrip(".")))
+            self.state.note(render.step_by_step(reason))
 
     def faked(self, step: Step) -> None:
         self.heading()
@@ -263,6 +263,10 @@ class _MigrateOutput:
                                fg="yellow")  # fmt: skip
             if not result.steps:
                 state.echo("  No planned migration operations.")
+            elif result.fast_forwarded:
+                state.echo(render.would_fast_forward(len(result.steps), result.target))
+            elif result.step_by_step_because:
+                state.echo(render.step_by_step(result.step_by_step_because))
         elif result.fast_forwarded:
             self.heading()
             state.echo(render.fast_forwarded(len(result.steps), result.target), fg="green")

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection
 if TYPE_CHECKING:
     from manage.core.dataloss import DataLoss
     from manage.core.migrations.ddl_locks import LockWait
+    from manage.core.replay import SchemaState
 
 from manage.core.database import connect, database_exists
 from manage.core.drivers import on_driver
@@ -43,10 +44,12 @@ class MigrateResult:
     """With ``plan``: per migration to apply, its lint findings (``manage lint``)."""
     fast_forwarded: bool = False
     """The steps were applied to an empty database in one pass (issue 15): the schema they
-    lead to created from the replayed history, every migration recorded."""
+    lead to created from the replayed history, every migration recorded; with ``plan``, they
+    would be (decided as the run decides it)."""
     step_by_step_because: str | None = None
     """Why an empty database was migrated step by step rather than fast-forwarded (the
-    migration that made it fall back), when it was not asked for."""
+    migration that made it fall back), when it was not asked for; with ``plan``, why it would
+    be."""
 
 
 def _ignore(_step: Step) -> None:
@@ -117,7 +120,9 @@ def migrate(
 
     Args:
         fake: record the target in the version table without running the migrations.
-        plan: only work out the steps.
+        plan: only work out the steps, and on an empty database whether the run would
+            fast-forward them (``fast_forwarded``) or why not (``step_by_step_because``).
+            Writes nothing to the database.
         sql: return the SQL instead of running it; touches no database. ``target`` may be
             ``FROM:TO``; without FROM the SQL starts from an empty database.
         check: like ``plan``; the caller exits 1 when steps are pending.
@@ -175,9 +180,16 @@ def migrate(
     resolved = env.resolve(target)
     if (plan or check) and not database_exists(settings.database_url):
         steps = tuple(env.plan((), resolved))
+        # A SQLite file not there yet: the run would start from an empty database.
+        state, because = (
+            _fast_forward_decision(env, None, steps, fake=fake, step_by_step=step_by_step)
+            if plan and not check
+            else (None, "")
+        )
         return MigrateResult(
             _label(resolved), steps, False, warnings=_warnings(env, steps, plan),
-            lint=_lint(env, steps, plan),
+            lint=_lint(env, steps, plan), fast_forwarded=state is not None,
+            step_by_step_because=because or None,
         )  # fmt: skip
     with connect(settings.database_url) as connection:
         steps, purge = _plan(env, connection, resolved, fake=fake)
@@ -186,9 +198,17 @@ def migrate(
             if fake_initial and not fake and steps and not env.current(connection):
                 faked = _initial_to_fake(env, connection, steps[0])  # would be faked
             warnings = _warnings(env, steps[len(faked) :], plan)
+            state, because = (
+                _fast_forward_decision(
+                    env, connection, steps, fake=fake, step_by_step=step_by_step, faked=faked
+                )
+                if plan and not check
+                else (None, "")
+            )
             return MigrateResult(
                 _label(resolved), steps, False, fake=fake, faked=faked, warnings=warnings,
                 lint=_lint(env, steps[len(faked) :], plan and not fake),
+                fast_forwarded=state is not None, step_by_step_because=because or None,
             )  # fmt: skip
         if not steps and not purge:  # at the target already: no lock, no second query
             return MigrateResult(_label(resolved), steps, executed=True, fake=fake)
@@ -213,15 +233,16 @@ def migrate(
                     raise refusal(losses, declined=False)
                 if losses and confirm_data_loss is not None and not confirm_data_loss(losses):
                     raise refusal(losses, declined=True)
-            if not fake and not step_by_step and not faked:
-                reason = _fast_forward(env, connection, steps, resolved, history=history)
-                if reason is None:
-                    return MigrateResult(
-                        _label(resolved), steps, executed=True, fast_forwarded=True
-                    )
-                if reason:
-                    on_step_by_step(reason)
-                    because = reason
+            state, because = _fast_forward_decision(
+                env, connection, steps, fake=fake, step_by_step=step_by_step, faked=faked
+            )
+            if state is not None:
+                from manage.core.migrations.fastforward import fast_forward
+
+                fast_forward(env, connection, state, steps, resolved, history=history)
+                return MigrateResult(_label(resolved), steps, executed=True, fast_forwarded=True)
+            if because:
+                on_step_by_step(because)
             if faked:
                 env.run(connection, faked, faked[0].revision, fake=True, history=history)
                 on_faked(faked[0])
@@ -246,34 +267,40 @@ def migrate(
     )
 
 
-def _fast_forward(
+def _fast_forward_decision(
     env: MigrationEnvironment,
-    connection: Connection,
+    connection: Connection | None,
     steps: tuple[Step, ...],
-    resolved: str,
     *,
-    history: bool,
-) -> str | None:
-    """Fast-forward the database along ``steps`` when it is empty and the replay follows them
-    exactly: None when done; else why not ("" when the database is not empty or there is too
-    little to gain: one migration runs in one pass anyway)."""
-    from manage.core.migrations.fastforward import (
-        database_is_fresh,
-        fast_forward,
-        fast_forward_state,
-    )
+    fake: bool,
+    step_by_step: bool,
+    faked: tuple[Step, ...] = (),
+) -> tuple[SchemaState | None, str]:
+    """Whether migrating along ``steps`` fast-forwards the database: the one decision, made by
+    the run (under its lock) and by ``plan`` alike, so that they cannot disagree. Reads the
+    database, writes nothing.
+
+    Returns:
+        The schema to create in one pass (the replay's, cached by ``replay_cached``) and "";
+        or None and why not: the migration that makes it fall back, or "" when there is
+        nothing to explain (``fake``; ``step_by_step`` asked for; a first migration ``faked``
+        by ``--fake-initial``; a database that is not empty; one migration, which runs in one
+        pass anyway; unapplying). ``connection`` None: the database does not exist yet (a SQLite
+        file), so it would start empty.
+    """
+    from manage.core.migrations.fastforward import database_is_fresh, fast_forward_state
     from manage.errors import UnreplayableError
 
+    if fake or step_by_step or faked:
+        return None, ""
     if len(steps) < 2 or any(step.direction != "apply" for step in steps):
-        return ""
-    if env.current(connection) or not database_is_fresh(connection):
-        return ""
+        return None, ""
+    if connection is not None and (env.current(connection) or not database_is_fresh(connection)):
+        return None, ""
     try:
-        state = fast_forward_state(env, steps)
+        return fast_forward_state(env, steps), ""
     except UnreplayableError as exc:
-        return str(exc)
-    fast_forward(env, connection, state, steps, resolved, history=history)
-    return None
+        return None, str(exc)
 
 
 def _initial_to_fake(

@@ -75,9 +75,15 @@ def fast_forwarded(count: int, target: str) -> str:
     return f"  Fast-forwarded {count} migrations to {target} in one pass."
 
 
+def would_fast_forward(count: int, target: str) -> str:
+    """The line under ``migrate --plan``'s steps when the run would fast-forward them."""
+    return f"Would fast-forward {count} migrations to {target} in one pass: the database is empty."
+
+
 def step_by_step(reason: str) -> str:
-    """The note when an empty database is migrated step by step after all, and why."""
-    return f"Applying step by step, not in one pass: {reason}."
+    """The note when an empty database is migrated step by step after all, and why (also
+    under ``migrate --plan``'s steps when the run would be)."""
+    return f"Applying step by step, not in one pass: {reason.rstrip('.')}."
 
 
 # -- showmigrations --------------------------------------------------------------------------

@@ -158,14 +158,13 @@ def test_a_single_migration_runs_as_always(sqlite_project: Project) -> None:
     assert result.stderr == ""
 
 
-def test_plan_and_fake_keep_their_behaviour_on_an_empty_database(sqlite_project: Project) -> None:
+def test_fake_keeps_its_behaviour_on_an_empty_database(sqlite_project: Project) -> None:
     two_migrations(sqlite_project)
 
-    plan = sqlite_project.run("migrate", "--plan")
-    assert plan.stdout.splitlines()[-2:] == [
-        "  Apply 0001_initial",
-        "  Apply 0002_add_book_price",
-    ]
+    plan = sqlite_project.run("migrate", "--plan", "--fake")
+    assert plan.stdout == (
+        "Planned operations:\n  Apply 0001_initial\n  Apply 0002_add_book_price\n"
+    )
     fake = sqlite_project.run("migrate", "--fake")
     assert fake.stdout.splitlines()[-2:] == [
         "  Applying 0001_initial... FAKED",
