@@ -35,14 +35,14 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import djangogen  # the sibling module: the Django project
+import djangogen  # the sibling modules: the Django project, the server databases
+import servers
 import sqlalchemy as sa
 from alembic.autogenerate import render_python_code
 from alembic.operations import ops
@@ -867,25 +867,10 @@ def _run(args: list[str], cwd: Path, env: dict[str, str]) -> tuple[int, str]:
 
 
 @contextmanager
-def postgresql_database(server_url: str) -> Iterator[str]:
-    """A fresh, uniquely named database on the server; dropped afterwards."""
-    name = f"bench_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    engine = sa.create_engine(server_url, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
-    with engine.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield sa.make_url(server_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with engine.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        engine.dispose()
-
-
-@contextmanager
 def fresh_database(project: Path, postgresql_url: str | None) -> Iterator[str | None]:
     """A fresh PostgreSQL database (its URL), or the project's SQLite file deleted (None)."""
     if postgresql_url:
-        with postgresql_database(postgresql_url) as url:
+        with servers.server_database(postgresql_url) as url:
             yield url
     else:
         (project / "db.sqlite3").unlink(missing_ok=True)

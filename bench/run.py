@@ -38,6 +38,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import djangogen  # the sibling modules
 import generate
+import servers
 
 REPO = generate.REPO
 WORK = REPO / "bench" / ".work"
@@ -202,7 +203,7 @@ def sqlite_migrated(project: Path, migrate: Step, runner: Runner) -> Prepare:
 def postgresql_fresh(server_url: str, then: Prepare = nullcontext) -> Prepare:
     @contextmanager
     def prepare() -> Iterator[str | None]:
-        with generate.postgresql_database(server_url) as url, then():
+        with servers.server_database(server_url) as url, then():
             yield url
 
     return prepare
