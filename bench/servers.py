@@ -26,24 +26,44 @@ def admin_engine(url: str) -> sa.Engine:
     return sa.create_engine(server, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
 
 
-def drop_databases(url: str, prefix: str) -> list[str]:
-    """Drop every database on the server of ``url`` whose name starts with ``prefix`` (a name
-    of letters, digits and underscores); returns their names."""
+def named(url: str, database: str) -> str:
+    """``url`` with another database name, password kept (print it only through :func:`shown`)."""
+    return make_url(url).set(database=database).render_as_string(hide_password=False)
+
+
+def _listed(connection: sa.Connection, prefix: str) -> list[str]:
     if not prefix.replace("_", "").isalnum():
         raise ValueError(f"{prefix!r} is not a plain database name prefix")
-    engine = admin_engine(url)
-    postgresql = engine.dialect.name == "postgresql"
     listing = (
         "SELECT datname FROM pg_database WHERE datname LIKE :pattern"
-        if postgresql
+        if connection.dialect.name == "postgresql"
         else "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE :pattern"
     )
     pattern = prefix.replace("_", "\\_") + "%"
+    rows = connection.execute(sa.text(listing), {"pattern": pattern}).scalars()
+    return sorted(str(name) for name in rows)
+
+
+def databases(url: str, prefix: str) -> list[str]:
+    """The databases on the server of ``url`` whose names start with ``prefix`` (letters,
+    digits and underscores)."""
+    engine = admin_engine(url)
     try:
         with engine.connect() as connection:
-            names = [str(n) for n in connection.execute(sa.text(listing), {"pattern": pattern})]
+            return _listed(connection, prefix)
+    finally:
+        engine.dispose()
+
+
+def drop_databases(url: str, prefix: str) -> list[str]:
+    """Drop every database on the server of ``url`` whose name starts with ``prefix``; returns
+    their names."""
+    engine = admin_engine(url)
+    force = " WITH (FORCE)" if engine.dialect.name == "postgresql" else ""
+    try:
+        with engine.connect() as connection:
+            names = _listed(connection, prefix)
             for name in names:
-                force = " WITH (FORCE)" if postgresql else ""
                 connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}{force}")
     finally:
         engine.dispose()
@@ -65,7 +85,7 @@ def server_database(url: str, prefix: str = "bench") -> Iterator[str]:
         with engine.connect() as connection:
             connection.exec_driver_sql(f"CREATE DATABASE {name}")
         try:
-            yield make_url(url).set(database=name).render_as_string(hide_password=False)
+            yield named(url, name)
         finally:
             with engine.connect() as connection:
                 connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}{force}")
