@@ -208,7 +208,7 @@ def sqlite_migrated(project: Path, migrate: Step, runner: Runner) -> Prepare:
     return prepare
 
 
-def named(url: str) -> Prepare:
+def given_url(url: str) -> Prepare:
     """Nothing to prepare; the run is given ``url``."""
 
     @contextmanager
@@ -444,7 +444,7 @@ def cases_for_size(
             Case("pg_test_database_no_template", "manage",
                  "pytest --manage-no-template, one test asking for migrated_database",
                  pytest_steps(fixture_test, "--manage-no-template"),
-                 named(servers.named(postgresql_url, tests_database))),
+                 given_url(servers.named(postgresql_url, tests_database))),
             Case("pg_test_database_no_template", "alembic",
                  "alembic upgrade head (fresh PostgreSQL database)",
                  alembic_steps((["upgrade", "head"], None)), fresh),
