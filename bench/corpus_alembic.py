@@ -22,12 +22,12 @@ import contextlib
 import io
 import os
 import re
-import secrets
 import shutil
 import subprocess
 import sys
 import tempfile
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,39 +36,25 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
-from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+import servers  # noqa: E402  # bench/servers.py
+
 from tests.corpus.test_corpus import CASES, _literals, missing_sequences  # noqa: E402
 
 SERVERS = {"postgresql": "MANAGE_TEST_POSTGRESQL_URL", "mariadb": "MANAGE_TEST_MARIADB_URL"}
 DIALECTS = ["sqlite", "postgresql", "mariadb"]
 
 
-def _admin(url: str) -> sa.Engine:
-    parsed = make_url(url)
-    admin = parsed.set(database="postgres" if parsed.get_backend_name() == "postgresql" else None)
-    return sa.create_engine(admin, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
-
-
 @contextlib.contextmanager
-def _database(dialect: str, folder: Path) -> Any:
+def _database(dialect: str, folder: Path) -> Iterator[str]:
     if dialect == "sqlite":
         yield f"sqlite:///{folder / 'db.sqlite3'}"
         return
-    base = os.environ[SERVERS[dialect]]
-    name = f"bench_alembic_{secrets.token_hex(5)}"
-    engine = _admin(base)
-    with engine.connect() as connection:
-        connection.exec_driver_sql(f"CREATE DATABASE {name}")
-    try:
-        yield make_url(base).set(database=name).render_as_string(hide_password=False)
-    finally:
-        force = " WITH (FORCE)" if dialect == "postgresql" else ""
-        with engine.connect() as connection:
-            connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}{force}")
-        engine.dispose()
+    with servers.server_database(os.environ[SERVERS[dialect]], "bench_alembic") as url:
+        yield url
 
 
 def _forget(folder: Path) -> None:

@@ -2,8 +2,9 @@
 
 One seeded spec (tables, columns, and the history that builds them) is written twice:
 
-- ``OUT/manage/``: ``pyproject.toml`` with ``[tool.manage]``, ``benchapp/models.py`` (the final
-  state) and ``migrations/NNNN_<name>.py`` as ``manage makemigrations`` writes them;
+- ``OUT/manage/``: ``pyproject.toml`` with ``[tool.manage]`` (and ``[tool.pytest.ini_options]``),
+  ``benchapp/models.py`` (the final state), ``migrations/NNNN_<name>.py`` as ``manage
+  makemigrations`` writes them, and ``tests/test_database.py`` (the pytest plugin's fixture);
 - ``OUT/alembic/``: ``alembic.ini``, a standard ``env.py``, ``script.py.mako``, ``versions/`` with
   the same migration files, and its own copy of ``benchapp/``;
 - ``OUT/django/``: the same models and history as a Django project (``bench/djangogen.py``).
@@ -35,14 +36,14 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import djangogen  # the sibling module: the Django project
+import djangogen  # the sibling modules: the Django project, the server databases
+import servers
 import sqlalchemy as sa
 from alembic.autogenerate import render_python_code
 from alembic.operations import ops
@@ -799,7 +800,24 @@ dependencies = ["sqlalchemy-manage"]
 
 [tool.manage]
 models = "benchapp.models:Base"
+
+[tool.pytest.ini_options]
+testpaths = ["tests"]
 """
+
+# The pytest plugin's cost (bench/run.py): a test asking for a migrated database and doing
+# nothing else, and one asking for nothing, pytest's own cost.
+MANAGE_TESTS = '''\
+"""What a test session pays for its database: the plugin's fixture and nothing else."""
+
+
+def test_migrated_database(migrated_database: object) -> None:
+    assert migrated_database is not None
+
+
+def test_nothing() -> None:
+    pass
+'''
 
 
 def write_projects(project: Project, out: Path, *, tables: int, seed: int) -> None:
@@ -814,6 +832,8 @@ def write_projects(project: Project, out: Path, *, tables: int, seed: int) -> No
     (manage_dir / "pyproject.toml").write_text(
         MANAGE_PYPROJECT.format(tables=tables, migrations=len(project.migrations), seed=seed)
     )
+    (manage_dir / "tests").mkdir()
+    (manage_dir / "tests" / "test_database.py").write_text(MANAGE_TESTS)
     (alembic_dir / "alembic.ini").write_text(ALEMBIC_INI)
     (alembic_dir / "env.py").write_text(ENV_PY)
     shutil.copyfile(TEMPLATE, alembic_dir / "script.py.mako")
@@ -867,25 +887,10 @@ def _run(args: list[str], cwd: Path, env: dict[str, str]) -> tuple[int, str]:
 
 
 @contextmanager
-def postgresql_database(server_url: str) -> Iterator[str]:
-    """A fresh, uniquely named database on the server; dropped afterwards."""
-    name = f"bench_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    engine = sa.create_engine(server_url, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
-    with engine.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield sa.make_url(server_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with engine.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        engine.dispose()
-
-
-@contextmanager
 def fresh_database(project: Path, postgresql_url: str | None) -> Iterator[str | None]:
     """A fresh PostgreSQL database (its URL), or the project's SQLite file deleted (None)."""
     if postgresql_url:
-        with postgresql_database(postgresql_url) as url:
+        with servers.server_database(postgresql_url) as url:
             yield url
     else:
         (project / "db.sqlite3").unlink(missing_ok=True)

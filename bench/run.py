@@ -13,6 +13,7 @@ Usage::
 
     .venv/bin/python bench/run.py                          # 20x20,100x100, SQLite
     .venv/bin/python bench/run.py --sizes 20x20,100x100,300x300 --postgresql --write-docs
+    .venv/bin/python bench/run.py --postgresql --only pg_test_database,pg_test_database_no_template
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import itertools
 import json
 import os
 import platform
+import secrets
 import shutil
 import statistics
 import subprocess
@@ -38,14 +40,21 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import djangogen  # the sibling modules
 import generate
+import servers
+
+from manage.core.testdb import TEMPLATE_MARK
 
 REPO = generate.REPO
 WORK = REPO / "bench" / ".work"
 DOCS = REPO / "docs" / "benchmarks.md"
 BIN = generate.VENV_BIN
 PYTHON, MANAGE, ALEMBIC = str(BIN / "python"), str(BIN / "manage"), str(BIN / "alembic")
+PYTEST = str(BIN / "pytest")
 DJANGO_ADMIN = str(BIN / "django-admin")
 DEFAULT_SIZES = "20x20,100x100"
+TEST_DATABASES = f"benchtests_{secrets.token_hex(3)}"
+"""This run's name for the project database of the pytest rows (a size is appended; it need not
+exist): the plugin names its templates after it, and the run drops them at the end."""
 
 
 # -- measuring one process -------------------------------------------------------------------------
@@ -199,11 +208,38 @@ def sqlite_migrated(project: Path, migrate: Step, runner: Runner) -> Prepare:
     return prepare
 
 
+def given_url(url: str) -> Prepare:
+    """Nothing to prepare; the run is given ``url``."""
+
+    @contextmanager
+    def prepare() -> Iterator[str | None]:
+        yield url
+
+    return prepare
+
+
 def postgresql_fresh(server_url: str, then: Prepare = nullcontext) -> Prepare:
     @contextmanager
     def prepare() -> Iterator[str | None]:
-        with generate.postgresql_database(server_url) as url, then():
+        with servers.server_database(server_url) as url, then():
             yield url
+
+    return prepare
+
+
+def plugin_template(
+    server_url: str, database: str, make: Callable[[str | None], list[Step]], runner: Runner
+) -> Prepare:
+    """The URL of ``database`` on the server, after an untimed run of ``make``'s steps when the
+    server holds no template of the pytest plugin for it yet (a session then clones it)."""
+    url = servers.named(server_url, database)
+
+    @contextmanager
+    def prepare() -> Iterator[str | None]:
+        if not servers.databases(server_url, f"{database}{TEMPLATE_MARK}"):
+            for step in make(url):
+                runner.run(step)
+        yield url
 
     return prepare
 
@@ -297,11 +333,20 @@ def cases_for_size(
 
         return steps
 
+    def pytest_steps(*args: str) -> Callable[[str | None], list[Step]]:
+        def steps(url: str | None) -> list[Step]:
+            env = {"DATABASE_URL": url} if url else None
+            return [Step([PYTEST, "-q", *args], m, env, expect_text="1 passed")]
+
+        return steps
+
     no_changes = "No new upgrade operations detected"
     cold = forget(runner, everything=True)
     cases = [
         Case("floor_models", "floor", "python -c 'import benchapp.models'",
              lambda _url: [Step([PYTHON, "-c", "import benchapp.models"], m)]),
+        Case("floor_pytest", "floor", "pytest of one test asking for no fixture",
+             pytest_steps("tests/test_database.py::test_nothing")),
         Case("check", "manage", "manage makemigrations --check (no caches)",
              manage_steps("makemigrations", "--check", text="No changes detected"), cold),
         Case("check", "alembic", "fresh db.sqlite3; alembic upgrade head; alembic check",
@@ -362,6 +407,11 @@ def cases_for_size(
         cases += django_cases(out, runner, postgresql_url)
     if postgresql_url:
         fresh = postgresql_fresh(postgresql_url)
+        # The plugin makes its test databases (and templates) next to the project's database,
+        # which need not exist; one name per size, as the templates' migrations differ.
+        tests_database = f"{TEST_DATABASES}_{size}"
+        fixture_test = "tests/test_database.py::test_migrated_database"
+        fixture = pytest_steps(fixture_test)
         cases += [
             Case("pg_check", "manage", "manage makemigrations --check (PostgreSQL, cold)",
                  manage_steps("makemigrations", "--check", text="No changes detected"),
@@ -385,6 +435,18 @@ def cases_for_size(
                  "alembic upgrade head (fresh PostgreSQL database)",
                  alembic_steps((["upgrade", "head"], None)), fresh),
             Case("pg_migrate_fresh", "alembic", "alembic upgrade head (fresh PostgreSQL database)",
+                 alembic_steps((["upgrade", "head"], None)), fresh),
+            Case("pg_test_database", "manage",
+                 "pytest, one test asking for migrated_database (the plugin's template reused)",
+                 fixture, plugin_template(postgresql_url, tests_database, fixture, runner)),
+            Case("pg_test_database", "alembic", "alembic upgrade head (fresh PostgreSQL database)",
+                 alembic_steps((["upgrade", "head"], None)), fresh),
+            Case("pg_test_database_no_template", "manage",
+                 "pytest --manage-no-template, one test asking for migrated_database",
+                 pytest_steps(fixture_test, "--manage-no-template"),
+                 given_url(servers.named(postgresql_url, tests_database))),
+            Case("pg_test_database_no_template", "alembic",
+                 "alembic upgrade head (fresh PostgreSQL database)",
                  alembic_steps((["upgrade", "head"], None)), fresh),
         ]  # fmt: skip
     return cases
@@ -627,11 +689,24 @@ ROWS = [  # key, the row's label, a short name for the growth table
         "PostgreSQL: migrate a fresh database (manage: `--step-by-step`)",
         "migrate --step-by-step, fresh PostgreSQL",
     ),
+    (
+        "pg_test_database",
+        "PostgreSQL: a test session's database at head: `pytest` of one test asking for "
+        "`migrated_database` (the plugin's template reused) / `upgrade head` on a fresh database",
+        "pytest's migrated_database, template",
+    ),
+    (
+        "pg_test_database_no_template",
+        "PostgreSQL: the same `pytest` run with `--manage-no-template` (migrated: fast-forward, "
+        "replay cached) / `upgrade head` on a fresh database",
+        "pytest's migrated_database, no template",
+    ),
 ]
 FLOORS = [
     ("floor_pass", "`python -c pass`", ""),
     ("floor_sqlalchemy", "`python -c 'import sqlalchemy'`", ""),
     ("floor_models", "`python -c 'import benchapp.models'` (in the project)", "import the models"),
+    ("floor_pytest", "`pytest` of one test asking for no fixture (in the project)", "pytest"),
     (
         "floor_django",
         "`python -c 'import django; django.setup()'` (in the Django project)",
@@ -821,6 +896,10 @@ def render_markdown(
         "/tmp/benchvenv/bin/python bench/run.py --write-docs            # 20x20,100x100",
         "/tmp/benchvenv/bin/python bench/run.py --sizes 20x20,100x100,300x300 --postgresql \\",
         "    --write-docs",
+        "# some rows again; their tables replace the section 'Selected rows', the rest is kept",
+        "/tmp/benchvenv/bin/python bench/run.py --sizes 100x100,300x300 --postgresql \\",
+        "    --only floor_pytest,pg_migrate_fresh,pg_test_database,pg_test_database_no_template \\",
+        "    --write-docs",
         ".venv/bin/python bench/generate.py --tables 100 --migrations 100 --out /tmp/b --verify",
         "```",
         "",
@@ -870,9 +949,25 @@ def parse_sizes(text: str) -> list[str]:
     return sizes
 
 
-def _chosen(cases: list[Case], rows: set[str] | None) -> list[Case]:
-    """The floors, and the rows ``rows`` names (every row without it)."""
-    return [c for c in cases if rows is None or c.key in rows or c.tool == "floor"]
+DIVISOR = "floor_models"
+"""The floor that manage/floor divides by: timed at every size, whatever ``--only`` names."""
+
+
+def row_keys(text: str) -> set[str]:
+    """``--only``'s comma-separated row keys, each one a row or floor of the report."""
+    keys = {key.strip() for key in text.split(",") if key.strip()}
+    known = {key for key, _, _ in [*ROWS, *FLOORS]}
+    if not keys or keys - known:
+        raise argparse.ArgumentTypeError(
+            f"unknown row {', '.join(sorted(keys - known)) or '(none given)'}; "
+            f"the rows are {', '.join(sorted(known))}"
+        )
+    return keys
+
+
+def _chosen(cases: list[Case], only: set[str] | None) -> list[Case]:
+    """The rows ``only`` names (every row without it), and the floor they divide by."""
+    return [c for c in cases if only is None or c.key in only or c.key == DIVISOR]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -901,19 +996,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--work", type=Path, default=WORK, help=f"default {WORK}")
     parser.add_argument(
-        "--rows",
-        type=lambda text: set(text.split(",")),
-        default=None,
-        help="time only these rows (keys such as check_replayed,check_edited,check_again; the "
-        "floors always), e.g. to re-measure a few rows on a loaded machine",
-    )
-    parser.add_argument(
         "--only",
-        type=lambda text: [key.strip() for key in text.split(",") if key.strip()],
+        type=row_keys,
         default=None,
         metavar="KEYS",
-        help="only these rows (e.g. migrate_fresh,pg_migrate_fresh); with --write-docs their "
-        f"tables go into the section '{SECTION}' of {DOCS.relative_to(REPO)}, the rest is kept",
+        help="time only these rows, comma-separated (e.g. check_edited,pg_migrate_fresh; "
+        f"{DIVISOR}, which manage/floor divides by, is always timed), e.g. to re-measure a few "
+        f"rows; with --write-docs their tables go into the section '{SECTION}' of "
+        f"{DOCS.relative_to(REPO)}, the rest of it is kept",
     )
     args = parser.parse_args(argv)
     if args.runs < 1:
@@ -924,7 +1014,14 @@ def main(argv: list[str] | None = None) -> int:
         k: v
         for k, v in os.environ.items()
         if k
-        not in ("DATABASE_URL", "MANAGE_SETTINGS_MODULE", "PYTHONPATH", "DJANGO_SETTINGS_MODULE")
+        not in (
+            "DATABASE_URL",
+            "MANAGE_SETTINGS_MODULE",
+            "PYTHONPATH",
+            "DJANGO_SETTINGS_MODULE",
+            "PYTEST_ADDOPTS",
+            "PYTEST_PLUGINS",
+        )
     }
     base_env["XDG_CACHE_HOME"] = str(args.work / "cache")  # manage's compiled migrations
     django = djangogen.installed()
@@ -942,11 +1039,10 @@ def main(argv: list[str] | None = None) -> int:
         neutral.mkdir()
         runner = Runner(base_env, Path(scratch))
         try:
-            print("global: floors and --help", file=sys.stderr)
-            globals_ = _chosen(global_cases(neutral, django=django), args.rows)
-            if args.only:
-                globals_ = [c for c in globals_ if c.key in args.only]
-            results += measure(globals_, "all", args.runs, runner)
+            globals_ = _chosen(global_cases(neutral, django=django), args.only)
+            if globals_:
+                print("global: floors and --help", file=sys.stderr)
+                results += measure(globals_, "all", args.runs, runner)
             for size in args.sizes:
                 tables, migrations = (int(n) for n in size.split("x"))
                 out = args.work / size
@@ -955,13 +1051,13 @@ def main(argv: list[str] | None = None) -> int:
                 generation[size] = time.perf_counter() - start
                 print(f"{size}: generated in {generation[size]:.1f}s", file=sys.stderr)
                 cases = _chosen(
-                    cases_for_size(size, out, runner, args.postgresql, django=django), args.rows
+                    cases_for_size(size, out, runner, args.postgresql, django=django), args.only
                 )
-                if args.only:
-                    cases = [c for c in cases if c.key in args.only]
                 results += measure(cases, size, args.runs, runner)
         finally:
             runner.close()
+            if args.postgresql:  # the pytest rows' templates
+                servers.drop_databases(args.postgresql, TEST_DATABASES)
     markdown = render_markdown(
         results,
         args.sizes,

@@ -20,20 +20,16 @@ import argparse
 import json
 import os
 import re
-import secrets
 import subprocess
 import sys
 import tempfile
 import textwrap
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import sqlalchemy as sa
-from sqlalchemy.engine import make_url
-
 BIN = Path(sys.executable).parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import servers  # noqa: E402  # bench/servers.py
 
 SQUAWK_TO_MANAGE = {
     "require-concurrent-index-creation": {"M101"},
@@ -194,25 +190,6 @@ class Outcome:
         ]  # fmt: skip
 
 
-def _admin(url: str) -> sa.Engine:
-    return sa.create_engine(make_url(url).set(database="postgres"),
-                            isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)  # fmt: skip
-
-
-@contextmanager
-def _database(base: str) -> Iterator[str]:
-    name = f"bench_squawk_{secrets.token_hex(5)}"
-    engine = _admin(base)
-    with engine.connect() as connection:
-        connection.exec_driver_sql(f"CREATE DATABASE {name}")
-    try:
-        yield make_url(base).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with engine.connect() as connection:
-            connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        engine.dispose()
-
-
 def _run(args: list[str], cwd: Path, url: str, ok: tuple[int, ...] = (0,)) -> str:
     env = {**os.environ, "DATABASE_URL": url}
     done = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
@@ -253,7 +230,7 @@ def with_manage(case: Case, base: str) -> Outcome:
     (folder / "pyproject.toml").write_text('[tool.manage]\nmodels = "shop.models:Base"\n')
     outcome = Outcome()
     try:
-        with _database(base) as url:
+        with servers.server_database(base, "bench_squawk") as url:
             manage = str(BIN / "manage")
             _models(folder, case, 1)
             _run([manage, "makemigrations", "--no-input"], folder, url)
@@ -274,7 +251,7 @@ def by_hand(base: str) -> Outcome:
     (folder / "pyproject.toml").write_text('[tool.manage]\nmodels = "shop.models:Base"\n')
     outcome = Outcome()
     try:
-        with _database(base) as url:
+        with servers.server_database(base, "bench_squawk") as url:
             manage = str(BIN / "manage")
             _models(folder, CASES[0], 1)
             _run([manage, "makemigrations", "--no-input"], folder, url)
@@ -298,7 +275,7 @@ def with_alembic(case: Case, base: str) -> Outcome:
     outcome = Outcome()
     alembic = str(BIN / "alembic")
     try:
-        with _database(base) as url:
+        with servers.server_database(base, "bench_squawk") as url:
             _run([alembic, "init", "migrations"], folder, url)
             ini = folder / "alembic.ini"
             ini.write_text(

@@ -35,22 +35,22 @@ import contextlib
 import multiprocessing
 import os
 import random
-import secrets
 import shutil
 import subprocess
 import sys
 import tempfile
 import textwrap
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
+sys.path.insert(0, str(ROOT / "bench"))
+import servers  # noqa: E402  # bench/servers.py
+
 SERVERS = {"postgresql": "MANAGE_TEST_POSTGRESQL_URL", "mariadb": "MANAGE_TEST_MARIADB_URL"}
 CUSTOMERS = 1000
 
@@ -288,28 +288,6 @@ TOOLS = {"manage": Manage, "alembic": Alembic}
 # -- one run ---------------------------------------------------------------------------------
 
 
-def _admin(url: str) -> sa.Engine:
-    parsed = make_url(url)
-    admin = parsed.set(database="postgres" if parsed.get_backend_name() == "postgresql" else None)
-    return sa.create_engine(admin, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
-
-
-@contextlib.contextmanager
-def database(dialect: str) -> Iterator[str]:
-    base = os.environ[SERVERS[dialect]]
-    name = f"bench_load_{secrets.token_hex(4)}"
-    engine = _admin(base)
-    with engine.connect() as connection:
-        connection.exec_driver_sql(f"CREATE DATABASE {name}")
-    try:
-        yield make_url(base).set(database=name).render_as_string(hide_password=False)
-    finally:
-        force = " WITH (FORCE)" if dialect == "postgresql" else ""
-        with engine.connect() as connection:
-            connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}{force}")
-        engine.dispose()
-
-
 def fill(url: str, dialect: str, rows: int) -> None:
     series = (
         f"generate_series(1, {rows}) AS s(g)" if dialect == "postgresql" else f"seq_1_to_{rows} s"
@@ -372,7 +350,7 @@ def one_run(dialect: str, tool_name: str, rows: int, rate: float, work: Path) ->
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     results: list[Row] = []
-    with database(dialect) as url:
+    with servers.server_database(os.environ[SERVERS[dialect]], "bench_load") as url:
         tool = TOOLS[tool_name](folder, url)
         tool.write_models(0)
         tool.generate("initial")
