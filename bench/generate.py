@@ -926,7 +926,9 @@ def _verify(out: Path, postgresql_url: str | None, clean_env: dict[str, str]) ->
         where = "PostgreSQL" if server else "SQLite"
         with fresh_database(manage_dir, server) as url:
             env = dict(clean_env, DATABASE_URL=url) if url else clean_env
-            applied = _run([manage, "migrate"], manage_dir, env)
+            # step by step: each migration's own run is what is verified (a fresh database is
+            # otherwise fast-forwarded, which tests/corpus/test_fast_forward.py compares)
+            applied = _run([manage, "migrate", "--step-by-step"], manage_dir, env)
             expect(f"manage migrate ({where})", applied, "... OK", migrations)
             check = _run([manage, "makemigrations", "--check"], manage_dir, env)
             expect(f"manage makemigrations --check ({where})", check, "No changes detected")

@@ -1021,6 +1021,7 @@ def main(argv: list[str] | None = None) -> int:
             "DJANGO_SETTINGS_MODULE",
             "PYTEST_ADDOPTS",
             "PYTEST_PLUGINS",
+            "PYTHONDONTWRITEBYTECODE",  # users' Python writes compiled files: both tools use them
         )
     }
     base_env["XDG_CACHE_HOME"] = str(args.work / "cache")  # manage's compiled migrations
