@@ -412,7 +412,17 @@ def cases_for_size(
         tests_database = f"{TEST_DATABASES}_{size}"
         fixture_test = "tests/test_database.py::test_migrated_database"
         fixture = pytest_steps(fixture_test)
+        head_ddl = out / "head_postgresql.sql"
+        made = subprocess.run(
+            [MANAGE, "schema", "--dialect", "postgresql"], cwd=m, capture_output=True, text=True
+        )
+        head_ddl.write_text(made.stdout if made.returncode == 0 else "")
         cases += [
+            Case("floor_pg_ddl", "floor",
+                 "psycopg sends the head schema's DDL (`manage schema --dialect postgresql`) "
+                 "in one round trip and one transaction to a fresh database",
+                 lambda url: [Step([PYTHON, "-c", SEND_DDL, str(head_ddl)], m,
+                                   {"DATABASE_URL": str(url)})], fresh),
             Case("pg_check", "manage", "manage makemigrations --check (PostgreSQL, cold)",
                  manage_steps("makemigrations", "--check", text="No changes detected"),
                  postgresql_fresh(postgresql_url, cold)),
@@ -702,11 +712,24 @@ ROWS = [  # key, the row's label, a short name for the growth table
         "pytest's migrated_database, no template",
     ),
 ]
+SEND_DDL = (
+    "import os, sys, psycopg\n"
+    "url = os.environ['DATABASE_URL'].replace('+psycopg', '', 1)\n"
+    "with psycopg.connect(url) as connection:\n"
+    "    connection.execute(open(sys.argv[1]).read())\n"
+)
+"""The PostgreSQL floor of a fresh database at head: its DDL, sent whole in one transaction."""
 FLOORS = [
     ("floor_pass", "`python -c pass`", ""),
     ("floor_sqlalchemy", "`python -c 'import sqlalchemy'`", ""),
     ("floor_models", "`python -c 'import benchapp.models'` (in the project)", "import the models"),
     ("floor_pytest", "`pytest` of one test asking for no fixture (in the project)", "pytest"),
+    (
+        "floor_pg_ddl",
+        "PostgreSQL: psycopg sends the head schema's DDL (`manage schema --dialect postgresql`) "
+        "in one round trip and one transaction to a fresh database",
+        "the head schema's DDL",
+    ),
     (
         "floor_django",
         "`python -c 'import django; django.setup()'` (in the Django project)",
