@@ -91,8 +91,9 @@ RULES: dict[str, Rule] = {
              f"CREATE UNIQUE INDEX CONCURRENTLY {_CONCURRENT_BLOCK}, then ADD CONSTRAINT ... "
              "PRIMARY KEY USING INDEX"),
         Rule("M112", "prefer-robust-stmts", "advice", POSTGRESQL,
-             "runs outside a transaction: if it fails it leaves an INVALID index behind, and "
-             "running the migration again fails on that name",
+             "runs outside a transaction: if it fails it leaves an INVALID index behind, on "
+             "whose name a second run fails unless manage migrate (ddl_lock_timeout above 0) "
+             "drops it first",
              "add if_not_exists=True to create_index (if_exists=True to drop_index)"),
         Rule("M113", "transaction-nesting", "fails", SERVERS,
              "ends or starts a transaction inside the migration's own: what follows runs "
