@@ -13,6 +13,7 @@ Pass ``**OPTIONS`` to ``EnvironmentContext.configure`` / ``MigrationContext.conf
 from __future__ import annotations
 
 import re
+import weakref
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -37,7 +38,7 @@ from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import ColumnClause, TextClause, UnaryExpression
 from sqlalchemy.sql.schema import DefaultClause
 
-from manage.compat import compare_identity_default, is_type_bound
+from manage.compat import compare_identity_default, is_type_bound, metadata_sequences
 from manage.compat import render_server_default_for_compare as _render_server_default_for_compare
 from manage.core.defaults import nextval_default, server_default_changed, takes_from
 from manage.core.runnable import SequenceOp
@@ -67,6 +68,11 @@ def compare_server_default(
     metadata_col: Column[Any],
 ) -> PriorityDispatchResult:
     metadata_default = metadata_col.server_default
+    if conn_col.server_default is None and metadata_col.server_default is None:
+        nextval = mariadb_nextval_default(autogen_context, _schema, _tname, _cname)
+        if nextval is not None:  # as the in-memory replay reads it
+            conn_col.server_default = DefaultClause(text(nextval))
+            alter_column_op.existing_server_default = conn_col.server_default
     conn_default = conn_col.server_default
     if conn_default is None and metadata_default is None:
         return PriorityDispatchResult.CONTINUE
@@ -289,7 +295,155 @@ def compare_sequences(
     return PriorityDispatchResult.CONTINUE
 
 
+_MARIADB_NEXTVAL = text(
+    "SELECT COLUMN_NAME, COLUMN_DEFAULT FROM information_schema.COLUMNS "
+    "WHERE TABLE_SCHEMA = coalesce(:schema, DATABASE()) AND TABLE_NAME = :table "
+    "AND COLUMN_DEFAULT LIKE 'nextval(%'"
+)
+_QUALIFIED_NEXTVAL = re.compile(r"nextval\((?:`[^`]+`\.)?`?(\w+)`?\)", re.IGNORECASE)
+
+
+_NEXTVAL_DEFAULTS: weakref.WeakKeyDictionary[AutogenContext, dict[Any, dict[str, str]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def mariadb_nextval_default(
+    autogen_context: AutogenContext, schema: str | None, tname: str, cname: str
+) -> str | None:
+    """MariaDB: the ``nextval`` default of a column, which SQLAlchemy's reflection drops (it
+    reads ``DEFAULT nextval(`db`.`s`)`` as no default), as ``nextval(s)``: the shadow
+    database's name must not end up in a migration. One query per table."""
+    dialect = autogen_context.dialect
+    connection = autogen_context.connection
+    if (
+        dialect is None
+        or dialect.name not in ("mysql", "mariadb")
+        or connection is None
+        or getattr(autogen_context.inspector, "in_memory", False)
+    ):
+        return None
+    tables = _NEXTVAL_DEFAULTS.setdefault(autogen_context, {})
+    if (schema, tname) not in tables:
+        rows = connection.execute(_MARIADB_NEXTVAL, {"schema": schema, "table": tname})
+        tables[(schema, tname)] = {
+            str(name): f"nextval({found.group(1)})"
+            for name, default in rows
+            if (found := _QUALIFIED_NEXTVAL.fullmatch(str(default).strip())) is not None
+        }
+    return tables[(schema, tname)].get(cname)
+
+
+_START = re.compile(r"\bSTART\s+(?:WITH\s+)?(-?\d+)", re.IGNORECASE)
+_INCREMENT = re.compile(r"\bINCREMENT\s+(?:BY\s+)?(-?\d+)", re.IGNORECASE)
+
+# PostgreSQL: sequences no column owns (a serial's or an identity's is the column's business).
+_FREE_SEQUENCES = text(
+    "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+    "WHERE c.relkind = 'S' AND n.nspname = coalesce(:schema, current_schema()) "
+    "AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass "
+    "AND d.objid = c.oid AND d.deptype IN ('a', 'i'))"
+)
+_PG_OPTIONS = text(
+    "SELECT start_value, increment_by FROM pg_sequences "
+    "WHERE schemaname = coalesce(:schema, current_schema()) AND sequencename = :name"
+)
+
+
+def _database_sequences(autogen_context: AutogenContext, schema: str | None) -> list[str]:
+    """The sequences of ``schema`` a migration may have created: not a serial column's."""
+    inspector = autogen_context.inspector
+    if getattr(inspector, "in_memory", False) or autogen_context.dialect.name != "postgresql":
+        return [str(n) for n in inspector.get_sequence_names(schema=schema)]
+    rows = autogen_context.connection.execute(_FREE_SEQUENCES, {"schema": schema})  # type: ignore[union-attr]
+    return sorted(str(row[0]) for row in rows)
+
+
+def _database_sequence(autogen_context: AutogenContext, schema: str | None, name: str) -> Sequence:
+    """The sequence ``name`` as the schema has it (start and increment), for a downgrade to
+    create again."""
+    inspector: Any = autogen_context.inspector
+    dialect = autogen_context.dialect
+    start: int | None = None
+    increment: int | None = None
+    if getattr(inspector, "in_memory", False):
+        statement = inspector.sequence_ddl(name, schema) or ""  # the StateInspector's
+        if found := _START.search(statement):
+            start = int(found.group(1))
+        if found := _INCREMENT.search(statement):
+            increment = int(found.group(1))
+    else:
+        connection = autogen_context.connection
+        assert connection is not None
+        if dialect.name == "postgresql":
+            row = connection.execute(_PG_OPTIONS, {"schema": schema, "name": name}).first()
+        else:  # MariaDB: a sequence reads as a one-row table of its options
+            quote = dialect.identifier_preparer.quote
+            where = f"{quote(schema)}." if schema else ""
+            row = connection.exec_driver_sql(
+                f"SELECT start_value, increment FROM {where}{quote(name)}"
+            ).first()
+        if row is not None:
+            start, increment = int(row[0]), int(row[1])
+    increment = 1 if increment is None else increment
+    if start is None:
+        start = 1 if increment > 0 else -1
+    return Sequence(name, start=start, increment=increment, schema=schema)
+
+
+def compare_schema_sequences(
+    autogen_context: AutogenContext, upgrade_ops: ops.UpgradeOps, schemas: Iterable[str | None]
+) -> PriorityDispatchResult:
+    """A standalone ``Sequence`` the models add is created (first, as a default may name it);
+    a sequence the models no longer have (standalone or a column's) is dropped, last, once no
+    default takes from it; its downgrade creates it again with its start and increment.
+    Alembic compares no sequences."""
+    dialect = autogen_context.dialect
+    metadata = autogen_context.metadata
+    if dialect is None or metadata is None:
+        return PriorityDispatchResult.CONTINUE
+    in_memory = getattr(autogen_context.inspector, "in_memory", False)
+    if not dialect.supports_sequences and not (in_memory and dialect.name in ("mysql", "mariadb")):
+        return PriorityDispatchResult.CONTINUE
+    if dialect.name not in ("postgresql", "mysql", "mariadb"):
+        return PriorityDispatchResult.CONTINUE
+    all_metadata = metadata if isinstance(metadata, list | tuple) else (metadata,)
+    default = dialect.default_schema_name
+
+    def key(schema: str | None, name: str) -> tuple[str | None, str]:
+        return (None if schema == default else schema, name.lower())
+
+    models = {
+        key(sequence.schema, str(sequence.name)): sequence
+        for one in all_metadata
+        for sequence in metadata_sequences(one)
+    }
+    of_columns = {
+        key(sequence.schema, str(sequence.name))
+        for one in all_metadata
+        for table in one.tables.values()
+        for column in table.columns
+        if isinstance(sequence := column.default, Sequence)
+    }
+    existing: dict[tuple[str | None, str], str] = {}
+    for schema in sorted({*schemas, *(s for s, _ in models)}, key=lambda s: s or ""):
+        for name in _database_sequences(autogen_context, schema):
+            existing[key(schema, name)] = name
+    created = [
+        SequenceOp("create", sequence, "")
+        for found, sequence in sorted(models.items(), key=lambda m: (m[0][0] or "", m[0][1]))
+        if found not in existing and found not in of_columns
+    ]
+    upgrade_ops.ops[:0] = created
+    for found, name in sorted(existing.items(), key=lambda e: (e[0][0] or "", e[0][1])):
+        if found not in models:
+            sequence = _database_sequence(autogen_context, found[0], name)
+            upgrade_ops.ops.append(SequenceOp("drop", sequence, ""))
+    return PriorityDispatchResult.CONTINUE
+
+
 _plugin = Plugin(NAME)
+_plugin.add_autogenerate_comparator(compare_schema_sequences, "schema", "sequences")
 _plugin.add_autogenerate_comparator(
     compare_server_default, "column", "server_default", priority=DispatchPriority.FIRST
 )
