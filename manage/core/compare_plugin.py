@@ -196,11 +196,102 @@ def simple_key_parts(expressions: Iterable[Any]) -> list[tuple[str, bool]] | Non
     return parts
 
 
-def _mysql_key_columns(index: Index) -> list[str] | None:
-    """The columns MySQL/MariaDB reflect for ``index``: its key parts without ASC/DESC
-    (SQLAlchemy's MySQL reflection drops the order)."""
+def _mysql_key_parts(index: Index) -> list[tuple[str, bool]] | None:
+    """``index``'s key parts as MySQL/MariaDB compare them: names in lower case, each with its
+    order (ascending wherever the server keeps no order: see :func:`reflect_index_order`)."""
     parts = simple_key_parts(index.expressions)
-    return None if parts is None else [name.lower() for name, _ in parts]
+    return None if parts is None else [(name.lower(), descending) for name, descending in parts]
+
+
+def _same_key_parts(
+    model: list[tuple[str, bool]] | None, database: list[tuple[str, bool]] | None, ordered: bool
+) -> bool:
+    """Whether two indexes have the same key parts (their order too, where kept)."""
+    if model is None or database is None:
+        return False
+    if not ordered:
+        return [name for name, _ in model] == [name for name, _ in database]
+    return model == database
+
+
+_MYSQL_ORDER = text(
+    "SELECT INDEX_NAME, COLUMN_NAME, COLLATION FROM information_schema.STATISTICS "
+    "WHERE TABLE_SCHEMA = coalesce(:schema, DATABASE()) AND TABLE_NAME = :table "
+    "ORDER BY INDEX_NAME, SEQ_IN_INDEX"
+)
+
+
+def _keeps_descending(dialect: Any) -> bool:
+    """Whether the server keeps an index column's DESC: SQLite; MariaDB from 10.8, MySQL from
+    8.0 (before, both parse DESC and build an ascending index)."""
+    if dialect.name == "sqlite":
+        return True
+    version = tuple(getattr(dialect, "server_version_info", None) or ())
+    return version >= ((10, 8) if getattr(dialect, "is_mariadb", False) else (8, 0))
+
+
+def _descending_columns(autogen_context: AutogenContext, conn_table: Table) -> dict[str, set[str]]:
+    """Index name -> its descending columns, as the database keeps them."""
+    connection = autogen_context.connection
+    assert connection is not None
+    found: dict[str, set[str]] = {}
+    if autogen_context.dialect.name == "sqlite":
+        quote = autogen_context.dialect.identifier_preparer.quote
+        where = f"{quote(conn_table.schema)}." if conn_table.schema else ""
+        for index in conn_table.indexes:
+            rows = connection.exec_driver_sql(
+                f"PRAGMA {where}index_xinfo({quote(str(index.name))})"
+            )
+            for row in rows:  # seqno, cid, name, desc, coll, key
+                if row[5] and row[3] and row[2] is not None:
+                    found.setdefault(str(index.name), set()).add(str(row[2]))
+        return found
+    rows = connection.execute(_MYSQL_ORDER, {"schema": conn_table.schema, "table": conn_table.name})
+    for index_name, column, collation in rows:
+        if collation == "D":
+            found.setdefault(str(index_name), set()).add(str(column))
+    return found
+
+
+def reflect_index_order(
+    autogen_context: AutogenContext,
+    _modify_ops: ModifyTableOps,
+    _schema: str | None,
+    _tname: str,
+    conn_table: Table | None,
+    _metadata_table: Table | None,
+) -> PriorityDispatchResult:
+    """SQLite, MariaDB 10.8+, MySQL 8+: give the reflected indexes the DESC of their columns,
+    which SQLAlchemy's reflection drops there (PostgreSQL's keeps it), so an index whose only
+    change is a column's order is compared, and its downgrade restores the order. The in-memory
+    replay reports the order itself (core/replay/inspector.py)."""
+    dialect = autogen_context.dialect
+    if (
+        dialect is None
+        or dialect.name not in ("sqlite", "mysql", "mariadb")
+        or conn_table is None
+        or autogen_context.connection is None
+        or getattr(autogen_context.inspector, "in_memory", False)
+        or not _keeps_descending(dialect)
+    ):
+        return PriorityDispatchResult.CONTINUE
+    descending = _descending_columns(autogen_context, conn_table)
+    for index in list(conn_table.indexes):
+        columns = descending.get(str(index.name))
+        parts = simple_key_parts(index.expressions)
+        if not columns or parts is None:
+            continue
+        conn_table.indexes.discard(index)
+        Index(
+            index.name,
+            *(
+                conn_table.c[name].desc() if name in columns else conn_table.c[name]
+                for name, _ in parts
+            ),
+            unique=bool(index.unique),
+            **index.dialect_kwargs,
+        )
+    return PriorityDispatchResult.CONTINUE
 
 
 def settle_mysql_text_indexes(
@@ -223,6 +314,8 @@ def settle_mysql_text_indexes(
         return PriorityDispatchResult.CONTINUE
     reflected = {str(i.name): i for i in conn_table.indexes}
     models = {str(i.name): i for i in metadata_table.indexes}
+    in_memory = getattr(autogen_context.inspector, "in_memory", False)
+    ordered = in_memory or _keeps_descending(autogen_context.dialect)
     dropped = {str(op.index_name): op for op in modify_ops.ops if isinstance(op, ops.DropIndexOp)}
     for op in list(modify_ops.ops):
         if not isinstance(op, ops.CreateIndexOp) or str(op.index_name) not in dropped:
@@ -233,10 +326,54 @@ def settle_mysql_text_indexes(
             model is not None
             and database is not None
             and bool(model.unique) == bool(database.unique)
-            and _mysql_key_columns(model) == [c.name.lower() for c in database.columns]
+            and _same_key_parts(_mysql_key_parts(model), _mysql_key_parts(database), ordered)
         ):
             modify_ops.ops.remove(op)
             modify_ops.ops.remove(dropped[name])
+    return PriorityDispatchResult.CONTINUE
+
+
+def compare_index_order(
+    autogen_context: AutogenContext,
+    modify_ops: ModifyTableOps,
+    _schema: str | None,
+    _tname: str,
+    conn_table: Table | None,
+    metadata_table: Table | None,
+) -> PriorityDispatchResult:
+    """SQLite, MySQL/MariaDB: an index whose only change is a column's order (``t.c.x.desc()``
+    for ``t.c.x``) is dropped and created again. Alembic compares only the column names there
+    (PostgreSQL's comparison reads the order). Where the server keeps no order (MariaDB before
+    10.8, MySQL before 8.0) a shadow database cannot tell, and nothing is said."""
+    dialect = autogen_context.dialect
+    if (
+        dialect is None
+        or dialect.name not in ("sqlite", "mysql", "mariadb")
+        or conn_table is None
+        or metadata_table is None
+    ):
+        return PriorityDispatchResult.CONTINUE
+    in_memory = getattr(autogen_context.inspector, "in_memory", False)
+    if not in_memory and not _keeps_descending(dialect):
+        return PriorityDispatchResult.CONTINUE
+    reflected = {str(i.name).lower(): i for i in conn_table.indexes if i.name is not None}
+    touched = {
+        str(op.index_name).lower()
+        for op in modify_ops.ops
+        if isinstance(op, ops.CreateIndexOp | ops.DropIndexOp)
+    }
+    for model in sorted(metadata_table.indexes, key=lambda i: str(i.name)):
+        name = str(model.name).lower()
+        database = reflected.get(name)
+        if model.name is None or database is None or name in touched:
+            continue
+        model_parts, database_parts = _mysql_key_parts(model), _mysql_key_parts(database)
+        if model_parts is None or database_parts is None or model_parts == database_parts:
+            continue
+        if [n for n, _ in model_parts] != [n for n, _ in database_parts]:
+            continue  # other columns: Alembic's own comparison says so
+        modify_ops.ops.append(ops.DropIndexOp.from_index(database))
+        modify_ops.ops.append(ops.CreateIndexOp.from_index(model))
     return PriorityDispatchResult.CONTINUE
 
 
@@ -451,4 +588,10 @@ _plugin.add_autogenerate_comparator(compare_check_constraints, "table", "checks"
 _plugin.add_autogenerate_comparator(compare_sequences, "table", "sequences")
 _plugin.add_autogenerate_comparator(
     settle_mysql_text_indexes, "table", "indexes", priority=DispatchPriority.LAST
+)
+_plugin.add_autogenerate_comparator(
+    reflect_index_order, "table", "index_order", priority=DispatchPriority.FIRST
+)
+_plugin.add_autogenerate_comparator(
+    compare_index_order, "table", "index_sort", priority=DispatchPriority.LAST
 )

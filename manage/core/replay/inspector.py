@@ -144,9 +144,10 @@ class StateInspector(Inspector):
                 "unique": bool(index.unique),
             }
             if parts is not None:
-                # Only PostgreSQL's reflection reports the order (SQLite's and MySQL's drop it).
+                # PostgreSQL's reflection reports the order; SQLite's and MySQL's drop it, and
+                # compare_plugin.reflect_index_order adds it back.
                 descending = {name: ("desc",) for name, desc in parts if desc}
-                if descending and self.dialect.name == "postgresql":
+                if descending:
                     entry["column_sorting"] = descending
             else:
                 elements: list[Any] = list(index.expressions)
