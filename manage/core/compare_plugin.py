@@ -32,6 +32,7 @@ from sqlalchemy import (
     MetaData,
     Sequence,
     Table,
+    literal_column,
     text,
 )
 from sqlalchemy.sql import operators
@@ -230,7 +231,9 @@ def _keeps_descending(dialect: Any) -> bool:
     return version >= ((10, 8) if getattr(dialect, "is_mariadb", False) else (8, 0))
 
 
-def _descending_columns(autogen_context: AutogenContext, conn_table: Table) -> dict[str, set[str]]:
+def _descending_columns(
+    autogen_context: AutogenContext, conn_table: Table, names: list[str]
+) -> dict[str, set[str]]:
     """Index name -> its descending columns, as the database keeps them."""
     connection = autogen_context.connection
     assert connection is not None
@@ -238,13 +241,11 @@ def _descending_columns(autogen_context: AutogenContext, conn_table: Table) -> d
     if autogen_context.dialect.name == "sqlite":
         quote = autogen_context.dialect.identifier_preparer.quote
         where = f"{quote(conn_table.schema)}." if conn_table.schema else ""
-        for index in conn_table.indexes:
-            rows = connection.exec_driver_sql(
-                f"PRAGMA {where}index_xinfo({quote(str(index.name))})"
-            )
+        for name in names:
+            rows = connection.exec_driver_sql(f"PRAGMA {where}index_xinfo({quote(name)})")
             for row in rows:  # seqno, cid, name, desc, coll, key
                 if row[5] and row[3] and row[2] is not None:
-                    found.setdefault(str(index.name), set()).add(str(row[2]))
+                    found.setdefault(name, set()).add(str(row[2]))
         return found
     rows = connection.execute(_MYSQL_ORDER, {"schema": conn_table.schema, "table": conn_table.name})
     for index_name, column, collation in rows:
@@ -253,45 +254,34 @@ def _descending_columns(autogen_context: AutogenContext, conn_table: Table) -> d
     return found
 
 
-def reflect_index_order(
-    autogen_context: AutogenContext,
-    _modify_ops: ModifyTableOps,
-    _schema: str | None,
-    _tname: str,
-    conn_table: Table | None,
-    _metadata_table: Table | None,
-) -> PriorityDispatchResult:
-    """SQLite, MariaDB 10.8+, MySQL 8+: give the reflected indexes the DESC of their columns,
-    which SQLAlchemy's reflection drops there (PostgreSQL's keeps it), so an index whose only
-    change is a column's order is compared, and its downgrade restores the order. The in-memory
-    replay reports the order itself (core/replay/inspector.py)."""
-    dialect = autogen_context.dialect
-    if (
-        dialect is None
-        or dialect.name not in ("sqlite", "mysql", "mariadb")
-        or conn_table is None
-        or autogen_context.connection is None
-        or getattr(autogen_context.inspector, "in_memory", False)
-        or not _keeps_descending(dialect)
-    ):
-        return PriorityDispatchResult.CONTINUE
-    descending = _descending_columns(autogen_context, conn_table)
-    for index in list(conn_table.indexes):
-        columns = descending.get(str(index.name))
-        parts = simple_key_parts(index.expressions)
-        if not columns or parts is None:
+def _reflected_key_parts(
+    autogen_context: AutogenContext, conn_table: Table
+) -> dict[str, tuple[list[tuple[str, bool]], bool]]:
+    """Each reflected plain-column index of ``conn_table`` by lower-case name: its key parts
+    (lower-case names, descending) and whether it is unique. The order comes from the
+    inspector where it reports one (PostgreSQL, the in-memory replay), else from the database
+    (SQLite, MariaDB 10.8+/MySQL 8+), else all ascending. Read here, not from
+    ``conn_table.indexes``: Alembic adds its own copies of the reflected indexes there."""
+    inspector = autogen_context.inspector
+    found = inspector.get_indexes(conn_table.name, schema=conn_table.schema)
+    in_memory = getattr(inspector, "in_memory", False)
+    names = [str(ix["name"]) for ix in found if ix.get("name")]
+    descending: dict[str, set[str]] = {}
+    if not in_memory and _keeps_descending(autogen_context.dialect):
+        descending = _descending_columns(autogen_context, conn_table, names)
+    parts: dict[str, tuple[list[tuple[str, bool]], bool]] = {}
+    for ix in found:
+        columns = ix.get("column_names") or []
+        if not ix.get("name") or not columns or None in columns:
             continue
-        conn_table.indexes.discard(index)
-        Index(
-            index.name,
-            *(
-                conn_table.c[name].desc() if name in columns else conn_table.c[name]
-                for name, _ in parts
-            ),
-            unique=bool(index.unique),
-            **index.dialect_kwargs,
-        )
-    return PriorityDispatchResult.CONTINUE
+        name = str(ix["name"])
+        sorting: dict[Any, Any] = dict(ix.get("column_sorting") or {})
+        keys = [
+            (str(c).lower(), "desc" in sorting.get(c, ()) or c in descending.get(name, set()))
+            for c in columns
+        ]
+        parts[name.lower()] = (keys, bool(ix.get("unique")))
+    return parts
 
 
 def settle_mysql_text_indexes(
@@ -312,21 +302,23 @@ def settle_mysql_text_indexes(
         or metadata_table is None
     ):
         return PriorityDispatchResult.CONTINUE
-    reflected = {str(i.name): i for i in conn_table.indexes}
     models = {str(i.name): i for i in metadata_table.indexes}
     in_memory = getattr(autogen_context.inspector, "in_memory", False)
     ordered = in_memory or _keeps_descending(autogen_context.dialect)
     dropped = {str(op.index_name): op for op in modify_ops.ops if isinstance(op, ops.DropIndexOp)}
+    reflected: dict[str, tuple[list[tuple[str, bool]], bool]] | None = None
     for op in list(modify_ops.ops):
         if not isinstance(op, ops.CreateIndexOp) or str(op.index_name) not in dropped:
             continue
+        if reflected is None:
+            reflected = _reflected_key_parts(autogen_context, conn_table)
         name = str(op.index_name)
-        model, database = models.get(name), reflected.get(name)
+        model, database = models.get(name), reflected.get(name.lower())
         if (
             model is not None
             and database is not None
-            and bool(model.unique) == bool(database.unique)
-            and _same_key_parts(_mysql_key_parts(model), _mysql_key_parts(database), ordered)
+            and bool(model.unique) == database[1]
+            and _same_key_parts(_mysql_key_parts(model), database[0], ordered)
         ):
             modify_ops.ops.remove(op)
             modify_ops.ops.remove(dropped[name])
@@ -356,23 +348,41 @@ def compare_index_order(
     in_memory = getattr(autogen_context.inspector, "in_memory", False)
     if not in_memory and not _keeps_descending(dialect):
         return PriorityDispatchResult.CONTINUE
-    reflected = {str(i.name).lower(): i for i in conn_table.indexes if i.name is not None}
     touched = {
         str(op.index_name).lower()
         for op in modify_ops.ops
         if isinstance(op, ops.CreateIndexOp | ops.DropIndexOp)
     }
+    reflected: dict[str, tuple[list[tuple[str, bool]], bool]] | None = None
     for model in sorted(metadata_table.indexes, key=lambda i: str(i.name)):
         name = str(model.name).lower()
-        database = reflected.get(name)
-        if model.name is None or database is None or name in touched:
+        model_parts = _mysql_key_parts(model)
+        if model.name is None or name in touched or model_parts is None:
             continue
-        model_parts, database_parts = _mysql_key_parts(model), _mysql_key_parts(database)
-        if model_parts is None or database_parts is None or model_parts == database_parts:
+        if reflected is None:
+            reflected = _reflected_key_parts(autogen_context, conn_table)
+        if name not in reflected:
             continue
+        database_parts, unique = reflected[name]
+        if model_parts == database_parts or bool(model.unique) != unique:
+            continue  # the same, or Alembic's own comparison says so
         if [n for n, _ in model_parts] != [n for n, _ in database_parts]:
             continue  # other columns: Alembic's own comparison says so
-        modify_ops.ops.append(ops.DropIndexOp.from_index(database))
+        as_is = ops.CreateIndexOp(
+            str(model.name),
+            conn_table.name,
+            [literal_column(f"{n} DESC") if desc else n for n, desc in database_parts],
+            schema=conn_table.schema,
+            unique=unique,
+        )
+        modify_ops.ops.append(
+            ops.DropIndexOp(
+                str(model.name),
+                table_name=conn_table.name,
+                schema=conn_table.schema,
+                _reverse=as_is,
+            )
+        )
         modify_ops.ops.append(ops.CreateIndexOp.from_index(model))
     return PriorityDispatchResult.CONTINUE
 
@@ -588,9 +598,6 @@ _plugin.add_autogenerate_comparator(compare_check_constraints, "table", "checks"
 _plugin.add_autogenerate_comparator(compare_sequences, "table", "sequences")
 _plugin.add_autogenerate_comparator(
     settle_mysql_text_indexes, "table", "indexes", priority=DispatchPriority.LAST
-)
-_plugin.add_autogenerate_comparator(
-    reflect_index_order, "table", "index_order", priority=DispatchPriority.FIRST
 )
 _plugin.add_autogenerate_comparator(
     compare_index_order, "table", "index_sort", priority=DispatchPriority.LAST
