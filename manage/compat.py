@@ -330,3 +330,9 @@ def use_connection_class(engine: Any, connection_class: type) -> None:
 def is_type_bound(constraint: Any) -> bool:
     """Whether a CHECK constraint belongs to its type (Enum's or Boolean's: ``_type_bound``)."""
     return bool(getattr(constraint, "_type_bound", False))
+
+
+def metadata_sequences(metadata: Any) -> list[Any]:
+    """Every ``Sequence`` of ``metadata``: standalone ones (``Sequence(..., metadata=)``) and the
+    columns' (``MetaData._sequences``; SQLAlchemy lists them nowhere public)."""
+    return list(getattr(metadata, "_sequences", {}).values())

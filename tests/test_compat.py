@@ -288,6 +288,9 @@ def test_sqlalchemy_private_attributes() -> None:
     )
     first = sa.UniqueConstraint(table.c.title, name="a")
     second = sa.UniqueConstraint(table.c.id, name="b")
+    counted = sa.MetaData()  # a standalone sequence and a column's
+    sa.Sequence("a_seq", metadata=counted)
+    sa.Table("t", counted, sa.Column("n", sa.Integer, sa.Sequence("b_seq")))
     checks: dict[str, Callable[[], object]] = {
         "type_affinity (TypeEngine._type_affinity)": lambda: (
             compat.type_affinity(sa.String(20)) is sa.String
@@ -309,6 +312,9 @@ def test_sqlalchemy_private_attributes() -> None:
         "is_type_bound (CheckConstraint._type_bound)": lambda: (
             any(compat.is_type_bound(c) for c in table.constraints)
             and not compat.is_type_bound(sa.CheckConstraint("id > 0"))
+        ),
+        "metadata_sequences (MetaData._sequences)": lambda: (
+            sorted(str(s.name) for s in compat.metadata_sequences(counted)) == ["a_seq", "b_seq"]
         ),
     }
     for what, check in checks.items():

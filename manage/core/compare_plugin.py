@@ -13,6 +13,7 @@ Pass ``**OPTIONS`` to ``EnvironmentContext.configure`` / ``MigrationContext.conf
 from __future__ import annotations
 
 import re
+import weakref
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -31,13 +32,14 @@ from sqlalchemy import (
     MetaData,
     Sequence,
     Table,
+    literal_column,
     text,
 )
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import ColumnClause, TextClause, UnaryExpression
 from sqlalchemy.sql.schema import DefaultClause
 
-from manage.compat import compare_identity_default, is_type_bound
+from manage.compat import compare_identity_default, is_type_bound, metadata_sequences
 from manage.compat import render_server_default_for_compare as _render_server_default_for_compare
 from manage.core.defaults import nextval_default, server_default_changed, takes_from
 from manage.core.runnable import SequenceOp
@@ -67,6 +69,11 @@ def compare_server_default(
     metadata_col: Column[Any],
 ) -> PriorityDispatchResult:
     metadata_default = metadata_col.server_default
+    if conn_col.server_default is None and metadata_col.server_default is None:
+        nextval = mariadb_nextval_default(autogen_context, _schema, _tname, _cname)
+        if nextval is not None:  # as the in-memory replay reads it
+            conn_col.server_default = DefaultClause(text(nextval))
+            alter_column_op.existing_server_default = conn_col.server_default
     conn_default = conn_col.server_default
     if conn_default is None and metadata_default is None:
         return PriorityDispatchResult.CONTINUE
@@ -190,11 +197,91 @@ def simple_key_parts(expressions: Iterable[Any]) -> list[tuple[str, bool]] | Non
     return parts
 
 
-def _mysql_key_columns(index: Index) -> list[str] | None:
-    """The columns MySQL/MariaDB reflect for ``index``: its key parts without ASC/DESC
-    (SQLAlchemy's MySQL reflection drops the order)."""
+def _mysql_key_parts(index: Index) -> list[tuple[str, bool]] | None:
+    """``index``'s key parts as MySQL/MariaDB compare them: names in lower case, each with its
+    order (ascending wherever the server keeps no order: see :func:`reflect_index_order`)."""
     parts = simple_key_parts(index.expressions)
-    return None if parts is None else [name.lower() for name, _ in parts]
+    return None if parts is None else [(name.lower(), descending) for name, descending in parts]
+
+
+def _same_key_parts(
+    model: list[tuple[str, bool]] | None, database: list[tuple[str, bool]] | None, ordered: bool
+) -> bool:
+    """Whether two indexes have the same key parts (their order too, where kept)."""
+    if model is None or database is None:
+        return False
+    if not ordered:
+        return [name for name, _ in model] == [name for name, _ in database]
+    return model == database
+
+
+_MYSQL_ORDER = text(
+    "SELECT INDEX_NAME, COLUMN_NAME, COLLATION FROM information_schema.STATISTICS "
+    "WHERE TABLE_SCHEMA = coalesce(:schema, DATABASE()) AND TABLE_NAME = :table "
+    "ORDER BY INDEX_NAME, SEQ_IN_INDEX"
+)
+
+
+def _keeps_descending(dialect: Any) -> bool:
+    """Whether the server keeps an index column's DESC: SQLite; MariaDB from 10.8, MySQL from
+    8.0 (before, both parse DESC and build an ascending index)."""
+    if dialect.name == "sqlite":
+        return True
+    version = tuple(getattr(dialect, "server_version_info", None) or ())
+    return version >= ((10, 8) if getattr(dialect, "is_mariadb", False) else (8, 0))
+
+
+def _descending_columns(
+    autogen_context: AutogenContext, conn_table: Table, names: list[str]
+) -> dict[str, set[str]]:
+    """Index name -> its descending columns, as the database keeps them."""
+    connection = autogen_context.connection
+    assert connection is not None
+    found: dict[str, set[str]] = {}
+    if autogen_context.dialect.name == "sqlite":
+        quote = autogen_context.dialect.identifier_preparer.quote
+        where = f"{quote(conn_table.schema)}." if conn_table.schema else ""
+        for name in names:
+            rows = connection.exec_driver_sql(f"PRAGMA {where}index_xinfo({quote(name)})")
+            for row in rows:  # seqno, cid, name, desc, coll, key
+                if row[5] and row[3] and row[2] is not None:
+                    found.setdefault(name, set()).add(str(row[2]))
+        return found
+    rows = connection.execute(_MYSQL_ORDER, {"schema": conn_table.schema, "table": conn_table.name})
+    for index_name, column, collation in rows:
+        if collation == "D":
+            found.setdefault(str(index_name), set()).add(str(column))
+    return found
+
+
+def _reflected_key_parts(
+    autogen_context: AutogenContext, conn_table: Table
+) -> dict[str, tuple[list[tuple[str, bool]], bool]]:
+    """Each reflected plain-column index of ``conn_table`` by lower-case name: its key parts
+    (lower-case names, descending) and whether it is unique. The order comes from the
+    inspector where it reports one (PostgreSQL, the in-memory replay), else from the database
+    (SQLite, MariaDB 10.8+/MySQL 8+), else all ascending. Read here, not from
+    ``conn_table.indexes``: Alembic adds its own copies of the reflected indexes there."""
+    inspector = autogen_context.inspector
+    found = inspector.get_indexes(conn_table.name, schema=conn_table.schema)
+    in_memory = getattr(inspector, "in_memory", False)
+    names = [str(ix["name"]) for ix in found if ix.get("name")]
+    descending: dict[str, set[str]] = {}
+    if not in_memory and _keeps_descending(autogen_context.dialect):
+        descending = _descending_columns(autogen_context, conn_table, names)
+    parts: dict[str, tuple[list[tuple[str, bool]], bool]] = {}
+    for ix in found:
+        columns = ix.get("column_names") or []
+        if not ix.get("name") or not columns or None in columns:
+            continue
+        name = str(ix["name"])
+        sorting: dict[Any, Any] = dict(ix.get("column_sorting") or {})
+        keys = [
+            (str(c).lower(), "desc" in sorting.get(c, ()) or c in descending.get(name, set()))
+            for c in columns
+        ]
+        parts[name.lower()] = (keys, bool(ix.get("unique")))
+    return parts
 
 
 def settle_mysql_text_indexes(
@@ -215,22 +302,88 @@ def settle_mysql_text_indexes(
         or metadata_table is None
     ):
         return PriorityDispatchResult.CONTINUE
-    reflected = {str(i.name): i for i in conn_table.indexes}
     models = {str(i.name): i for i in metadata_table.indexes}
+    in_memory = getattr(autogen_context.inspector, "in_memory", False)
+    ordered = in_memory or _keeps_descending(autogen_context.dialect)
     dropped = {str(op.index_name): op for op in modify_ops.ops if isinstance(op, ops.DropIndexOp)}
+    reflected: dict[str, tuple[list[tuple[str, bool]], bool]] | None = None
     for op in list(modify_ops.ops):
         if not isinstance(op, ops.CreateIndexOp) or str(op.index_name) not in dropped:
             continue
+        if reflected is None:
+            reflected = _reflected_key_parts(autogen_context, conn_table)
         name = str(op.index_name)
-        model, database = models.get(name), reflected.get(name)
+        model, database = models.get(name), reflected.get(name.lower())
         if (
             model is not None
             and database is not None
-            and bool(model.unique) == bool(database.unique)
-            and _mysql_key_columns(model) == [c.name.lower() for c in database.columns]
+            and bool(model.unique) == database[1]
+            and _same_key_parts(_mysql_key_parts(model), database[0], ordered)
         ):
             modify_ops.ops.remove(op)
             modify_ops.ops.remove(dropped[name])
+    return PriorityDispatchResult.CONTINUE
+
+
+def compare_index_order(
+    autogen_context: AutogenContext,
+    modify_ops: ModifyTableOps,
+    _schema: str | None,
+    _tname: str,
+    conn_table: Table | None,
+    metadata_table: Table | None,
+) -> PriorityDispatchResult:
+    """SQLite, MySQL/MariaDB: an index whose only change is a column's order (``t.c.x.desc()``
+    for ``t.c.x``) is dropped and created again. Alembic compares only the column names there
+    (PostgreSQL's comparison reads the order). Where the server keeps no order (MariaDB before
+    10.8, MySQL before 8.0) a shadow database cannot tell, and nothing is said."""
+    dialect = autogen_context.dialect
+    if (
+        dialect is None
+        or dialect.name not in ("sqlite", "mysql", "mariadb")
+        or conn_table is None
+        or metadata_table is None
+    ):
+        return PriorityDispatchResult.CONTINUE
+    in_memory = getattr(autogen_context.inspector, "in_memory", False)
+    if not in_memory and not _keeps_descending(dialect):
+        return PriorityDispatchResult.CONTINUE
+    touched = {
+        str(op.index_name).lower()
+        for op in modify_ops.ops
+        if isinstance(op, ops.CreateIndexOp | ops.DropIndexOp)
+    }
+    reflected: dict[str, tuple[list[tuple[str, bool]], bool]] | None = None
+    for model in sorted(metadata_table.indexes, key=lambda i: str(i.name)):
+        name = str(model.name).lower()
+        model_parts = _mysql_key_parts(model)
+        if model.name is None or name in touched or model_parts is None:
+            continue
+        if reflected is None:
+            reflected = _reflected_key_parts(autogen_context, conn_table)
+        if name not in reflected:
+            continue
+        database_parts, unique = reflected[name]
+        if model_parts == database_parts or bool(model.unique) != unique:
+            continue  # the same, or Alembic's own comparison says so
+        if [n for n, _ in model_parts] != [n for n, _ in database_parts]:
+            continue  # other columns: Alembic's own comparison says so
+        as_is = ops.CreateIndexOp(
+            str(model.name),
+            conn_table.name,
+            [literal_column(f"{n} DESC") if desc else n for n, desc in database_parts],
+            schema=conn_table.schema,
+            unique=unique,
+        )
+        modify_ops.ops.append(
+            ops.DropIndexOp(
+                str(model.name),
+                table_name=conn_table.name,
+                schema=conn_table.schema,
+                _reverse=as_is,
+            )
+        )
+        modify_ops.ops.append(ops.CreateIndexOp.from_index(model))
     return PriorityDispatchResult.CONTINUE
 
 
@@ -289,7 +442,155 @@ def compare_sequences(
     return PriorityDispatchResult.CONTINUE
 
 
+_MARIADB_NEXTVAL = text(
+    "SELECT COLUMN_NAME, COLUMN_DEFAULT FROM information_schema.COLUMNS "
+    "WHERE TABLE_SCHEMA = coalesce(:schema, DATABASE()) AND TABLE_NAME = :table "
+    "AND COLUMN_DEFAULT LIKE 'nextval(%'"
+)
+_QUALIFIED_NEXTVAL = re.compile(r"nextval\((?:`[^`]+`\.)?`?(\w+)`?\)", re.IGNORECASE)
+
+
+_NEXTVAL_DEFAULTS: weakref.WeakKeyDictionary[AutogenContext, dict[Any, dict[str, str]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def mariadb_nextval_default(
+    autogen_context: AutogenContext, schema: str | None, tname: str, cname: str
+) -> str | None:
+    """MariaDB: the ``nextval`` default of a column, which SQLAlchemy's reflection drops (it
+    reads ``DEFAULT nextval(`db`.`s`)`` as no default), as ``nextval(s)``: the shadow
+    database's name must not end up in a migration. One query per table."""
+    dialect = autogen_context.dialect
+    connection = autogen_context.connection
+    if (
+        dialect is None
+        or dialect.name not in ("mysql", "mariadb")
+        or connection is None
+        or getattr(autogen_context.inspector, "in_memory", False)
+    ):
+        return None
+    tables = _NEXTVAL_DEFAULTS.setdefault(autogen_context, {})
+    if (schema, tname) not in tables:
+        rows = connection.execute(_MARIADB_NEXTVAL, {"schema": schema, "table": tname})
+        tables[(schema, tname)] = {
+            str(name): f"nextval({found.group(1)})"
+            for name, default in rows
+            if (found := _QUALIFIED_NEXTVAL.fullmatch(str(default).strip())) is not None
+        }
+    return tables[(schema, tname)].get(cname)
+
+
+_START = re.compile(r"\bSTART\s+(?:WITH\s+)?(-?\d+)", re.IGNORECASE)
+_INCREMENT = re.compile(r"\bINCREMENT\s+(?:BY\s+)?(-?\d+)", re.IGNORECASE)
+
+# PostgreSQL: sequences no column owns (a serial's or an identity's is the column's business).
+_FREE_SEQUENCES = text(
+    "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+    "WHERE c.relkind = 'S' AND n.nspname = coalesce(:schema, current_schema()) "
+    "AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass "
+    "AND d.objid = c.oid AND d.deptype IN ('a', 'i'))"
+)
+_PG_OPTIONS = text(
+    "SELECT start_value, increment_by FROM pg_sequences "
+    "WHERE schemaname = coalesce(:schema, current_schema()) AND sequencename = :name"
+)
+
+
+def _database_sequences(autogen_context: AutogenContext, schema: str | None) -> list[str]:
+    """The sequences of ``schema`` a migration may have created: not a serial column's."""
+    inspector = autogen_context.inspector
+    if getattr(inspector, "in_memory", False) or autogen_context.dialect.name != "postgresql":
+        return [str(n) for n in inspector.get_sequence_names(schema=schema)]
+    rows = autogen_context.connection.execute(_FREE_SEQUENCES, {"schema": schema})  # type: ignore[union-attr]
+    return sorted(str(row[0]) for row in rows)
+
+
+def _database_sequence(autogen_context: AutogenContext, schema: str | None, name: str) -> Sequence:
+    """The sequence ``name`` as the schema has it (start and increment), for a downgrade to
+    create again."""
+    inspector: Any = autogen_context.inspector
+    dialect = autogen_context.dialect
+    start: int | None = None
+    increment: int | None = None
+    if getattr(inspector, "in_memory", False):
+        statement = inspector.sequence_ddl(name, schema) or ""  # the StateInspector's
+        if found := _START.search(statement):
+            start = int(found.group(1))
+        if found := _INCREMENT.search(statement):
+            increment = int(found.group(1))
+    else:
+        connection = autogen_context.connection
+        assert connection is not None
+        if dialect.name == "postgresql":
+            row = connection.execute(_PG_OPTIONS, {"schema": schema, "name": name}).first()
+        else:  # MariaDB: a sequence reads as a one-row table of its options
+            quote = dialect.identifier_preparer.quote
+            where = f"{quote(schema)}." if schema else ""
+            row = connection.exec_driver_sql(
+                f"SELECT start_value, increment FROM {where}{quote(name)}"
+            ).first()
+        if row is not None:
+            start, increment = int(row[0]), int(row[1])
+    increment = 1 if increment is None else increment
+    if start is None:
+        start = 1 if increment > 0 else -1
+    return Sequence(name, start=start, increment=increment, schema=schema)
+
+
+def compare_schema_sequences(
+    autogen_context: AutogenContext, upgrade_ops: ops.UpgradeOps, schemas: Iterable[str | None]
+) -> PriorityDispatchResult:
+    """A standalone ``Sequence`` the models add is created (first, as a default may name it);
+    a sequence the models no longer have (standalone or a column's) is dropped, last, once no
+    default takes from it; its downgrade creates it again with its start and increment.
+    Alembic compares no sequences."""
+    dialect = autogen_context.dialect
+    metadata = autogen_context.metadata
+    if dialect is None or metadata is None:
+        return PriorityDispatchResult.CONTINUE
+    in_memory = getattr(autogen_context.inspector, "in_memory", False)
+    if not dialect.supports_sequences and not (in_memory and dialect.name in ("mysql", "mariadb")):
+        return PriorityDispatchResult.CONTINUE
+    if dialect.name not in ("postgresql", "mysql", "mariadb"):
+        return PriorityDispatchResult.CONTINUE
+    all_metadata = metadata if isinstance(metadata, list | tuple) else (metadata,)
+    default = dialect.default_schema_name
+
+    def key(schema: str | None, name: str) -> tuple[str | None, str]:
+        return (None if schema == default else schema, name.lower())
+
+    models = {
+        key(sequence.schema, str(sequence.name)): sequence
+        for one in all_metadata
+        for sequence in metadata_sequences(one)
+    }
+    of_columns = {
+        key(sequence.schema, str(sequence.name))
+        for one in all_metadata
+        for table in one.tables.values()
+        for column in table.columns
+        if isinstance(sequence := column.default, Sequence)
+    }
+    existing: dict[tuple[str | None, str], str] = {}
+    for schema in sorted({*schemas, *(s for s, _ in models)}, key=lambda s: s or ""):
+        for name in _database_sequences(autogen_context, schema):
+            existing[key(schema, name)] = name
+    created = [
+        SequenceOp("create", sequence, "")
+        for found, sequence in sorted(models.items(), key=lambda m: (m[0][0] or "", m[0][1]))
+        if found not in existing and found not in of_columns
+    ]
+    upgrade_ops.ops[:0] = created
+    for found, name in sorted(existing.items(), key=lambda e: (e[0][0] or "", e[0][1])):
+        if found not in models:
+            sequence = _database_sequence(autogen_context, found[0], name)
+            upgrade_ops.ops.append(SequenceOp("drop", sequence, ""))
+    return PriorityDispatchResult.CONTINUE
+
+
 _plugin = Plugin(NAME)
+_plugin.add_autogenerate_comparator(compare_schema_sequences, "schema", "sequences")
 _plugin.add_autogenerate_comparator(
     compare_server_default, "column", "server_default", priority=DispatchPriority.FIRST
 )
@@ -297,4 +598,7 @@ _plugin.add_autogenerate_comparator(compare_check_constraints, "table", "checks"
 _plugin.add_autogenerate_comparator(compare_sequences, "table", "sequences")
 _plugin.add_autogenerate_comparator(
     settle_mysql_text_indexes, "table", "indexes", priority=DispatchPriority.LAST
+)
+_plugin.add_autogenerate_comparator(
+    compare_index_order, "table", "index_sort", priority=DispatchPriority.LAST
 )

@@ -36,7 +36,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Dialect, make_url
 
-from manage.compat import table_prefixes
+from manage.compat import metadata_sequences, table_prefixes
 from manage.core.answers import library_stamps
 from manage.core.settings import Settings, cache_dir
 from manage.light.cachefs import file_stamp, prune, write_cache
@@ -201,10 +201,30 @@ def _foreign_key(constraint: ForeignKeyConstraint) -> str:
     )
 
 
-def fingerprints(tables: Iterable[Table], dialect: Dialect) -> dict[str, str | None] | None:
+SEQUENCES = "\x00sequences"
+"""The pseudo table name of the sequences' fingerprint: a sequence added or removed is a change
+no table's fingerprint shows."""
+
+
+def model_sequences(metadata: MetaData | tuple[MetaData, ...]) -> list[str]:
+    """The models' sequences (standalone and the columns'), for :func:`fingerprints`."""
+    all_metadata = metadata if isinstance(metadata, tuple) else (metadata,)
+    return sorted(
+        repr((s.schema, str(s.name).lower(), s.start, s.increment))
+        for one in all_metadata
+        for s in metadata_sequences(one)
+    )
+
+
+def fingerprints(
+    tables: Iterable[Table], dialect: Dialect, sequences: Iterable[str] = ()
+) -> dict[str, str | None] | None:
     """Each table's fingerprint by name; None when a table has a schema of its own, since the
-    comparison then pairs tables by rules this cache does not follow."""
+    comparison then pairs tables by rules this cache does not follow. ``sequences``: one text
+    per sequence (the models' or the history's), fingerprinted together as :data:`SEQUENCES`."""
     found: dict[str, str | None] = {}
+    if listed := sorted(sequences):
+        found[SEQUENCES] = _digest(*listed).hexdigest()
     reprs: dict[Any, str] = {}
     for table in tables:
         if table.schema is not None:
@@ -481,7 +501,9 @@ def model_fingerprints(
     settings: Settings, metadata: MetaData | tuple[MetaData, ...]
 ) -> dict[str, str | None] | None:
     """:func:`fingerprints` of the models' tables, for the project's dialect."""
-    return fingerprints(model_tables(metadata), project_dialect(settings))
+    return fingerprints(
+        model_tables(metadata), project_dialect(settings), model_sequences(metadata)
+    )
 
 
 def known_in_sync(

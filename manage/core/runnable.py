@@ -254,6 +254,10 @@ def _column_sequence(column: Any) -> Sequence_ | None:
 
 def _sequences(container: ops.OpContainer) -> None:
     """Create the sequences of new tables and columns first; drop those of dropped ones last."""
+    # The schema comparator (core/compare_plugin.py) may already drop or create one.
+    known = {
+        (op.action, str(op.sequence.name)) for op in container.ops if isinstance(op, SequenceOp)
+    }
     created: dict[str, SequenceOp] = {}
     dropped: dict[str, SequenceOp] = {}
     for item in leaf_operations(container.ops):
@@ -268,7 +272,8 @@ def _sequences(container: ops.OpContainer) -> None:
         elif isinstance(item, ops.DropColumnOp) and reverse_of(item) is not None:
             columns, target, action = [reverse_of(item).column], dropped, "drop"
         for column in columns:
-            if (sequence := _column_sequence(column)) is not None:
+            sequence = _column_sequence(column)
+            if sequence is not None and (action, str(sequence.name)) not in known:
                 table = str(getattr(item, "table_name", ""))
                 target.setdefault(str(sequence.name), SequenceOp(action, sequence, table))
     container.ops[:0] = list(created.values())

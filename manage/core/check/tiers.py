@@ -30,7 +30,7 @@ from manage.core.replay import (
     replay_cached,
     save_tables_apart,
 )
-from manage.core.runnable import make_runnable
+from manage.core.runnable import SequenceOp, make_runnable
 from manage.core.settings import Settings, cache_dir, describe_exception
 from manage.errors import ManageError, comparing_failed
 
@@ -142,9 +142,13 @@ def compare_remembering(
     if pairs is None:
         dialect = insync.project_dialect(settings)
         if models is None:
-            models = insync.fingerprints(insync.model_tables(metadata), dialect)
+            models = insync.fingerprints(
+                insync.model_tables(metadata), dialect, insync.model_sequences(metadata)
+            )
         if history is None:
-            history = insync.fingerprints(state.tables().values(), dialect)
+            sequences = [repr(i) for i in sorted(state.bound_ddl.items()) if i[0][0] == "SEQUENCE"]
+            sequences += [repr(item) for item in sorted(state.sequences, key=repr)]
+            history = insync.fingerprints(state.tables().values(), dialect, sequences)
         pairs = _Pairs.of(settings, models, history)
     keys, known, skip = pairs.keys, pairs.known, pairs.skip
     try:
@@ -163,6 +167,8 @@ def compare_remembering(
         reason = _sentence(exc) if isinstance(exc, SQLAlchemyError) else describe_exception(exc)
         raise comparing_failed(reason) from exc
     changed = {getattr(op, "table_name", None) for op in upgrade_ops.ops}
+    if any(isinstance(op, SequenceOp) for op in upgrade_ops.ops):
+        changed.add(insync.SEQUENCES)  # a sequence created or dropped: not known in sync
     if known is not None and None not in changed:
         known.add(
             key

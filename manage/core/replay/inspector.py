@@ -75,6 +75,14 @@ class StateInspector(Inspector):
         wanted = self._schema(schema)
         return sorted(n for s, n in self.state.sequences if self._schema(s) == wanted)
 
+    def sequence_ddl(self, name: str, schema: str | None = None) -> str | None:
+        """The ``CREATE SEQUENCE`` statement the migrations created ``name`` with (its options)."""
+        for (kind, in_schema, found), statement in self.state.bound_ddl.items():
+            same_schema = self._schema(in_schema) == self._schema(schema)
+            if kind == "SEQUENCE" and found == name.lower() and same_schema:
+                return statement
+        return None
+
     def get_columns(self, table_name: str, schema: str | None = None, **_kw: Any) -> Any:
         table = self._table(table_name, schema)
         return [
@@ -136,9 +144,10 @@ class StateInspector(Inspector):
                 "unique": bool(index.unique),
             }
             if parts is not None:
-                # Only PostgreSQL's reflection reports the order (SQLite's and MySQL's drop it).
+                # PostgreSQL's reflection reports the order; SQLite's and MySQL's drop it, and
+                # compare_plugin.reflect_index_order adds it back.
                 descending = {name: ("desc",) for name, desc in parts if desc}
-                if descending and self.dialect.name == "postgresql":
+                if descending:
                     entry["column_sorting"] = descending
             else:
                 elements: list[Any] = list(index.expressions)

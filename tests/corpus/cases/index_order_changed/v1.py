@@ -1,0 +1,19 @@
+"""An index whose only change in v2 is a column's order (SQLite and MariaDB said "No changes
+detected": Alembic compares only column names there)."""
+
+import sqlalchemy as sa
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Event(Base):
+    __tablename__ = "event"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[int]
+    at: Mapped[int]
+
+
+sa.Index("ix_event_kind_at", Event.kind, Event.at)
