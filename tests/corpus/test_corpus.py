@@ -283,6 +283,9 @@ def _diffs(project: Project) -> list[Any]:
     # SQLite cannot reflect an index on an expression; Alembic says so and leaves it alone
     "ignore:autogenerate skipping metadata-specified expression-based index:UserWarning"
 )
+# Alembic's batch copy of a SQLite table leaves out a Boolean's or Enum's unnamed CHECK and says
+# so (check_batch_type_bound; docs/changelog.md): the migration still applies.
+@pytest.mark.filterwarnings("ignore:Unnamed CHECK constraint on reflected table:UserWarning")
 @pytest.mark.parametrize(("case", "dialect"), _params())
 def test_cycle(case: str, dialect: str, make_project: Any) -> None:
     folder = CASES / case

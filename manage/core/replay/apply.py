@@ -35,6 +35,7 @@ def apply_script(state: SchemaState, script: Script) -> None:
     step, which fails there (it needs rows), runs again from the same state on a private SQLite
     database (core/replay/data_steps.py) that refuses all but rows and anything that would make
     it answer otherwise than the server."""
+    state.added_after = {}
     if state.dialect_name == "sqlite":  # a real database of the project's dialect
         bound = _run(state, script, lambda _offline, _dialect, cleanup: cleanup(data_bind(state)))
     else:
