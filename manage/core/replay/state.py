@@ -256,10 +256,17 @@ class SchemaState:
 
 
 def _plain_copy(column: Column[Any], name: str) -> Column[Any]:
-    """The column alone: no foreign keys, unique or index flags (the table keeps those)."""
+    """The column alone: no foreign keys, unique or index flags (the table keeps those), with
+    the CHECK constraints written on it (``sa.Column("price", sa.Integer(),
+    sa.CheckConstraint("price > 0"))``), which the database keeps with the column."""
     return Column(
         name,
         column.type,
+        *[
+            CheckConstraint(c.sqltext, name=c.name, _autoattach=False)
+            for c in column.constraints
+            if isinstance(c, CheckConstraint) and not getattr(c, "_type_bound", False)
+        ],
         nullable=column.nullable,
         server_default=column.server_default,
         comment=column.comment,
@@ -379,7 +386,8 @@ def _sqlite_copies(state: SchemaState, table: Table) -> None:
     batch restates in ``table_args``, which the replay does not see: it stops here."""
     if state.dialect_name != "sqlite":
         return
-    for constraint in table.constraints:
+    on_columns = [c for column in table.columns for c in column.constraints]
+    for constraint in [*table.constraints, *on_columns]:
         if isinstance(constraint, CheckConstraint) and not isinstance(constraint.name, str):
             raise _NotModelled(
                 f"table {table.name!r} holding an unnamed CHECK constraint (SQLite's batch "
