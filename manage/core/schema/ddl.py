@@ -39,9 +39,17 @@ def create_statements(state: SchemaState, dialect: Dialect) -> list[str]:
     refer to each other in a cycle."""
     tables = list(state.metadata.tables.values())
     elements: list[Any] = []
+    left: list[str] = []  # enum types no column uses any more, as fastforward.py creates them
     if dialect.name == "postgresql":
         elements += [CreateSchema(s) for s in sorted({t.schema for t in tables if t.schema})]
-        elements += [CreateEnumType(enum) for enum in _named_enums(tables)]
+        enums = _named_enums(tables)
+        elements += [CreateEnumType(enum) for enum in enums]
+        used = {(e.schema, str(e.name).lower()) for e in enums}
+        left = [
+            statement.strip().rstrip(";")
+            for (kind, in_schema, name), statement in state.bound_ddl.items()
+            if kind == "TYPE" and (in_schema, name) not in used
+        ]
     if dialect.name in ("postgresql", "mariadb"):
         for schema, name in sorted(state.sequences, key=lambda s: (s[0] or "", s[1])):
             elements.append(CreateSequence(Sequence(name, schema=schema)))
@@ -60,7 +68,7 @@ def create_statements(state: SchemaState, dialect: Dialect) -> list[str]:
             elements += [SetTableComment(table)] if table.comment else []
             elements += [SetColumnComment(c) for c in table.columns if c.comment]
         elements += [CreateIndex(i) for i in sorted(table.indexes, key=lambda i: str(i.name))]
-    return [_compiled(element, dialect) for element in [*elements, *late]]
+    return [*left, *(_compiled(element, dialect) for element in [*elements, *late])]
 
 
 def _in_cycles(tables: list[Table]) -> set[ForeignKeyConstraint]:
