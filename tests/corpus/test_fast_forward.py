@@ -36,7 +36,6 @@ FALLS_BACK: dict[str, str] = {
     "check_batch_rename-sqlite": "batch_alter_table(table_args=...)",
     "check_batch_rename-postgresql": "renames a column",
     "check_batch_type_bound-sqlite": "holding an unnamed CHECK constraint",
-    "batch_add_drop_last-sqlite": "puts the added column elsewhere",
     "rename_table-postgresql": "renames a table",
     "rename_table_unnamed_fk-postgresql": "renames a table",
     "rename_column-postgresql": "renames a column",

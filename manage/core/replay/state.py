@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import pickle
 import re
 from collections.abc import Callable, Sequence
@@ -25,6 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.schema import DefaultClause, conv
 from sqlalchemy.sql.ddl import CreateSchema, DropSchema
 from sqlalchemy.types import TypeDecorator
+from sqlalchemy.util import topological
 
 from manage.compat import repair_unpickled_type_decorator
 from manage.core.compare_plugin import simple_key_parts
@@ -75,10 +77,11 @@ class SchemaState:
         """Enum types a migration renamed to <name>_old: False, then True once created anew."""
         self.metadata.info[MAY_HOLD_ROWS] = False
         self.rows_written = False
-        self.added_after: dict[tuple[str | None, str], set[str]] = {}
-        """Per table, the columns the migration being replayed added columns after (each one
-        the table's last column then): on SQLite a batch that also drops one of these orders
-        the added column otherwise than at the end."""
+        self.added_after: dict[tuple[str | None, str], list[tuple[str, str]]] = {}
+        """Per table, (the table's last column then, the column added) for each column the
+        migration being replayed added: Alembic's batch copy of a SQLite table orders its
+        columns by these pairs, which puts an added column elsewhere than at the end once the
+        column it was added after is dropped."""
         """Whether the migration being replayed wrote rows through its data step's database
         (they are there for the rest of that migration, not for the next ones)."""
 
@@ -358,9 +361,11 @@ def _retarget(state: SchemaState, targets: dict[str, str]) -> None:
 def _add_column(state: SchemaState, op: ops.AddColumnOp) -> None:
     table = state.table(op.table_name, op.schema)
     column = op.column
-    if len(table.columns):
-        last = list(table.columns)[-1].name
-        state.added_after.setdefault((table.schema, table.name), set()).add(last)
+    added = state.added_after.setdefault((table.schema, table.name), [])
+    # As Alembic's batch: after the last of the columns the table had before the migration
+    before = [c.name for c in table.columns if c.name not in {after for _, after in added}]
+    if before:
+        added.append((before[-1], column.name))
     table = state.rebuild(table, columns=[*table.columns, column])
     for fk in column.foreign_keys:
         table.append_constraint(
@@ -401,15 +406,6 @@ def _drop_column(state: SchemaState, op: ops.DropColumnOp) -> None:
     if name not in table.c:
         raise KeyError(f"column {op.table_name}.{name}")
     _sqlite_copies(state, table)
-    if state.dialect_name == "sqlite" and name in state.added_after.get(
-        (table.schema, table.name), ()
-    ):
-        # Alembic's batch places a column added after the last column, which the same batch
-        # then drops, elsewhere than at the end (alembic/operations/batch.py, add_col_ordering)
-        raise _NotModelled(
-            f"column {name!r} dropped after a column was added after it in the same "
-            "migration (SQLite's batch copy of the table puts the added column elsewhere)"
-        )
     # The database drops the indexes and constraints that use the column with it; MySQL and
     # MariaDB only take the column out of a multi-column index or unique constraint.
     shrinks = state.dialect_name in ("mysql", "mariadb")
@@ -420,12 +416,31 @@ def _drop_column(state: SchemaState, op: ops.DropColumnOp) -> None:
         several = len(item.columns) > 1
         return shrinks and several and isinstance(item, Index | UniqueConstraint)
 
-    state.rebuild(
-        table,
-        columns=[c for c in table.columns if c.name != name],
-        keep=keep,
-        without=name,
+    columns = [c for c in table.columns if c.name != name]
+    if state.dialect_name == "sqlite":
+        columns = _batch_order(columns, state.added_after.get((table.schema, table.name), []))
+    state.rebuild(table, columns=columns, keep=keep, without=name)
+
+
+def _batch_order(columns: list[Column[Any]], added: list[tuple[str, str]]) -> list[Column[Any]]:
+    """``columns`` in the order Alembic's batch copy of a SQLite table gives them when the
+    migration added columns (``added``: pairs of the last column then and the column added)
+    and then dropped one they were added after: its topological sort of the columns (each
+    after the one before it, each added one after its pair's first) places such an added column
+    elsewhere than at the end (alembic/operations/batch.py,
+    ``_adjust_self_columns_for_partial_reordering``)."""
+    names = [c.name for c in columns]
+    if all(before in names for before, _ in added):
+        return columns  # the sort keeps them as they are
+    new = {after for _, after in added}
+    existing = [n for n in names if n not in new]
+    by_position = existing + [after for _, after in added if after in names]
+    pairs = {*itertools.pairwise(existing), *added}
+    ordered = topological.sort(
+        [p for p in pairs if p[0] != p[1]], by_position, deterministic_order=True
     )
+    by_name = {c.name: c for c in columns}
+    return [by_name[n] for n in ordered if n in by_name]
 
 
 def _alter_column(state: SchemaState, op: ops.AlterColumnOp) -> None:

@@ -1,6 +1,6 @@
-"""v2 adds a column and drops the last one: on SQLite, Alembic's batch copy of the table puts
-the added column after the first one, not at the end (its ordering of an added column refers
-to the dropped one)."""
+"""v2 adds two columns and drops the last one: on SQLite, Alembic's batch copy of the table puts
+the added columns after the first one, not at the end (its ordering of an added column refers
+to the dropped one); the replay orders them the same way."""
 
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column

@@ -11,6 +11,7 @@ class Memo(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     title: Mapped[str] = mapped_column(sa.String(20))
     code: Mapped[str | None] = mapped_column(sa.String(10))
+    tag: Mapped[str | None] = mapped_column(sa.String(10))
 
 
 ROWS = {"memo": [{"id": 1, "title": "a"}]}
