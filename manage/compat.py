@@ -336,3 +336,19 @@ def metadata_sequences(metadata: Any) -> list[Any]:
     """Every ``Sequence`` of ``metadata``: standalone ones (``Sequence(..., metadata=)``) and the
     columns' (``MetaData._sequences``; SQLAlchemy lists them nowhere public)."""
     return list(getattr(metadata, "_sequences", {}).values())
+
+
+def detached_check(sqltext: Any, name: Any) -> Any:
+    """A copy of a CHECK constraint that does not attach itself to the table of the columns its
+    expression names (``CheckConstraint(_autoattach=False)``): the replay places it itself."""
+    from sqlalchemy import CheckConstraint
+
+    return CheckConstraint(sqltext, name=name, _autoattach=False)
+
+
+def batch_column_order(pairs: list[tuple[str, str]], names: list[str]) -> list[str]:
+    """``names`` sorted as Alembic's batch sorts a copied table's columns: each after the one
+    each pair puts it after (``sqlalchemy.util.topological.sort``, deterministic)."""
+    from sqlalchemy.util import topological
+
+    return list(topological.sort(pairs, names, deterministic_order=True))

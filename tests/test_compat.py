@@ -316,6 +316,15 @@ def test_sqlalchemy_private_attributes() -> None:
         "metadata_sequences (MetaData._sequences)": lambda: (
             sorted(str(s.name) for s in compat.metadata_sequences(counted)) == ["a_seq", "b_seq"]
         ),
+        "detached_check (CheckConstraint(_autoattach=False))": lambda: (
+            (loose := sa.Table("loose", sa.MetaData(), sa.Column("n", sa.Integer))) is not None
+            and compat.detached_check(loose.c.n > 0, "ck") not in loose.constraints
+            and sa.CheckConstraint(loose.c.n > 0) in loose.constraints  # what it avoids
+        ),
+        "batch_column_order (sqlalchemy.util.topological.sort)": lambda: (
+            compat.batch_column_order([("id", "title"), ("note", "code")], ["id", "title", "code"])
+            == ["id", "code", "title"]  # Alembic's order once "note" is dropped
+        ),
     }
     for what, check in checks.items():
         with pinned(what):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import pickle
 import re
 from collections.abc import Callable, Sequence
@@ -26,13 +25,13 @@ from sqlalchemy import (
 from sqlalchemy.schema import DefaultClause, conv
 from sqlalchemy.sql.ddl import CreateSchema, DropSchema
 from sqlalchemy.types import TypeDecorator
-from sqlalchemy.util import topological
 
-from manage.compat import repair_unpickled_type_decorator
+from manage.compat import detached_check, is_type_bound, repair_unpickled_type_decorator
 from manage.core.compare_plugin import simple_key_parts
 from manage.core.replay.enum_sql import _enum_type_ddl
 from manage.core.replay.recorder import SEQUENCES, _data_only, _describe, _NotModelled
 from manage.core.replay.safe_sql import own_safe_sql, safe_ddl, schema_only_safe_sql
+from manage.core.replay.sqlite_batch import batch_order, sqlite_copies
 from manage.core.runnable import unnamed_constraint
 from manage.errors import UnreplayableError, needs_a_database
 
@@ -217,9 +216,7 @@ class SchemaState:
         if primary and set(primary) <= names:
             parts.append(PrimaryKeyConstraint(*primary, name=_name(table.primary_key.name)))
         for constraint in list(table.constraints):
-            if isinstance(constraint, PrimaryKeyConstraint) or getattr(
-                constraint, "_type_bound", False
-            ):
+            if isinstance(constraint, PrimaryKeyConstraint) or is_type_bound(constraint):
                 continue  # a Boolean's or Enum's CHECK: the copied column's type makes it again
             if keep(constraint):
                 parts.append(_copy_constraint(constraint, renamed, targets, without))
@@ -266,9 +263,9 @@ def _plain_copy(column: Column[Any], name: str) -> Column[Any]:
         name,
         column.type,
         *[
-            CheckConstraint(c.sqltext, name=c.name, _autoattach=False)
+            detached_check(c.sqltext, c.name)
             for c in column.constraints
-            if isinstance(c, CheckConstraint) and not getattr(c, "_type_bound", False)
+            if isinstance(c, CheckConstraint) and not is_type_bound(c)
         ],
         nullable=column.nullable,
         server_default=column.server_default,
@@ -300,7 +297,7 @@ def _copy_constraint(
     if isinstance(constraint, CheckConstraint):
         # Not attached to the table its expression's columns belong to (the old one: adding
         # to it while copying its constraints failed with "Set changed size during iteration").
-        return CheckConstraint(constraint.sqltext, name=constraint.name, _autoattach=False)
+        return detached_check(constraint.sqltext, constraint.name)
     raise ValueError(f"unsupported constraint {type(constraint).__name__}")
 
 
@@ -383,29 +380,12 @@ def _add_column(state: SchemaState, op: ops.AddColumnOp) -> None:
         Index(None, table.c[column.name])
 
 
-def _sqlite_copies(state: SchemaState, table: Table) -> None:
-    """On SQLite, Alembic's batch carries out this operation by copying the table from its
-    reflection, and leaves out every reflected CHECK constraint without a name (it cannot
-    tell a Boolean's or an Enum's from the others; alembic/operations/batch.py, "Unnamed CHECK
-    constraint on reflected table"). Whether the database keeps one then depends on what the
-    batch restates in ``table_args``, which the replay does not see: it stops here."""
-    if state.dialect_name != "sqlite":
-        return
-    on_columns = [c for column in table.columns for c in column.constraints]
-    for constraint in [*table.constraints, *on_columns]:
-        if isinstance(constraint, CheckConstraint) and not isinstance(constraint.name, str):
-            raise _NotModelled(
-                f"table {table.name!r} holding an unnamed CHECK constraint (SQLite's batch "
-                "copy of the table leaves it out)"
-            )
-
-
 def _drop_column(state: SchemaState, op: ops.DropColumnOp) -> None:
     table = state.table(op.table_name, op.schema)
     name = op.column_name if isinstance(op.column_name, str) else op.column_name.name
     if name not in table.c:
         raise KeyError(f"column {op.table_name}.{name}")
-    _sqlite_copies(state, table)
+    sqlite_copies(state, table)
     # The database drops the indexes and constraints that use the column with it; MySQL and
     # MariaDB only take the column out of a multi-column index or unique constraint.
     shrinks = state.dialect_name in ("mysql", "mariadb")
@@ -418,35 +398,14 @@ def _drop_column(state: SchemaState, op: ops.DropColumnOp) -> None:
 
     columns = [c for c in table.columns if c.name != name]
     if state.dialect_name == "sqlite":
-        columns = _batch_order(columns, state.added_after.get((table.schema, table.name), []))
+        columns = batch_order(columns, state.added_after.get((table.schema, table.name), []))
     state.rebuild(table, columns=columns, keep=keep, without=name)
-
-
-def _batch_order(columns: list[Column[Any]], added: list[tuple[str, str]]) -> list[Column[Any]]:
-    """``columns`` in the order Alembic's batch copy of a SQLite table gives them when the
-    migration added columns (``added``: pairs of the last column then and the column added)
-    and then dropped one they were added after: its topological sort of the columns (each
-    after the one before it, each added one after its pair's first) places such an added column
-    elsewhere than at the end (alembic/operations/batch.py,
-    ``_adjust_self_columns_for_partial_reordering``)."""
-    names = [c.name for c in columns]
-    if all(before in names for before, _ in added):
-        return columns  # the sort keeps them as they are
-    new = {after for _, after in added}
-    existing = [n for n in names if n not in new]
-    by_position = existing + [after for _, after in added if after in names]
-    pairs = {*itertools.pairwise(existing), *added}
-    ordered = topological.sort(
-        [p for p in pairs if p[0] != p[1]], by_position, deterministic_order=True
-    )
-    by_name = {c.name: c for c in columns}
-    return [by_name[n] for n in ordered if n in by_name]
 
 
 def _alter_column(state: SchemaState, op: ops.AlterColumnOp) -> None:
     table = state.table(op.table_name, op.schema)
     column = table.c[op.column_name]
-    _sqlite_copies(state, table)
+    sqlite_copies(state, table)
     if op.modify_type is not None:
         column.type = op.modify_type
     if op.modify_nullable is not None:
@@ -574,12 +533,12 @@ def _add_constraint(state: SchemaState, op: ops.AddConstraintOp) -> None:
         constraint = PrimaryKeyConstraint(*op.columns, name=_given_name(op.constraint_name))
     else:
         raise ValueError(f"unsupported constraint operation {type(op).__name__}")
-    _sqlite_copies(state, table)
+    sqlite_copies(state, table)
     table.append_constraint(constraint)
 
 
 def _drop_constraint(state: SchemaState, op: ops.DropConstraintOp) -> None:
-    _sqlite_copies(state, state.table(op.table_name, op.schema))
+    sqlite_copies(state, state.table(op.table_name, op.schema))
     if not _discard_named(state.table(op.table_name, op.schema), _name(op.constraint_name)):
         raise KeyError(f"constraint {op.constraint_name}")
 
