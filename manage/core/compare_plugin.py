@@ -13,7 +13,6 @@ Pass ``**OPTIONS`` to ``EnvironmentContext.configure`` / ``MigrationContext.conf
 from __future__ import annotations
 
 import re
-import weakref
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -30,7 +29,6 @@ from sqlalchemy import (
     Identity,
     Index,
     MetaData,
-    Sequence,
     Table,
     literal_column,
     text,
@@ -39,10 +37,14 @@ from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import ColumnClause, TextClause, UnaryExpression
 from sqlalchemy.sql.schema import DefaultClause
 
-from manage.compat import compare_identity_default, is_type_bound, metadata_sequences
+from manage.compat import compare_identity_default, is_type_bound
 from manage.compat import render_server_default_for_compare as _render_server_default_for_compare
-from manage.core.defaults import nextval_default, server_default_changed, takes_from
-from manage.core.runnable import SequenceOp
+from manage.core.compare_sequences import (
+    compare_schema_sequences,
+    compare_sequences,
+    mariadb_nextval_default,
+)
+from manage.core.defaults import server_default_changed
 
 NAME = "manage.server_defaults"
 OPTIONS: dict[str, Any] = {
@@ -384,208 +386,6 @@ def compare_index_order(
             )
         )
         modify_ops.ops.append(ops.CreateIndexOp.from_index(model))
-    return PriorityDispatchResult.CONTINUE
-
-
-def compare_sequences(
-    autogen_context: AutogenContext,
-    modify_ops: ModifyTableOps,
-    _schema: str | None,
-    _tname: str,
-    conn_table: Table | None,
-    metadata_table: Table | None,
-) -> PriorityDispatchResult:
-    """A ``Sequence`` the models give a column the table already has, and the database does not
-    have: create it and make it the column's server default (PostgreSQL, MariaDB), so rows
-    inserted without SQLAlchemy are numbered too; the downgrade takes the default off and drops
-    the sequence. Alembic compares no sequences (issue 16). New tables and columns get their
-    sequences from ``runnable._sequences``."""
-    dialect = autogen_context.dialect
-    if conn_table is None or metadata_table is None or dialect is None:
-        return PriorityDispatchResult.CONTINUE
-    in_memory = getattr(autogen_context.inspector, "in_memory", False)
-    if not dialect.supports_sequences and not (in_memory and dialect.name in ("mysql", "mariadb")):
-        # In memory nothing tells MariaDB (sequences) from MySQL (none): a model's Sequence does.
-        return PriorityDispatchResult.CONTINUE
-    wanted = [
-        (column, column.default)
-        for column in metadata_table.columns
-        if isinstance(column.default, Sequence) and column.name in conn_table.c
-    ]
-    existing: dict[str | None, set[str]] = {}
-    for column, sequence in wanted:
-        schema = sequence.schema
-        if schema not in existing:
-            names = autogen_context.inspector.get_sequence_names(schema=schema)
-            existing[schema] = {str(n).lower() for n in names}
-        if str(sequence.name).lower() in existing[schema]:
-            continue
-        modify_ops.ops.append(SequenceOp("create", sequence, metadata_table.name))
-        conn_column = conn_table.c[column.name]
-        conn_default = conn_column.server_default
-        conn_arg = conn_default.arg if isinstance(conn_default, DefaultClause) else None
-        conn_text = conn_arg if isinstance(conn_arg, str | None) else str(conn_arg)
-        if not takes_from(conn_text, sequence):
-            modify_ops.ops.append(
-                ops.AlterColumnOp(
-                    metadata_table.name,
-                    column.name,
-                    schema=metadata_table.schema,
-                    existing_type=conn_column.type,
-                    existing_nullable=conn_column.nullable,
-                    existing_server_default=conn_default,
-                    modify_server_default=DefaultClause(
-                        text(nextval_default(sequence, dialect.name))
-                    ),
-                )
-            )
-    return PriorityDispatchResult.CONTINUE
-
-
-_MARIADB_NEXTVAL = text(
-    "SELECT COLUMN_NAME, COLUMN_DEFAULT FROM information_schema.COLUMNS "
-    "WHERE TABLE_SCHEMA = coalesce(:schema, DATABASE()) AND TABLE_NAME = :table "
-    "AND COLUMN_DEFAULT LIKE 'nextval(%'"
-)
-_QUALIFIED_NEXTVAL = re.compile(r"nextval\((?:`[^`]+`\.)?`?(\w+)`?\)", re.IGNORECASE)
-
-
-_NEXTVAL_DEFAULTS: weakref.WeakKeyDictionary[AutogenContext, dict[Any, dict[str, str]]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def mariadb_nextval_default(
-    autogen_context: AutogenContext, schema: str | None, tname: str, cname: str
-) -> str | None:
-    """MariaDB: the ``nextval`` default of a column, which SQLAlchemy's reflection drops (it
-    reads ``DEFAULT nextval(`db`.`s`)`` as no default), as ``nextval(s)``: the shadow
-    database's name must not end up in a migration. One query per table."""
-    dialect = autogen_context.dialect
-    connection = autogen_context.connection
-    if (
-        dialect is None
-        or dialect.name not in ("mysql", "mariadb")
-        or connection is None
-        or getattr(autogen_context.inspector, "in_memory", False)
-    ):
-        return None
-    tables = _NEXTVAL_DEFAULTS.setdefault(autogen_context, {})
-    if (schema, tname) not in tables:
-        rows = connection.execute(_MARIADB_NEXTVAL, {"schema": schema, "table": tname})
-        tables[(schema, tname)] = {
-            str(name): f"nextval({found.group(1)})"
-            for name, default in rows
-            if (found := _QUALIFIED_NEXTVAL.fullmatch(str(default).strip())) is not None
-        }
-    return tables[(schema, tname)].get(cname)
-
-
-_START = re.compile(r"\bSTART\s+(?:WITH\s+)?(-?\d+)", re.IGNORECASE)
-_INCREMENT = re.compile(r"\bINCREMENT\s+(?:BY\s+)?(-?\d+)", re.IGNORECASE)
-
-# PostgreSQL: sequences no column owns (a serial's or an identity's is the column's business).
-_FREE_SEQUENCES = text(
-    "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-    "WHERE c.relkind = 'S' AND n.nspname = coalesce(:schema, current_schema()) "
-    "AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass "
-    "AND d.objid = c.oid AND d.deptype IN ('a', 'i'))"
-)
-_PG_OPTIONS = text(
-    "SELECT start_value, increment_by FROM pg_sequences "
-    "WHERE schemaname = coalesce(:schema, current_schema()) AND sequencename = :name"
-)
-
-
-def _database_sequences(autogen_context: AutogenContext, schema: str | None) -> list[str]:
-    """The sequences of ``schema`` a migration may have created: not a serial column's."""
-    inspector = autogen_context.inspector
-    if getattr(inspector, "in_memory", False) or autogen_context.dialect.name != "postgresql":
-        return [str(n) for n in inspector.get_sequence_names(schema=schema)]
-    rows = autogen_context.connection.execute(_FREE_SEQUENCES, {"schema": schema})  # type: ignore[union-attr]
-    return sorted(str(row[0]) for row in rows)
-
-
-def _database_sequence(autogen_context: AutogenContext, schema: str | None, name: str) -> Sequence:
-    """The sequence ``name`` as the schema has it (start and increment), for a downgrade to
-    create again."""
-    inspector: Any = autogen_context.inspector
-    dialect = autogen_context.dialect
-    start: int | None = None
-    increment: int | None = None
-    if getattr(inspector, "in_memory", False):
-        statement = inspector.sequence_ddl(name, schema) or ""  # the StateInspector's
-        if found := _START.search(statement):
-            start = int(found.group(1))
-        if found := _INCREMENT.search(statement):
-            increment = int(found.group(1))
-    else:
-        connection = autogen_context.connection
-        assert connection is not None
-        if dialect.name == "postgresql":
-            row = connection.execute(_PG_OPTIONS, {"schema": schema, "name": name}).first()
-        else:  # MariaDB: a sequence reads as a one-row table of its options
-            quote = dialect.identifier_preparer.quote
-            where = f"{quote(schema)}." if schema else ""
-            row = connection.exec_driver_sql(
-                f"SELECT start_value, increment FROM {where}{quote(name)}"
-            ).first()
-        if row is not None:
-            start, increment = int(row[0]), int(row[1])
-    increment = 1 if increment is None else increment
-    if start is None:
-        start = 1 if increment > 0 else -1
-    return Sequence(name, start=start, increment=increment, schema=schema)
-
-
-def compare_schema_sequences(
-    autogen_context: AutogenContext, upgrade_ops: ops.UpgradeOps, schemas: Iterable[str | None]
-) -> PriorityDispatchResult:
-    """A standalone ``Sequence`` the models add is created (first, as a default may name it);
-    a sequence the models no longer have (standalone or a column's) is dropped, last, once no
-    default takes from it; its downgrade creates it again with its start and increment.
-    Alembic compares no sequences."""
-    dialect = autogen_context.dialect
-    metadata = autogen_context.metadata
-    if dialect is None or metadata is None:
-        return PriorityDispatchResult.CONTINUE
-    in_memory = getattr(autogen_context.inspector, "in_memory", False)
-    if not dialect.supports_sequences and not (in_memory and dialect.name in ("mysql", "mariadb")):
-        return PriorityDispatchResult.CONTINUE
-    if dialect.name not in ("postgresql", "mysql", "mariadb"):
-        return PriorityDispatchResult.CONTINUE
-    all_metadata = metadata if isinstance(metadata, list | tuple) else (metadata,)
-    default = dialect.default_schema_name
-
-    def key(schema: str | None, name: str) -> tuple[str | None, str]:
-        return (None if schema == default else schema, name.lower())
-
-    models = {
-        key(sequence.schema, str(sequence.name)): sequence
-        for one in all_metadata
-        for sequence in metadata_sequences(one)
-    }
-    of_columns = {
-        key(sequence.schema, str(sequence.name))
-        for one in all_metadata
-        for table in one.tables.values()
-        for column in table.columns
-        if isinstance(sequence := column.default, Sequence)
-    }
-    existing: dict[tuple[str | None, str], str] = {}
-    for schema in sorted({*schemas, *(s for s, _ in models)}, key=lambda s: s or ""):
-        for name in _database_sequences(autogen_context, schema):
-            existing[key(schema, name)] = name
-    created = [
-        SequenceOp("create", sequence, "")
-        for found, sequence in sorted(models.items(), key=lambda m: (m[0][0] or "", m[0][1]))
-        if found not in existing and found not in of_columns
-    ]
-    upgrade_ops.ops[:0] = created
-    for found, name in sorted(existing.items(), key=lambda e: (e[0][0] or "", e[0][1])):
-        if found not in models:
-            sequence = _database_sequence(autogen_context, found[0], name)
-            upgrade_ops.ops.append(SequenceOp("drop", sequence, ""))
     return PriorityDispatchResult.CONTINUE
 
 
