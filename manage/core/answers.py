@@ -106,8 +106,8 @@ def _folder_stamps(folder: Path) -> dict[str, list[int] | None]:
     return {entry.name: file_stamp(entry) for entry in sorted(folder.iterdir()) if entry.is_file()}
 
 
-def _cache_file(root: Path, kind: str = "answers") -> Path:
-    name = hashlib.sha256(str(root).encode()).hexdigest()[:32] + ".json"
+def _cache_file(root: Path, kind: str = "answers", *also: str) -> Path:
+    name = hashlib.sha256("\0".join([str(root), *also]).encode()).hexdigest()[:32] + ".json"
     return cache_dir() / kind / name
 
 
@@ -308,15 +308,19 @@ def remember_convention(
         **inputs,
         "convention": sorted(convention.items()),
     }
-    cachefs.write_cache(_cache_file(root, "conventions"), json.dumps(record))
+    cachefs.write_cache(_cache_file(root, "conventions", *sorted(ignored)), json.dumps(record))
 
 
-def remembered_convention(root: Path, models: str) -> dict[str, str] | None:
-    """The naming convention :func:`remember_convention` kept, if nothing it read changed."""
+def remembered_convention(
+    root: Path, models: str, *, ignored: frozenset[str]
+) -> dict[str, str] | None:
+    """The naming convention :func:`remember_convention` kept, if nothing it read changed. One
+    is kept per ``ignored`` (per SQLite database, and one for the servers): a project migrated
+    on SQLite and on PostgreSQL by turns keeps both."""
     if os.environ.get("MANAGE_SETTINGS_MODULE"):
         return None
     try:
-        record = json.loads(_cache_file(root, "conventions").read_text())
+        record = json.loads(_cache_file(root, "conventions", *sorted(ignored)).read_text())
     except (OSError, ValueError):
         return None
     if record.get("models") != models or record.get("context") != _context(root, None):

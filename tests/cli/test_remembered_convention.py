@@ -175,3 +175,30 @@ def test_a_module_added_where_the_models_look_is_seen(sqlite_project: Project) -
     sqlite_project.write("shop/extra.py", 'PREFIX = "us"\n')
     _settle()
     assert _fresh_migrate(sqlite_project) == (True, "us_book_title")
+
+
+def test_sqlite_and_a_server_by_turns_keep_their_conventions(make_project: object) -> None:
+    """One remembered convention per database: migrating a fresh SQLite file and a fresh
+    PostgreSQL database by turns (the SQLite file coming and going) imports the models once
+    for each."""
+    project: Project = make_project("postgresql")  # type: ignore[operator]
+    _project(project, "the models", 'PREFIX = "uq"')
+    sqlite = {"DATABASE_URL": f"sqlite:///{project.root / 'db.sqlite3'}"}
+    server_url = project.database_url
+
+    def fresh_server() -> bool:
+        engine = sa.create_engine(server_url)
+        with engine.begin() as connection:
+            for table in ("book", "alembic_version", "manage_migration_history"):
+                connection.exec_driver_sql(f"DROP TABLE IF EXISTS {table}")
+        engine.dispose()
+        result = project.subprocess("migrate")
+        assert result.returncode == 0, result.stderr
+        assert "Fast-forwarded 2 migrations" in result.stdout, result.stdout + result.stderr
+        return "models imported" in result.stderr
+
+    assert _fresh_migrate(project, sqlite) == (True, "uq_book_title")
+    assert fresh_server() is True
+    assert _fresh_migrate(project, sqlite) == (False, "uq_book_title")
+    assert fresh_server() is False
+    assert _fresh_migrate(project, sqlite) == (False, "uq_book_title")

@@ -134,8 +134,9 @@ class MigrationLoader:
         if isinstance(names, (list, tuple)) and all(isinstance(n, str) for n in names):
             key = repr((tuple(names), settings.imports))
         root = settings.project_root
+        ignored = _written_by_migrate(settings)
         if self._metadata is None and key is not None:
-            known = answers.remembered_convention(root, key)
+            known = answers.remembered_convention(root, key, ignored=ignored)
             if known is not None:
                 return known
         convention = insync.naming_convention(self.target_metadata())
@@ -147,7 +148,7 @@ class MigrationLoader:
                 key,
                 convention,
                 started_ns=STARTED_NS,
-                ignored=_written_by_migrate(settings),
+                ignored=ignored,
             )
         return convention
 
