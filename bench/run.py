@@ -262,11 +262,22 @@ def forget(runner: Runner, *, everything: bool) -> Prepare:
 
     @contextmanager
     def prepare() -> Iterator[str | None]:
+        # Moved aside and put back after the run, so that a cold row leaves the next warm row
+        # its caches (rows alternate within a round).
         cache = Path(runner.base_env["XDG_CACHE_HOME"]) / "sqlalchemy-manage"
+        aside = Path(tempfile.mkdtemp(prefix="forgotten-", dir=cache.parent))
+        moved = []
         for entry in cache.iterdir() if cache.is_dir() else ():
             if entry.name == "answers" or (everything and entry.name != "pycache"):
-                shutil.rmtree(entry, ignore_errors=True)
-        yield None
+                entry.rename(aside / entry.name)
+                moved.append(entry.name)
+        try:
+            yield None
+        finally:
+            for name in moved:
+                shutil.rmtree(cache / name, ignore_errors=True)
+                (aside / name).rename(cache / name)
+            shutil.rmtree(aside, ignore_errors=True)
 
     return prepare
 

@@ -211,11 +211,13 @@ def _inputs(
     started_ns: int,
     with_migrations: bool,
     ignored: frozenset[str] = frozenset(),
+    foreign: bool = False,
 ) -> dict[str, Any] | None:
     """What this process read, as a cache key (:func:`remember`), or None when it cannot be one:
     the reads were not recorded, the whole environment was read, or a file changed (by its
     ctime) after ``started_ns`` or went away. Files by their stamps; folders by the names in
-    them but ``ignored`` (paths the process itself writes, such as a SQLite database)."""
+    them but ``ignored`` (paths the process itself writes, such as a SQLite database);
+    environment variables read by any code, or with ``foreign`` only by code outside manage."""
     from manage.light import reads
 
     if not reads.active() or reads.whole_environment:
@@ -257,9 +259,8 @@ def _inputs(
             if before is None or _without(folder, before, ignored) != names:
                 return None
     salt = _salt()
-    environment = {
-        name: _digest(salt, reads.at_start.get(name)) for name in sorted(reads.variables)
-    }
+    read = reads.foreign_variables if foreign else reads.variables
+    environment = {name: _digest(salt, reads.at_start.get(name)) for name in sorted(read)}
     found: dict[str, Any] = {
         "files": files,
         "folders": listings,
@@ -298,7 +299,12 @@ def remember_convention(
     fast-forward or ``manage schema`` then needs no import. ``ignored``: the paths this process
     writes (the SQLite database, its journal and lock file), left out of folders' names."""
     inputs = _inputs(
-        root, migrations_dir, started_ns=started_ns, with_migrations=False, ignored=ignored
+        root,
+        migrations_dir,
+        started_ns=started_ns,
+        with_migrations=False,
+        ignored=ignored,
+        foreign=True,  # not DATABASE_URL as manage reads it: the models' import reads no URL
     )
     if inputs is None:
         return

@@ -21,6 +21,8 @@ folders: set[str] = set()
 """Folders listed."""
 variables: set[str] = set()
 """Environment variables read by name."""
+foreign_variables: set[str] = set()
+"""Those read by code outside manage itself (the models, the libraries they use)."""
 whole_environment = False
 """Whether something read every variable (iterated or copied ``os.environ``)."""
 at_start: dict[str, str] = {}
@@ -66,11 +68,11 @@ def start() -> None:
 
     class RecordingEnviron(base):  # type: ignore[valid-type, misc]
         def __getitem__(self, key: Any) -> Any:
-            variables.add(str(key))
+            _read(str(key))
             return base.__getitem__(self, key)
 
         def __contains__(self, key: object) -> bool:
-            variables.add(str(key))
+            _read(str(key))
             return base.__contains__(self, key)
 
         def __iter__(self) -> Any:
@@ -84,6 +86,21 @@ def start() -> None:
             return dict(base.items(self))
 
     os.environ.__class__ = RecordingEnviron
+
+
+_MANAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+_PASSING = {"<frozen os>", "<frozen _collections_abc>", os.__file__}
+
+
+def _read(name: str) -> None:
+    """Record a read of variable ``name``, and whether code outside manage read it (the first
+    caller past ``os`` and ``collections.abc``, which ``os.environ.get`` goes through)."""
+    variables.add(name)
+    frame = sys._getframe(2)
+    while frame is not None and frame.f_code.co_filename in _PASSING:
+        frame = frame.f_back  # type: ignore[assignment]
+    if frame is None or not frame.f_code.co_filename.startswith(_MANAGE):
+        foreign_variables.add(name)
 
 
 def snapshot(folder: str) -> None:
