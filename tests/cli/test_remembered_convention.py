@@ -202,3 +202,24 @@ def test_sqlite_and_a_server_by_turns_keep_their_conventions(make_project: objec
     assert _fresh_migrate(project, sqlite) == (False, "uq_book_title")
     assert fresh_server() is False
     assert _fresh_migrate(project, sqlite) == (False, "uq_book_title")
+
+
+def test_each_fresh_server_database_finds_the_convention_remembered(
+    make_project: object, fresh_database: object
+) -> None:
+    """A test suite migrates a new database (a new DATABASE_URL) each time: manage's own read
+    of the URL is no input of the models' import, so the convention stays remembered."""
+    project: Project = make_project("postgresql")  # type: ignore[operator]
+    _project(project, "the models", 'PREFIX = "uq"')
+    imported = []
+    for _ in range(3):
+        url = fresh_database("postgresql", project.root)  # type: ignore[operator]
+        result = project.subprocess("migrate", env={"DATABASE_URL": url})
+        assert result.returncode == 0, result.stderr
+        assert "Fast-forwarded 2 migrations" in result.stdout
+        imported.append("models imported" in result.stderr)
+        engine = sa.create_engine(url)
+        (constraint,) = sa.inspect(engine).get_unique_constraints("book")
+        engine.dispose()
+        assert constraint["name"] == "uq_book_title"
+    assert imported == [True, False, False]
