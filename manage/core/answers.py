@@ -259,8 +259,11 @@ def _inputs(
             if before is None or _without(folder, before, ignored) != names:
                 return None
     salt = _salt()
-    read = reads.foreign_variables if foreign else reads.variables
-    environment = {name: _digest(salt, reads.at_start.get(name)) for name in sorted(read)}
+    if foreign:  # as the models saw them, after .env (a convention is recalled after it too)
+        values = {name: os.environ.get(name) for name in sorted(reads.foreign_variables)}
+    else:  # as the process found them: a remembered answer is recalled before .env is read
+        values = {name: reads.at_start.get(name) for name in sorted(reads.variables)}
+    environment = {name: _digest(salt, value) for name, value in values.items()}
     found: dict[str, Any] = {
         "files": files,
         "folders": listings,

@@ -223,3 +223,18 @@ def test_each_fresh_server_database_finds_the_convention_remembered(
         engine.dispose()
         assert constraint["name"] == "uq_book_title"
     assert imported == [True, False, False]
+
+
+def test_a_variable_the_models_read_from_dotenv_is_remembered_and_seen(
+    sqlite_project: Project,
+) -> None:
+    sqlite_project.write(".env", "UQ=ux\n")
+    _project(
+        sqlite_project, "a variable from .env", 'import os\nPREFIX = os.environ.get("UQ", "uq")'
+    )
+    assert _fresh_migrate(sqlite_project) == (True, "ux_book_title")
+    assert _fresh_migrate(sqlite_project) == (False, "ux_book_title")
+    assert _fresh_migrate(sqlite_project, {"UQ": "uy"}) == (True, "uy_book_title")  # it wins
+    _replace_keeping_times(sqlite_project.root / ".env", "UQ=ux", "UQ=uz")
+    _settle()
+    assert _fresh_migrate(sqlite_project) == (True, "uz_book_title")
