@@ -120,19 +120,12 @@ def mariadb_nextval_default(
     return tables[(schema, tname)].get(cname)
 
 
-_START = re.compile(r"\bSTART\s+(?:WITH\s+)?(-?\d+)", re.IGNORECASE)
-_INCREMENT = re.compile(r"\bINCREMENT\s+(?:BY\s+)?(-?\d+)", re.IGNORECASE)
-
 # PostgreSQL: sequences no column owns (a serial's or an identity's is the column's business).
 _FREE_SEQUENCES = text(
     "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
     "WHERE c.relkind = 'S' AND n.nspname = coalesce(:schema, current_schema()) "
     "AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass "
     "AND d.objid = c.oid AND d.deptype IN ('a', 'i'))"
-)
-_PG_OPTIONS = text(
-    "SELECT start_value, increment_by FROM pg_sequences "
-    "WHERE schemaname = coalesce(:schema, current_schema()) AND sequencename = :name"
 )
 
 
@@ -145,44 +138,12 @@ def _database_sequences(autogen_context: AutogenContext, schema: str | None) -> 
     return sorted(str(row[0]) for row in rows)
 
 
-def _database_sequence(autogen_context: AutogenContext, schema: str | None, name: str) -> Sequence:
-    """The sequence ``name`` as the schema has it (start and increment), for a downgrade to
-    create again."""
-    inspector: Any = autogen_context.inspector
-    dialect = autogen_context.dialect
-    start: int | None = None
-    increment: int | None = None
-    if getattr(inspector, "in_memory", False):
-        statement = inspector.sequence_ddl(name, schema) or ""  # the StateInspector's
-        if found := _START.search(statement):
-            start = int(found.group(1))
-        if found := _INCREMENT.search(statement):
-            increment = int(found.group(1))
-    else:
-        connection = autogen_context.connection
-        assert connection is not None
-        if dialect.name == "postgresql":
-            row = connection.execute(_PG_OPTIONS, {"schema": schema, "name": name}).first()
-        else:  # MariaDB: a sequence reads as a one-row table of its options
-            quote = dialect.identifier_preparer.quote
-            where = f"{quote(schema)}." if schema else ""
-            row = connection.exec_driver_sql(
-                f"SELECT start_value, increment FROM {where}{quote(name)}"
-            ).first()
-        if row is not None:
-            start, increment = int(row[0]), int(row[1])
-    increment = 1 if increment is None else increment
-    if start is None:
-        start = 1 if increment > 0 else -1
-    return Sequence(name, start=start, increment=increment, schema=schema)
-
-
 def compare_schema_sequences(
     autogen_context: AutogenContext, upgrade_ops: ops.UpgradeOps, schemas: Iterable[str | None]
 ) -> PriorityDispatchResult:
     """A standalone ``Sequence`` the models add is created (first, as a default may name it);
-    a sequence the models no longer have (standalone or a column's) is dropped, last, once no
-    default takes from it; its downgrade creates it again with its start and increment.
+    a sequence the models do not have is left in place (Alembic's rule too): the database's
+    sequences made by hand in migrations are not the models' to drop.
     Alembic compares no sequences."""
     dialect = autogen_context.dialect
     metadata = autogen_context.metadata
@@ -221,8 +182,7 @@ def compare_schema_sequences(
         if found not in existing and found not in of_columns
     ]
     upgrade_ops.ops[:0] = created
-    for found, name in sorted(existing.items(), key=lambda e: (e[0][0] or "", e[0][1])):
-        if found not in models:
-            sequence = _database_sequence(autogen_context, found[0], name)
-            upgrade_ops.ops.append(SequenceOp("drop", sequence, ""))
+    # A sequence the models do not have is left alone, as Alembic leaves it: one made by hand in
+    # a migration (op.execute("CREATE SEQUENCE ..."), a data step's Sequence(...).create(bind))
+    # looks the same as one taken out of the models, and dropping it would break what uses it.
     return PriorityDispatchResult.CONTINUE
