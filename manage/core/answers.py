@@ -231,7 +231,10 @@ def _inputs(
         if not not_yet_loaded(module)  # it never ran: it decided nothing
         and (path := _module_file(module, root, migrations_dir)) is not None
     }
-    paths |= {p for p in reads.files | reads.folders if _kept(p, cache) and p not in ignored}
+    installed = _installed_prefixes()
+    read = {_source_of(p, cache) for p in reads.files} | reads.folders
+    read = {p for p in read if not p.endswith(".py") or not p.startswith(installed)}
+    paths |= {p for p in read if _kept(p, cache) and p not in ignored}
     # the folder of each project file: a module added beside one changes what imports find
     paths |= {
         folder
@@ -337,6 +340,38 @@ def remembered_convention(
     if not _unchanged(record):
         return None
     return {str(key): str(value) for key, value in record["convention"]}
+
+
+@functools.cache
+def _installed_prefixes() -> tuple[str, ...]:
+    """The standard library's and site-packages' folders: their modules change with Python (in
+    :func:`library_stamps`) or with an install, which changes the site-packages folder's names
+    (a new ``*.dist-info``), which the key holds; stamping each of their sources would cost a
+    remembered answer a seventh of its time."""
+    import sysconfig
+
+    paths = sysconfig.get_paths()
+    names = ("stdlib", "platstdlib", "purelib", "platlib")
+    return tuple(sorted({os.path.join(paths[n], "") for n in names if n in paths}))
+
+
+def _source_of(path: str, cache: Path) -> str:
+    """The source of a compiled file (in a ``__pycache__`` folder, or in the cache's own
+    ``pycache`` that the models' import compiles into, core/bytecode.py): an import that finds
+    it fresh opens only it, and a package outside the project edited in place must still change
+    the key. Else ``path``."""
+    if not path.endswith(".pyc"):
+        return path
+    prefix = str(cache / "pycache")
+    if path.startswith(prefix + os.sep):  # <prefix>/<the source's folder>/<module>.<tag>.pyc
+        folder, name = os.path.split(path[len(prefix) :])
+        return os.path.join(folder, name.split(".")[0] + ".py")
+    if os.sep + "__pycache__" + os.sep not in path:
+        return path
+    try:
+        return importlib.util.source_from_cache(path)
+    except ValueError:
+        return path
 
 
 def _kept(path: str, cache: Path) -> bool:

@@ -1,6 +1,6 @@
 """manage's sequence comparison for Alembic's autogenerate (which compares no sequences): a
-sequence the models give a column of an existing table, a standalone sequence added, and a
-sequence the models no longer have (PostgreSQL, MariaDB); registered by
+sequence the models give a column of an existing table, and a standalone sequence added
+(PostgreSQL, MariaDB); one the models do not have is left alone. Registered by
 :mod:`manage.core.compare_plugin`."""
 
 from __future__ import annotations

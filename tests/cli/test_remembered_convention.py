@@ -5,6 +5,8 @@ fresh ``migrate`` does not import them, and any change to what they read is seen
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -238,3 +240,32 @@ def test_a_variable_the_models_read_from_dotenv_is_remembered_and_seen(
     _replace_keeping_times(sqlite_project.root / ".env", "UQ=ux", "UQ=uz")
     _settle()
     assert _fresh_migrate(sqlite_project) == (True, "uz_book_title")
+
+
+def test_a_package_outside_the_project_edited_in_place_is_seen(
+    sqlite_project: Project, tmp_path: Path
+) -> None:
+    """A sibling package (an editable install, a PYTHONPATH entry) that an import finds
+    compiled is opened only as its compiled file: its source still keys the convention."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "sharedbase.py").write_text('PREFIX = "uq"\n')
+    compiled = subprocess.run([sys.executable, "-m", "compileall", "-q", str(shared)])
+    assert compiled.returncode == 0
+    env = {"PYTHONPATH": str(shared)}
+    sqlite_project.write(
+        "shop/models.py",
+        MODELS.format(
+            source="a package outside the project", prelude="from sharedbase import PREFIX"
+        ),
+    )
+    made = sqlite_project.subprocess("makemigrations", "--name", "initial", env=env)
+    assert made.returncode == 0, made.stderr
+    sqlite_project.write("migrations/0002_unique_title.py", UNNAMED_UNIQUE)
+    _settle()
+    assert _fresh_migrate(sqlite_project, env) == (True, "uq_book_title")
+    assert _fresh_migrate(sqlite_project, env) == (False, "uq_book_title")
+
+    (shared / "sharedbase.py").write_text('PREFIX = "up"\n')
+    _settle()
+    assert _fresh_migrate(sqlite_project, env) == (True, "up_book_title")

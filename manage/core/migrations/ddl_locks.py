@@ -57,6 +57,8 @@ _DDL = re.compile(
     r"(?:CREATE|ALTER|DROP|TRUNCATE|COMMENT|RENAME|REINDEX|CLUSTER|LOCK)\b",
     re.IGNORECASE | re.DOTALL,
 )
+_INVALID_INDEX = "SELECT NOT indisvalid FROM pg_index WHERE indexrelid = to_regclass({})"
+"""Whether the index named by the argument (a literal or a bound parameter) is INVALID."""
 _CONCURRENT_INDEX = re.compile(
     r"^\s*CREATE\s+(?:UNIQUE\s+)?INDEX\s+CONCURRENTLY\s+(?:IF\s+NOT\s+EXISTS\s+)?"
     r'((?:"[^"]+"|[\w$]+)(?:\.(?:"[^"]+"|[\w$]+))?)',
@@ -308,9 +310,7 @@ class DdlLockGuard:
         # The name goes in as a literal: the DBAPI's paramstyle differs by driver (asyncpg's is
         # $1), and the name is an identifier the pattern above matched.
         literal = "'" + name.replace("'", "''") + "'"
-        cursor.execute(
-            f"SELECT NOT indisvalid FROM pg_index WHERE indexrelid = to_regclass({literal})"
-        )
+        cursor.execute(_INVALID_INDEX.format(literal))
         row = cursor.fetchone()
         if row and row[0]:
             cursor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
@@ -332,12 +332,8 @@ def invalid_index_left(
         engine = make_engine(database_url)
         try:
             with engine.connect() as connection:
-                invalid = connection.execute(
-                    text(
-                        "SELECT NOT indisvalid FROM pg_index WHERE indexrelid = to_regclass(:name)"
-                    ),
-                    {"name": name},
-                ).scalar()
+                query = text(_INVALID_INDEX.format(":name"))
+                invalid = connection.execute(query, {"name": name}).scalar()
         finally:
             engine.dispose()
     except Exception:  # the error being reported is the one that matters
